@@ -1,0 +1,1 @@
+"""Entry points: the `jointcredit` CLI and the deployment definitions."""

@@ -1,0 +1,5 @@
+"""The catalogue as data: memoranda, departments, rule-sets and holiday years (DESIGN.md §1.5).
+
+YAML files checked by strict pydantic models (`schema.py`) and loaded with cross-references
+resolved (`loader.py`). The package directory is the default `JOINTCREDIT_CATALOGUE_DIR`.
+"""

@@ -1,0 +1,233 @@
+"""Strict schema of the catalogue files (`extra="forbid"`: a misspelt key is an error, not a no-op).
+
+Tags follow DOMAIN.md: `confirmed` is stated in a public source; `unverified` is widely cited but
+not confirmed here and must stay configurable. The loader resolves cross-file references.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=40)]
+Mailbox = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+Status = Literal["confirmed", "unverified"]
+ListType = Literal["black", "red"]
+WorkingDays = Annotated[int, Field(ge=1, le=400)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- departments.yml ---------------------------------------------------------------------
+
+
+class Sla(Strict):
+    """Working days a department has to acknowledge, report feedback, and confirm a lift."""
+
+    ack_wd: WorkingDays
+    feedback_wd: WorkingDays
+    lift_wd: WorkingDays
+
+
+class Predecessor(Strict):
+    """A name under which the department signed before the 2018 reorganisation."""
+
+    name: str
+    short_name: str | None = None
+    until: date | None = None
+
+
+class Department(Strict):
+    code: Code
+    name: str
+    short_name: str
+    mailbox: Mailbox
+    predecessors: list[Predecessor] = []
+    sla: Sla | None = None
+    status: Status = "confirmed"
+    note: str | None = None
+
+
+class Office(Strict):
+    name: str
+    mailbox: Mailbox
+
+
+class DepartmentsFile(Strict):
+    version: Literal[1]
+    default_sla: Sla
+    supervising_office: Office
+    departments: list[Department] = Field(min_length=1)
+
+
+# --- catalogue/<memorandum>.yml ----------------------------------------------------------
+
+
+class Basis(Strict):
+    """The legal basis of a measure (国办发〔2020〕49号: every sanction needs one)."""
+
+    document: str
+    article: str | None = None
+    status: Status
+
+
+class Measure(Strict):
+    id: Code
+    department: Code
+    text: str
+    basis: Basis
+    status: Status
+
+
+class Signatory(Strict):
+    as_signed: str
+    department: Code
+    status: Status = "confirmed"
+
+
+class Memorandum(Strict):
+    id: Code
+    title: str
+    document_number: str
+    issued_on: date | None = None
+    list_type: ListType
+    rule_sets: list[Code] = Field(min_length=1)
+    status: Status
+    signatories: list[Signatory] = Field(min_length=1)
+    measures: list[Measure] = Field(min_length=1)
+    note: str | None = None
+
+
+# --- rulesets.yml ------------------------------------------------------------------------
+
+
+class TimeLimits(Strict):
+    """DOMAIN.md §4, in working days unless the name says otherwise."""
+
+    defence_wd: WorkingDays
+    defence_min_calendar_days: Annotated[int, Field(ge=1)]
+    decision_wd: WorkingDays
+    publication_wd: WorkingDays
+    objection_wd: WorkingDays
+    removal_push_wd: WorkingDays
+    early_removal_accept_wd: WorkingDays
+    early_removal_decide_wd: WorkingDays
+    repair_review_wd: WorkingDays
+    repair_share_wd: WorkingDays
+    escalate_after_wd: WorkingDays
+
+
+class Ground(Strict):
+    code: Annotated[str, Field(pattern=r"^[A-Z][0-9A-Z.]*$")]
+    title: str
+    article: str
+    status: Status = "confirmed"
+
+
+class Removal(Strict):
+    mode: Literal["automatic", "application", "expiry"]
+    application_window_days: Annotated[int, Field(ge=1)] | None = None
+    early_removal_after_months: Annotated[int, Field(ge=1)] | None = None
+    restore_on_fraud: bool = False
+    note: str | None = None
+
+
+class RuleSet(Strict):
+    id: Code
+    title: str
+    instruments: list[str] = Field(min_length=1)
+    kind: Literal["sanction", "incentive", "repair"]
+    list_type: ListType | None
+    effective_from: date
+    effective_until: date | None = None
+    term_months: Annotated[int, Field(ge=1)] | None
+    prior_notice: bool
+    removal: Removal | None
+    grounds: list[Ground] = []
+    min_published_months: Annotated[int, Field(ge=1)] | None = None
+    max_published_months: Annotated[int, Field(ge=1)] | None = None
+    requires_commitment: bool = False
+    status: Status
+
+    @model_validator(mode="after")
+    def _lists_need_terms_and_grounds(self) -> RuleSet:
+        if self.kind != "repair":
+            if self.list_type is None or self.term_months is None or self.removal is None:
+                raise ValueError("名单规则必须给出 list_type、term_months 和 removal")
+            if not self.grounds:
+                raise ValueError("名单规则必须列出认定依据 grounds")
+        if self.effective_until is not None and self.effective_until < self.effective_from:
+            raise ValueError("effective_until 早于 effective_from")
+        return self
+
+
+class RuleSetsFile(Strict):
+    version: Literal[1]
+    time_limits: TimeLimits
+    rule_sets: list[RuleSet] = Field(min_length=1)
+
+
+# --- calendar/<year>.yml -----------------------------------------------------------------
+
+
+class HolidaySpan(Strict):
+    name: str
+    start: date
+    end: date
+
+
+class MakeUpDay(Strict):
+    """A weekend day worked instead (调休上班)."""
+
+    date: date
+    name: str
+
+
+class CalendarYear(Strict):
+    """One year of the State Council holiday schedule, maintained by an operator."""
+
+    year: Annotated[int, Field(ge=2004, le=2100)]
+    source: str
+    status: Status
+    holidays: list[HolidaySpan] = Field(min_length=1)
+    workdays: list[MakeUpDay] = []
+
+    @model_validator(mode="after")
+    def _dates_inside_the_year(self) -> CalendarYear:
+        for span in self.holidays:
+            if span.end < span.start:
+                raise ValueError(f"假期 {span.name} 的 end 早于 start")
+            if span.start.year != self.year and span.end.year != self.year:
+                raise ValueError(f"假期 {span.name} 不在 {self.year} 年内")
+        for day in self.workdays:
+            if day.date.year != self.year:
+                raise ValueError(f"调休上班日 {day.date} 不在 {self.year} 年内")
+            if day.date.weekday() < 5:
+                raise ValueError(f"调休上班日 {day.date} 不是周末")
+            if self.is_holiday(day.date):
+                raise ValueError(f"调休上班日 {day.date} 同时被列为假期")
+        return self
+
+    def is_holiday(self, day: date) -> bool:
+        return any(span.start <= day <= span.end for span in self.holidays)
+
+    def is_working_day(self, day: date) -> bool:
+        if any(m.date == day for m in self.workdays):
+            return True
+        if self.is_holiday(day):
+            return False
+        return day.weekday() < 5
+
+    def days(self) -> list[date]:
+        """Every holiday date, for listings and tests."""
+        out: list[date] = []
+        for span in self.holidays:
+            d = span.start
+            while d <= span.end:
+                out.append(d)
+                d += timedelta(days=1)
+        return out

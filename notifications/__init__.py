@@ -1,0 +1,1 @@
+"""Official notices: Jinja2 templates, the transactional outbox and SMTP delivery (issue 3)."""

@@ -1,0 +1,382 @@
+"""The listing lifecycle as a table you can read (DESIGN.md §3), one per rule-set.
+
+Black list: proposed → notified → awaiting_confirmation → confirmed → in_force → removal_review
+→ removed, with `rejected` and `revoked` as exits; under the current rule (应急管理部令第11号) an
+early removal obtained by fraud is restored to in_force with its original expiry. Red lists skip
+the prior notice (no 陈述申辩 for a reward).
+
+`apply_transition` is the only way a listing changes state. It works on a set of listings at
+once (the batch is the routing unit): it reads them, checks the table and the guards in plain
+Python, updates the allowed ones with one guarded UPDATE, and chains one audit event per
+listing — all in the caller's transaction, which also enqueues the notices it causes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from memoranda.loader import Catalogue
+from registry.audit import EventDraft, append_events
+from registry.calendar import WorkingCalendar
+from registry.clock import Clock
+from registry.errors import NotFound, TransitionRefused
+from registry.models import Listing
+from registry.models import ListingState as S
+from registry.sla import add_months, defence_deadline
+
+
+class Event(StrEnum):
+    NOTIFY = "notify"  # 告知: prior notice served, defence window opens
+    AWAIT_CONFIRMATION = "await_confirmation"  # defence received or lapsed
+    CONFIRM = "confirm"  # 认定: operator decision
+    REJECT = "reject"  # 不予认定
+    PUBLISH = "publish"  # 公开: in force, term starts
+    REVIEW_REMOVAL = "review_removal"  # term ended, or an application to leave early
+    RETAIN = "retain"  # removal refused: stays in force
+    REMOVE = "remove"  # 移出
+    REVOKE = "revoke"  # 撤销: wrong listing (objection upheld) or red list forfeited
+    RESTORE = "restore"  # 恢复: early removal obtained by fraud
+
+
+class RemovalReason(StrEnum):
+    EXPIRY = "expiry"  # term ended
+    APPLICATION = "application"  # legacy rule: application in the window before expiry
+    EARLY_REMOVAL = "early_removal"  # current rule: after the minimum period, with commitment
+
+
+@dataclass(frozen=True)
+class Request:
+    """Who asks for a transition, when, and with which arguments."""
+
+    actor: str
+    source: str
+    today: date
+    now: datetime
+    reason: str | None = None
+    decision_number: str | None = None
+    removal_reason: RemovalReason | None = None
+
+
+@dataclass(frozen=True)
+class ListingView:
+    """The columns guards read."""
+
+    id: int
+    state: str
+    rule_set: str
+    list_type: str
+    grounds: list[str]
+    proposed_by: str
+    decision_number: str | None
+    defence_due: date | None
+    defence_received_at: datetime | None
+    published_at: datetime | None
+    expires_on: date | None
+    removal_reason: str | None
+
+
+Guard = Callable[[ListingView, Request, Catalogue], str | None]
+"""Returns why the transition is refused (Chinese), or None when it may proceed."""
+
+
+def basis_cited(listing: ListingView, _r: Request, catalogue: Catalogue) -> str | None:
+    known = {g.code for g in catalogue.rule_sets[listing.rule_set].grounds}
+    if not listing.grounds:
+        return "未引用认定依据（no ground cited）"
+    unknown = [g for g in listing.grounds if g not in known]
+    if unknown:
+        return f"认定依据不属于规则 {listing.rule_set}：{'、'.join(unknown)}"
+    return None
+
+
+def defence_window_closed(listing: ListingView, request: Request, _c: Catalogue) -> str | None:
+    if listing.defence_received_at is not None:
+        return None
+    if listing.defence_due is None or request.today <= listing.defence_due:
+        due = listing.defence_due.isoformat() if listing.defence_due else "未设定"
+        return f"陈述申辩期尚未届满（defence window open until {due}）"
+    return None
+
+
+def reviewer_differs_from_proposer(
+    listing: ListingView, request: Request, _c: Catalogue
+) -> str | None:
+    if request.actor == listing.proposed_by:
+        return f"审核人不得为提出人 {listing.proposed_by}（reviewer must differ from proposer）"
+    return None
+
+
+def decision_number_given(listing: ListingView, request: Request, _c: Catalogue) -> str | None:
+    if not (request.decision_number or listing.decision_number):
+        return "缺少决定书文号（decision number required）"
+    return None
+
+
+def reason_given(_l: ListingView, request: Request, _c: Catalogue) -> str | None:
+    if not (request.reason and request.reason.strip()):
+        return "必须说明理由（a reason is required）"
+    return None
+
+
+def removal_allowed(listing: ListingView, request: Request, catalogue: Catalogue) -> str | None:
+    """Term ended; or, as the rule-set allows, an application before it (DOMAIN.md §2)."""
+    removal = catalogue.rule_sets[listing.rule_set].removal
+    reason = request.removal_reason
+    if reason is None or removal is None:
+        return "缺少移出原因（removal reason required）"
+    if listing.expires_on is None or listing.published_at is None:
+        return "尚未公开，无期限可言（not published）"
+    if reason is RemovalReason.EXPIRY:
+        if request.today < listing.expires_on:
+            return f"有效期至 {listing.expires_on.isoformat()}，尚未届满（term not ended）"
+        return None
+    if reason is RemovalReason.APPLICATION:
+        if removal.application_window_days is None:
+            return f"规则 {listing.rule_set} 不适用到期前申请（no application window）"
+        opens = listing.expires_on - timedelta(days=removal.application_window_days)
+        if request.today < opens:
+            return f"申请窗口自 {opens.isoformat()} 开放（application window opens then）"
+        return None
+    if removal.early_removal_after_months is None:
+        return f"规则 {listing.rule_set} 不允许提前移出（no early removal）"
+    published = listing.published_at.date()
+    eligible = add_months(published, removal.early_removal_after_months)
+    if request.today < eligible:
+        return (
+            f"公开满 {removal.early_removal_after_months} 个月后方可申请提前移出，"
+            f"即 {eligible.isoformat()} 起（minimum period not reached）"
+        )
+    return None
+
+
+def removed_early(listing: ListingView, _r: Request, _c: Catalogue) -> str | None:
+    if listing.removal_reason != RemovalReason.EARLY_REMOVAL:
+        return "仅提前移出的名单可因欺诈恢复（only an early removal can be restored）"
+    return None
+
+
+@dataclass(frozen=True)
+class Transition:
+    event: Event
+    sources: frozenset[S]
+    target: S
+    guards: tuple[Guard, ...] = ()
+
+
+def _t(event: Event, sources: Iterable[S], target: S, *guards: Guard) -> Transition:
+    return Transition(event, frozenset(sources), target, guards)
+
+
+_PRE_DECISION = (S.PROPOSED, S.NOTIFIED, S.AWAITING_CONFIRMATION)
+_DECIDED = (S.CONFIRMED, S.IN_FORCE, S.REMOVAL_REVIEW)
+
+_BLACK_LIST = (
+    _t(Event.NOTIFY, [S.PROPOSED], S.NOTIFIED, basis_cited),
+    _t(Event.AWAIT_CONFIRMATION, [S.NOTIFIED], S.AWAITING_CONFIRMATION, defence_window_closed),
+    _t(
+        Event.CONFIRM,
+        [S.AWAITING_CONFIRMATION],
+        S.CONFIRMED,
+        basis_cited,
+        decision_number_given,
+        reviewer_differs_from_proposer,
+    ),
+    _t(Event.REJECT, _PRE_DECISION, S.REJECTED, reason_given),
+    _t(Event.PUBLISH, [S.CONFIRMED], S.IN_FORCE),
+    _t(Event.REVIEW_REMOVAL, [S.IN_FORCE], S.REMOVAL_REVIEW, removal_allowed),
+    _t(Event.RETAIN, [S.REMOVAL_REVIEW], S.IN_FORCE, reason_given),
+    _t(Event.REMOVE, [S.REMOVAL_REVIEW], S.REMOVED),
+    _t(Event.REVOKE, _DECIDED, S.REVOKED, reason_given),
+)
+
+_RED_LIST = (
+    _t(Event.AWAIT_CONFIRMATION, [S.PROPOSED], S.AWAITING_CONFIRMATION),
+    _t(
+        Event.CONFIRM,
+        [S.AWAITING_CONFIRMATION],
+        S.CONFIRMED,
+        basis_cited,
+        reviewer_differs_from_proposer,
+    ),
+    _t(Event.REJECT, (S.PROPOSED, S.AWAITING_CONFIRMATION), S.REJECTED, reason_given),
+    _t(Event.PUBLISH, [S.CONFIRMED], S.IN_FORCE),
+    _t(Event.REVIEW_REMOVAL, [S.IN_FORCE], S.REMOVAL_REVIEW, removal_allowed),
+    _t(Event.REMOVE, [S.REMOVAL_REVIEW], S.REMOVED),
+    _t(Event.REVOKE, _DECIDED, S.REVOKED, reason_given),
+)
+
+TRANSITIONS: dict[str, dict[Event, Transition]] = {
+    "saws-2017-sanction": {t.event: t for t in _BLACK_LIST},
+    "mem-2023-serious": {
+        t.event: t
+        for t in (
+            *_BLACK_LIST,
+            _t(Event.RESTORE, [S.REMOVED], S.IN_FORCE, reason_given, removed_early),
+        )
+    },
+    "saws-2017-incentive": {t.event: t for t in _RED_LIST},
+}
+"""rule-set id → event → transition. A pair not in the table is forbidden."""
+
+
+def transition_for(rule_set: str, state: str, event: Event) -> Transition | None:
+    """The transition `event` makes from `state` under `rule_set`, or None if forbidden."""
+    transition = TRANSITIONS.get(rule_set, {}).get(event)
+    if transition is None or state not in transition.sources:
+        return None
+    return transition
+
+
+def refusals(
+    listing: ListingView, event: Event, request: Request, catalogue: Catalogue
+) -> list[str]:
+    """Every reason the listing may not take `event` now (empty: it may)."""
+    if listing.rule_set not in TRANSITIONS:
+        return [f"规则 {listing.rule_set} 没有名单生命周期（no lifecycle for this rule-set）"]
+    transition = transition_for(listing.rule_set, listing.state, event)
+    if transition is None:
+        return [f"状态 {listing.state} 下不允许 {event}（not allowed from this state）"]
+    return [why for guard in transition.guards if (why := guard(listing, request, catalogue))]
+
+
+@dataclass
+class TransitionResult:
+    event: Event
+    applied: list[int] = field(default_factory=list)
+    refused: dict[int, list[str]] = field(default_factory=dict)
+    audit_seqs: list[int] = field(default_factory=list)
+
+
+_VIEW_COLUMNS = [getattr(Listing, name) for name in ListingView.__dataclass_fields__]
+_CHUNK = 900
+
+
+def apply_transition(
+    session: Session,
+    listing_ids: Sequence[int],
+    event: Event,
+    *,
+    actor: str,
+    source: str,
+    clock: Clock,
+    catalogue: Catalogue,
+    calendar: WorkingCalendar,
+    reason: str | None = None,
+    decision_number: str | None = None,
+    removal_reason: RemovalReason | None = None,
+    strict: bool = True,
+) -> TransitionResult:
+    """Move listings by `event`; never commits. `strict`: refuse all if any one is refused."""
+    request = Request(
+        actor=actor,
+        source=source,
+        today=clock.today(),
+        now=clock.now(),
+        reason=reason,
+        decision_number=decision_number,
+        removal_reason=removal_reason,
+    )
+    views = _load_views(session, listing_ids)
+    result = TransitionResult(event)
+    movable: dict[tuple[str, str], list[ListingView]] = {}
+    for view in views:
+        why = refusals(view, event, request, catalogue)
+        if why:
+            result.refused[view.id] = why
+        else:
+            movable.setdefault((view.rule_set, view.state), []).append(view)
+    if result.refused and strict:
+        raise TransitionRefused(event, result.refused)
+    drafts: list[EventDraft] = []
+    for (rule_set, state), group in movable.items():
+        transition = TRANSITIONS[rule_set][event]
+        changes = _effects(event, rule_set, request, catalogue, calendar)
+        changes["state"] = transition.target
+        changes["updated_at"] = request.now
+        ids = [v.id for v in group]
+        for chunk in _chunks(ids):
+            updated = session.execute(
+                sa.update(Listing)
+                .where(col(Listing.id).in_(chunk), col(Listing.state) == state)
+                .values(**changes)
+                .execution_options(synchronize_session=False)
+            )
+            if updated.rowcount != len(chunk):  # type: ignore[attr-defined]
+                raise TransitionRefused(
+                    event, {i: ["名单状态已被并发修改（changed concurrently）"] for i in chunk}
+                )
+        after = {k: v for k, v in changes.items() if k != "updated_at"}
+        if reason:
+            after["reason"] = reason
+        drafts.extend(
+            EventDraft(
+                actor, f"listing.{event}", "listing", v.id, {"state": v.state}, after, source
+            )
+            for v in group
+        )
+        result.applied.extend(ids)
+    result.audit_seqs = append_events(session, drafts, at=request.now)
+    return result
+
+
+def _effects(
+    event: Event, rule_set: str, request: Request, catalogue: Catalogue, calendar: WorkingCalendar
+) -> dict[str, Any]:
+    """Columns an event sets besides the state; identical for every listing of one rule-set."""
+    if event is Event.NOTIFY:
+        limits = catalogue.time_limits
+        deadline = defence_deadline(calendar, limits, request.today)
+        return {
+            "notified_at": request.now,
+            "defence_from": request.today,
+            "defence_wd": limits.defence_wd,
+            "defence_due": deadline.due,
+            "defence_provisional": deadline.provisional,
+        }
+    if event is Event.CONFIRM:
+        values: dict[str, Any] = {"decided_at": request.now, "decided_by": request.actor}
+        if request.decision_number:
+            values["decision_number"] = request.decision_number
+        return values
+    if event is Event.PUBLISH:
+        term = catalogue.rule_sets[rule_set].term_months
+        assert term is not None  # list rule-sets always have a term (schema)
+        return {"published_at": request.now, "expires_on": add_months(request.today, term)}
+    if event is Event.REVIEW_REMOVAL:
+        return {"removal_reason": request.removal_reason}
+    if event is Event.RETAIN:
+        return {"removal_reason": None}
+    if event is Event.REMOVE:
+        return {"removed_at": request.now}
+    if event is Event.REVOKE:
+        return {"removed_at": request.now, "removal_reason": "revoked"}
+    if event is Event.RESTORE:
+        return {"removed_at": None, "removal_reason": None}
+    return {}
+
+
+def _load_views(session: Session, listing_ids: Sequence[int]) -> list[ListingView]:
+    wanted = list(dict.fromkeys(listing_ids))
+    views: dict[int, ListingView] = {}
+    for chunk in _chunks(wanted):
+        rows = session.execute(sa.select(*_VIEW_COLUMNS).where(col(Listing.id).in_(chunk)))
+        for row in rows:
+            views[row.id] = ListingView(**row._mapping)
+    missing = [i for i in wanted if i not in views]
+    if missing:
+        raise NotFound(
+            f"名单不存在：{'、'.join(map(str, missing))}（listing not found）", ids=missing
+        )
+    return [views[i] for i in wanted]
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]

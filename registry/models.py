@@ -1,0 +1,313 @@
+"""Tables of DESIGN.md §3. Our database is the source of truth; Prefect only moves it.
+
+Times are stored UTC-aware (`UTCDateTime` keeps SQLite honest); business dates (deadlines,
+decision dates) are plain dates in Asia/Shanghai. Every deadline is four columns —
+`<name>_from`, `<name>_wd`, `<name>_due`, `<name>_provisional` — so `jointcredit calendar
+reload` can recompute a provisional (暂定) one from what it was computed from. Personal ID
+numbers are never stored: only their keyed hash and masked form.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in, timezone-aware UTC out, on SQLite and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime refused: store timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class ListType(StrEnum):
+    BLACK = "black"
+    RED = "red"
+
+
+class SubjectKind(StrEnum):
+    UNIT = "unit"
+    PERSON = "person"
+
+
+class ListingState(StrEnum):
+    PROPOSED = "proposed"
+    NOTIFIED = "notified"
+    AWAITING_CONFIRMATION = "awaiting_confirmation"
+    CONFIRMED = "confirmed"
+    IN_FORCE = "in_force"
+    REMOVAL_REVIEW = "removal_review"
+    REMOVED = "removed"
+    REJECTED = "rejected"
+    REVOKED = "revoked"
+
+
+class ActionState(StrEnum):
+    DISPATCHED = "dispatched"
+    ACKNOWLEDGED = "acknowledged"
+    FEEDBACK_REPORTED = "feedback_reported"
+    LIFT_REQUESTED = "lift_requested"
+    LIFT_CONFIRMED = "lift_confirmed"
+
+
+class NoticeState(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    RETRY_WAIT = "retry_wait"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+def _json_list() -> Any:
+    return Field(default_factory=list, sa_type=sa.JSON)
+
+
+def _utc(nullable: bool = True) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable)
+
+
+class Subject(SQLModel, table=True):
+    """主体: a unit (by USCC) or a person (by keyed ID hash), linked to their unit."""
+
+    __tablename__ = "subject"
+    __table_args__ = (
+        sa.UniqueConstraint("uscc", name="uq_subject_uscc"),
+        sa.UniqueConstraint("id_hash", name="uq_subject_id_hash"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=10)
+    name: str = Field(max_length=200)
+    uscc: str | None = Field(default=None, max_length=18)
+    uscc_status: str | None = Field(default=None, max_length=20)
+    id_hash: str | None = Field(default=None, max_length=64)
+    id_masked: str | None = Field(default=None, max_length=24)
+    unit_id: int | None = Field(default=None, foreign_key="subject.id", index=True)
+    region_code: str | None = Field(default=None, max_length=12)
+    industry: str | None = Field(default=None, max_length=100)
+    contact_email: str | None = Field(default=None, max_length=254)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Batch(SQLModel, table=True):
+    """批次: the routing unit; provinces report and the national authority publishes in batches."""
+
+    __tablename__ = "batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=64, unique=True)
+    list_type: str = Field(max_length=10)
+    rule_set: str | None = Field(default=None, max_length=40)
+    source_kind: str = Field(max_length=20)
+    source_name: str | None = Field(default=None, max_length=500)
+    reporter: str | None = Field(default=None, max_length=100)
+    proposed_by: str = Field(max_length=100)
+    status: str = Field(default="open", max_length=20)
+    accepted_count: int = 0
+    rejected_count: int = 0
+    catalogue_hash: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Listing(SQLModel, table=True):
+    """One subject on one list for given grounds, under the rule-set of its decision date."""
+
+    __tablename__ = "listing"
+    __table_args__ = (sa.Index("ix_listing_batch_state", "batch_id", "state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key="subject.id", index=True)
+    batch_id: int = Field(foreign_key="batch.id")
+    list_type: str = Field(max_length=10)
+    rule_set: str = Field(max_length=40)
+    grounds: list[str] = _json_list()
+    decision_number: str | None = Field(default=None, max_length=100)
+    decision_date: date | None = None
+    typical_case: bool = False
+    needs_review: bool = False
+    warnings: list[str] = _json_list()
+    note: str | None = Field(default=None, max_length=2000)
+    state: str = Field(default=ListingState.PROPOSED, max_length=30, index=True)
+    proposed_at: datetime = Field(sa_type=UTCDateTime)
+    proposed_by: str = Field(max_length=100)
+    notified_at: datetime | None = _utc()
+    defence_from: date | None = None
+    defence_wd: int | None = None
+    defence_due: date | None = None
+    defence_provisional: bool = False
+    defence_received_at: datetime | None = _utc()
+    decided_at: datetime | None = _utc()
+    decided_by: str | None = Field(default=None, max_length=100)
+    published_at: datetime | None = _utc()
+    expires_on: date | None = None
+    removal_reason: str | None = Field(default=None, max_length=30)
+    removed_at: datetime | None = _utc()
+    catalogue_hash: str = Field(max_length=64)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class DepartmentAction(SQLModel, table=True):
+    """发起—响应—反馈 for one listing at one department under one memorandum."""
+
+    __tablename__ = "department_action"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "listing_id", "department", "memorandum", name="uq_action_listing_department"
+        ),
+        sa.Index("ix_action_department_state", "department", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listing.id")
+    department: str = Field(max_length=40)
+    memorandum: str = Field(max_length=40)
+    measures: list[str] = _json_list()
+    state: str = Field(default=ActionState.DISPATCHED, max_length=30)
+    escalation_level: int = 0
+    dispatched_at: datetime = Field(sa_type=UTCDateTime)
+    ack_from: date | None = None
+    ack_wd: int | None = None
+    ack_due: date | None = None
+    ack_provisional: bool = False
+    acknowledged_at: datetime | None = _utc()
+    feedback_from: date | None = None
+    feedback_wd: int | None = None
+    feedback_due: date | None = None
+    feedback_provisional: bool = False
+    feedback_at: datetime | None = _utc()
+    feedback_text: str | None = Field(default=None, max_length=4000)
+    lift_from: date | None = None
+    lift_wd: int | None = None
+    lift_due: date | None = None
+    lift_provisional: bool = False
+    lift_confirmed_at: datetime | None = _utc()
+
+
+class Notice(SQLModel, table=True):
+    """Outbox row: rendered once, delivered by a separate idempotent step (DESIGN.md §1.4)."""
+
+    __tablename__ = "notice"
+    __table_args__ = (sa.Index("ix_notice_state_next", "state", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    message_id: str = Field(max_length=250, unique=True)
+    recipient: str = Field(max_length=254)
+    recipient_name: str | None = Field(default=None, max_length=200)
+    subject: str = Field(max_length=500)
+    body_text: str = Field(sa_type=sa.Text)
+    body_html: str | None = Field(default=None, sa_type=sa.Text)
+    batch_id: int | None = Field(default=None, foreign_key="batch.id")
+    listing_id: int | None = Field(default=None, foreign_key="listing.id")
+    state: str = Field(default=NoticeState.QUEUED, max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _utc()
+    lease_until: datetime | None = _utc()
+    last_error: str | None = Field(default=None, max_length=2000)
+    smtp_reply: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = _utc()
+
+
+class Objection(SQLModel, table=True):
+    """异议: answered within its own working-day limit; upheld → listing revoked."""
+
+    __tablename__ = "objection"
+
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listing.id", index=True)
+    filed_at: datetime = Field(sa_type=UTCDateTime)
+    filed_by: str = Field(max_length=200)
+    reason: str = Field(max_length=4000)
+    state: str = Field(default="open", max_length=20)
+    answer_from: date | None = None
+    answer_wd: int | None = None
+    answer_due: date | None = None
+    answer_provisional: bool = False
+    decided_at: datetime | None = _utc()
+    decided_by: str | None = Field(default=None, max_length=100)
+    decision_reason: str | None = Field(default=None, max_length=4000)
+
+
+class Commitment(SQLModel, table=True):
+    """安全生产承诺 / 信用承诺: a red-list condition and a credit-repair precondition."""
+
+    __tablename__ = "commitment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key="subject.id", index=True)
+    kind: str = Field(max_length=30)
+    text: str = Field(max_length=4000)
+    made_on: date
+    public: bool = True
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class RemovalApplication(SQLModel, table=True):
+    """Early removal / credit repair application (DOMAIN.md §2)."""
+
+    __tablename__ = "removal_application"
+
+    id: int | None = Field(default=None, primary_key=True)
+    listing_id: int = Field(foreign_key="listing.id", index=True)
+    applied_at: datetime = Field(sa_type=UTCDateTime)
+    evidence: str = Field(max_length=4000)
+    commitment_id: int | None = Field(default=None, foreign_key="commitment.id")
+    state: str = Field(default="open", max_length=20)
+    decide_from: date | None = None
+    decide_wd: int | None = None
+    decide_due: date | None = None
+    decide_provisional: bool = False
+    decided_at: datetime | None = _utc()
+    decided_by: str | None = Field(default=None, max_length=100)
+    decision_reason: str | None = Field(default=None, max_length=4000)
+
+
+class AuditEvent(SQLModel, table=True):
+    """One link of the hash chain: who did what to which row, before and after, from where."""
+
+    __tablename__ = "audit_event"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=60)
+    entity_type: str = Field(max_length=40)
+    entity_id: str = Field(max_length=40)
+    before: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    after: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    source: str = Field(max_length=100)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain tip, one row: appenders lock it, so concurrent writers cannot fork the chain."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    last_seq: int = 0
+    last_hash: str = Field(max_length=64)

@@ -1,0 +1,126 @@
+"""Set-based queries over the tables. Keyword-only, take a session, never commit.
+
+The caller owns the transaction (DESIGN.md §5, after full-stack-fastapi-template): a task opens
+one session scope, calls one of these, and commits once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel, col
+
+from memoranda.schema import TimeLimits
+from registry.calendar import Deadline, WorkingCalendar
+from registry.models import (
+    Batch,
+    DepartmentAction,
+    Listing,
+    Objection,
+    RemovalApplication,
+    Subject,
+)
+from registry.sla import defence_deadline
+
+
+def add_batch(session: Session, **values: Any) -> int:
+    """Insert a batch; returns its id."""
+    return int(
+        session.execute(sa.insert(Batch).values(**values).returning(col(Batch.id))).scalar_one()
+    )
+
+
+def add_subject(session: Session, **values: Any) -> int:
+    return int(
+        session.execute(sa.insert(Subject).values(**values).returning(col(Subject.id))).scalar_one()
+    )
+
+
+def add_listings(session: Session, *, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert many listings with one statement; returns their ids in input order."""
+    if not rows:
+        return []
+    result = session.execute(
+        sa.insert(Listing).returning(col(Listing.id), sort_by_parameter_order=True), list(rows)
+    )
+    return [int(i) for i in result.scalars()]
+
+
+def listing_states(session: Session, *, batch_id: int) -> dict[str, int]:
+    """How many listings of a batch are in each state."""
+    rows = session.execute(
+        sa.select(col(Listing.state), sa.func.count())
+        .where(col(Listing.batch_id) == batch_id)
+        .group_by(col(Listing.state))
+    )
+    return {state: int(count) for state, count in rows}
+
+
+@dataclass(frozen=True)
+class DeadlineColumns:
+    """One stored deadline: where it lives and how it is computed from its inputs."""
+
+    table: type[SQLModel]
+    name: str
+    label: str
+    compute: Callable[[WorkingCalendar, TimeLimits, date, int], Deadline]
+
+    def column(self, suffix: str) -> Any:
+        return getattr(self.table, f"{self.name}_{suffix}")
+
+
+def _plain(calendar: WorkingCalendar, _limits: TimeLimits, start: date, wd: int) -> Deadline:
+    return calendar.add_working_days(start, wd)
+
+
+STORED_DEADLINES: tuple[DeadlineColumns, ...] = (
+    DeadlineColumns(Listing, "defence", "陈述申辩期限", defence_deadline),
+    DeadlineColumns(DepartmentAction, "ack", "响应期限", _plain),
+    DeadlineColumns(DepartmentAction, "feedback", "反馈期限", _plain),
+    DeadlineColumns(DepartmentAction, "lift", "解除确认期限", _plain),
+    DeadlineColumns(Objection, "answer", "异议答复期限", _plain),
+    DeadlineColumns(RemovalApplication, "decide", "提前移出决定期限", _plain),
+)
+
+
+@dataclass(frozen=True)
+class RecomputedDeadlines:
+    label: str
+    checked: int
+    settled: int
+    still_provisional: int
+
+
+def recompute_provisional_deadlines(
+    session: Session, *, calendar: WorkingCalendar, limits: TimeLimits, now: datetime
+) -> list[RecomputedDeadlines]:
+    """Recompute every provisional deadline with the calendar as it is now.
+
+    Grouped by (start date, working days): a handful of UPDATEs however many rows share them.
+    """
+    del now  # deadlines are dates; kept in the signature for the audit of the caller
+    report: list[RecomputedDeadlines] = []
+    for spec in STORED_DEADLINES:
+        start, wd = spec.column("from"), spec.column("wd")
+        due, provisional = spec.column("due"), spec.column("provisional")
+        groups = session.execute(
+            sa.select(start, wd, sa.func.count())
+            .where(provisional.is_(True), start.is_not(None), wd.is_not(None))
+            .group_by(start, wd)
+        ).all()
+        checked = settled = 0
+        for start_day, working_days, count in groups:
+            deadline = spec.compute(calendar, limits, start_day, working_days)
+            session.execute(
+                sa.update(spec.table)
+                .where(provisional.is_(True), start == start_day, wd == working_days)
+                .values({due: deadline.due, provisional: deadline.provisional})
+            )
+            checked += count
+            settled += 0 if deadline.provisional else count
+        report.append(RecomputedDeadlines(spec.label, checked, settled, checked - settled))
+    return report

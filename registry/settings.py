@@ -1,0 +1,82 @@
+"""Settings from the environment (prefix `JOINTCREDIT_`) and an optional `.env` file.
+
+Built by `get_settings()` at entrypoints, never at import time (DESIGN.md §6). The embedded
+defaults run everything on one machine: SQLite under `./var/`, the local mail sink on port 2525.
+Like the full-stack FastAPI template, placeholder secrets and the frozen clock are refused in
+production.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+import memoranda
+from registry.errors import ConfigurationError
+
+DEV_ID_HASH_KEY = "dev-only-id-hash-key-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="JOINTCREDIT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///var/jointcredit.db"
+    data_dir: Path = Path("var")
+    catalogue_dir: Path = Field(default_factory=lambda: Path(memoranda.__file__).parent)
+    now: datetime | None = Field(
+        default=None, description="Freeze the clock at this ISO time (rehearsals, demos, tests)."
+    )
+    id_hash_key: SecretStr = SecretStr(DEV_ID_HASH_KEY)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=2525, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: Literal["none", "starttls", "ssl"] = "none"
+    mail_from: str = "jointcredit@example.org"
+
+    @model_validator(mode="after")
+    def _production_refuses_rehearsal_settings(self) -> Settings:
+        if self.env == "production":
+            if self.now is not None:
+                raise ValueError(
+                    "生产环境不允许冻结时钟：请删除 JOINTCREDIT_NOW"
+                    "（JOINTCREDIT_NOW is refused when JOINTCREDIT_ENV=production）"
+                )
+            if self.id_hash_key.get_secret_value() == DEV_ID_HASH_KEY:
+                raise ValueError(
+                    "生产环境必须设置自己的 JOINTCREDIT_ID_HASH_KEY"
+                    "（the development placeholder key is refused in production）"
+                )
+        return self
+
+    @property
+    def calendar_dir(self) -> Path:
+        """Operator-maintained holiday years beyond chinese-calendar (`calendar/<year>.yml`)."""
+        return self.catalogue_dir / "calendar"
+
+
+def get_settings() -> Settings:
+    """Read settings now; a bad value becomes one clear `ConfigurationError`."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        reasons = "；".join(_describe(err["loc"], err["msg"]) for err in exc.errors())
+        raise ConfigurationError(f"配置无效（invalid settings）：{reasons}") from exc
+
+
+def _describe(loc: tuple[int | str, ...], msg: str) -> str:
+    msg = msg.removeprefix("Value error, ")
+    if not loc:
+        return msg
+    return f"JOINTCREDIT_{'_'.join(str(p) for p in loc).upper()}：{msg}"
