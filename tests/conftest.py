@@ -1,0 +1,76 @@
+"""Fixture strategy.
+
+- `unit/` tests use no database and no Prefect: the catalogue is loaded once per session from
+  the bundled `memoranda/`, the calendar is built from it, and time is a `FrozenClock`.
+- `integration/` tests talk to real databases through the `engine` fixture, which is
+  parametrised over SQLite (a file in a temporary folder, WAL mode as in production) and
+  PostgreSQL (`JOINTCREDIT_TEST_DATABASE_URL`; `.ci/run` sets it, and without it those tests
+  skip with that reason). Each engine is migrated once per session with Alembic — the schema
+  under test is the one operators get — and tests create their own rows rather than truncating,
+  so they stay independent without resetting the database between them.
+- CLI tests run the real `jointcredit` console script in a subprocess, in a temporary working
+  directory so that no developer `.env` leaks in.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from memoranda.loader import Catalogue, load_catalogue
+from registry import db
+from registry.calendar import WorkingCalendar
+from registry.clock import BUSINESS_TZ, FrozenClock
+
+REPO = Path(__file__).resolve().parent.parent
+CATALOGUE_DIR = REPO / "memoranda"
+PG_ENV = "JOINTCREDIT_TEST_DATABASE_URL"
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    return load_catalogue(CATALOGUE_DIR)
+
+
+@pytest.fixture(scope="session")
+def calendar(catalogue: Catalogue) -> WorkingCalendar:
+    return WorkingCalendar(catalogue.calendar_years, CATALOGUE_DIR / "calendar")
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(datetime(2026, 11, 27, 10, 0, tzinfo=BUSINESS_TZ))
+
+
+def _reset_postgres(url: str) -> None:
+    engine = db.make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(f"{PG_ENV} 未设置，跳过 PostgreSQL 测试（set {PG_ENV} to run them）")
+    _reset_postgres(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    db.upgrade(database_url)
+    engine = db.make_engine(database_url)
+    yield engine
+    engine.dispose()

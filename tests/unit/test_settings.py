@@ -1,0 +1,68 @@
+"""Settings: the frozen clock for rehearsals, refused in production; secrets never printed."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from registry.clock import FrozenClock, SystemClock, clock_from_settings
+from registry.errors import ConfigurationError
+from registry.settings import Settings, get_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]  # no developer .env here
+    for name in ("ENV", "NOW", "ID_HASH_KEY", "SMTP_PASSWORD", "DATABASE_URL"):
+        monkeypatch.delenv(f"JOINTCREDIT_{name}", raising=False)
+
+
+def test_defaults_run_on_one_machine() -> None:
+    settings = get_settings()
+    assert settings.database_url == "sqlite:///var/jointcredit.db"
+    assert settings.smtp_port == 2525
+    assert settings.smtp_tls == "none"
+    assert (settings.calendar_dir / "README.md").exists()
+    assert isinstance(clock_from_settings(settings), SystemClock)
+
+
+def test_jointcredit_now_freezes_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOINTCREDIT_NOW", "2026-12-31T23:30:00+08:00")
+    clock = clock_from_settings(get_settings())
+    assert isinstance(clock, FrozenClock)
+    assert clock.now() == datetime(2026, 12, 31, 15, 30, tzinfo=timezone.utc)
+    assert clock.today() == date(2026, 12, 31)  # the business date is Beijing's
+    clock.advance(timedelta(hours=1))
+    assert clock.today() == date(2027, 1, 1)
+
+
+def test_production_refuses_the_frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOINTCREDIT_ENV", "production")
+    monkeypatch.setenv("JOINTCREDIT_ID_HASH_KEY", "a-real-key-from-the-vault")
+    monkeypatch.setenv("JOINTCREDIT_NOW", "2026-12-31T09:00:00+08:00")
+    with pytest.raises(ConfigurationError, match="JOINTCREDIT_NOW"):
+        get_settings()
+    monkeypatch.delenv("JOINTCREDIT_NOW")
+    assert get_settings().env == "production"
+
+
+def test_production_refuses_the_placeholder_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOINTCREDIT_ENV", "production")
+    with pytest.raises(ConfigurationError, match="JOINTCREDIT_ID_HASH_KEY"):
+        get_settings()
+
+
+def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOINTCREDIT_SMTP_TLS", "maybe")
+    with pytest.raises(ConfigurationError, match="JOINTCREDIT_SMTP_TLS"):
+        get_settings()
+
+
+def test_secrets_are_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOINTCREDIT_SMTP_PASSWORD", "hunter2-secret")
+    monkeypatch.setenv("JOINTCREDIT_ID_HASH_KEY", "another-secret-key")
+    settings = Settings()
+    assert "hunter2-secret" not in repr(settings)
+    assert "another-secret-key" not in repr(settings)
+    assert "hunter2-secret" not in str(settings.model_dump())
