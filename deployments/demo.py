@@ -272,7 +272,7 @@ def _listing(
         "list_type": list_type,
         "rule_set": rule_set,
         "grounds": grounds,
-        "typical_case": list_type == ListType.BLACK,
+        "typical_case": list_type == "black",
         "needs_review": needs_review,
         "warnings": ["统一社会信用代码校验位不符，需人工确认"] if needs_review else [],
         "proposed_at": now,
@@ -294,7 +294,8 @@ def _dispatch_preview(
     table = Table(title=f"6. 推送预览（dispatch preview）：{today} 推送时各部门期限")
     for column in ("部门", "备忘录", "措施数", "响应期限", "反馈期限"):
         table.add_column(column)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    unknown_years: set[int] = set()
     for memo in catalogue.memoranda_for(rule_set):
         for department in catalogue.departments_of(memo.id):
             due = action_deadlines(calendar, catalogue.sla_for(department), today)
@@ -310,13 +311,12 @@ def _dispatch_preview(
                     "ack_due": due.ack.due,
                     "feedback_due": due.feedback.due,
                     "provisional": due.feedback.provisional,
-                    "unknown_years": due.feedback.unknown_years,
                 }
             )
+            unknown_years.update(due.feedback.unknown_years)
     say(table)
-    provisional = sorted({y for r in rows if r["provisional"] for y in r["unknown_years"]})
-    if provisional:
-        say(f"   [yellow]警告[/]：{calendar.warning_for(provisional)}")
+    if unknown_years:
+        say(f"   [yellow]警告[/]：{calendar.warning_for(unknown_years)}")
     return rows
 
 

@@ -17,7 +17,10 @@ def test_every_bundled_file_loads(catalogue: Catalogue) -> None:
     files = sorted(p.name for p in (CATALOGUE_DIR / "catalogue").glob("*.yml"))
     assert sorted(f"{m}.yml" for m in catalogue.memoranda) == files
     assert set(catalogue.rule_sets) == {
-        "saws-2017-sanction", "saws-2017-incentive", "mem-2023-serious", "ndrc-2026-repair",
+        "saws-2017-sanction",
+        "saws-2017-incentive",
+        "mem-2023-serious",
+        "ndrc-2026-repair",
     }
 
 
@@ -90,8 +93,11 @@ def _edit(path: Path, old: str, new: str) -> None:
 def test_duplicate_department_code_is_named(copy: Path) -> None:
     _edit(copy / "departments.yml", "  - code: pbc", "  - code: ndrc")
     problems = _problems(copy)
-    assert {"file": "departments.yml", "key": "departments[1]",
-            "reason": "编号重复：ndrc（duplicate id）"} in problems
+    assert {
+        "file": "departments.yml",
+        "key": "departments[1]",
+        "reason": "编号重复：ndrc（duplicate id）",
+    } in problems
 
 
 def test_unknown_department_is_named(copy: Path) -> None:
@@ -110,8 +116,9 @@ def test_empty_measures_are_refused(copy: Path) -> None:
     text = path.read_text(encoding="utf-8")
     path.write_text(text[: text.index("measures:")] + "measures: []\n", encoding="utf-8")
     problems = _problems(copy)
-    assert any(p["file"] == "catalogue/mem-2023-art78.yml" and p["key"] == "measures"
-               for p in problems)
+    assert any(
+        p["file"] == "catalogue/mem-2023-art78.yml" and p["key"] == "measures" for p in problems
+    )
 
 
 def test_a_signatory_without_measures_is_named(copy: Path) -> None:
@@ -130,7 +137,11 @@ def test_a_repeated_yaml_key_is_refused(copy: Path) -> None:
 
 
 def test_an_unknown_key_is_refused(copy: Path) -> None:
-    _edit(copy / "departments.yml", "    short_name: 人民银行", "    short_name: 人民银行\n    shortname: x")
+    _edit(
+        copy / "departments.yml",
+        "    short_name: 人民银行",
+        "    short_name: 人民银行\n    shortname: x",
+    )
     problems = _problems(copy)
     assert any(p["key"] == "departments[1].shortname" for p in problems)
 

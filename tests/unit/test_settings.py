@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -31,7 +31,7 @@ def test_jointcredit_now_freezes_the_clock(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("JOINTCREDIT_NOW", "2026-12-31T23:30:00+08:00")
     clock = clock_from_settings(get_settings())
     assert isinstance(clock, FrozenClock)
-    assert clock.now() == datetime(2026, 12, 31, 15, 30, tzinfo=timezone.utc)
+    assert clock.now() == datetime(2026, 12, 31, 15, 30, tzinfo=UTC)
     assert clock.today() == date(2026, 12, 31)  # the business date is Beijing's
     clock.advance(timedelta(hours=1))
     assert clock.today() == date(2027, 1, 1)

@@ -1,0 +1,145 @@
+"""The `jointcredit` console script as an operator runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import CATALOGUE_DIR
+
+JOINTCREDIT = Path(sys.executable).with_name("jointcredit")
+
+
+def run(
+    cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("JOINTCREDIT_")}
+    clean.update({"DO_NOT_TRACK": "1", "COLUMNS": "200", **(env or {})})
+    return subprocess.run(
+        [str(JOINTCREDIT), *args],
+        cwd=cwd,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def run_json(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Any:
+    result = run(cwd, *args, "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_deadline_respects_national_day(tmp_path: Path) -> None:
+    result = run(tmp_path, "deadline", "--from", "2026-09-30", "--working-days", "5")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2026-10-13"
+
+
+def test_deadline_in_an_unknown_year_is_provisional_with_a_warning(tmp_path: Path) -> None:
+    result = run(tmp_path, "deadline", "--from", "2026-12-28", "--working-days", "5")
+    assert result.returncode == 0
+    assert result.stdout.strip() == "2027-01-04（暂定 provisional）"
+    assert "2027" in result.stderr
+    assert "calendar/2027.yml" in result.stderr.replace("\n", "")
+    payload = run_json(tmp_path, "deadline", "--from", "2026-12-28", "--working-days", "5")
+    assert payload["provisional"] is True
+    assert payload["unknown_years"] == [2027]
+
+
+def test_a_bad_date_is_one_clear_error(tmp_path: Path) -> None:
+    result = run(tmp_path, "deadline", "--from", "2026-13-01", "--working-days", "5")
+    assert result.returncode == 2
+    assert "--from 的日期无效" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "exit_code"),
+    [
+        ("91350100M0001TGQXM", "check_mismatch", 0),
+        ("91512081MA62K0260E", "valid", 0),
+        ("91350100M000100Y4Z", "check_mismatch", 0),
+        ("12345", "invalid_format", 1),
+    ],
+)
+def test_uscc_check(tmp_path: Path, code: str, status: str, exit_code: int) -> None:
+    result = run(tmp_path, "uscc", "check", code, "--json")
+    assert result.returncode == exit_code
+    assert json.loads(result.stdout)["status"] == status
+    text = run(tmp_path, "uscc", "check", code)
+    assert {"valid": "有效", "check_mismatch": "警告", "invalid_format": "无效"}[
+        status
+    ] in text.stdout
+
+
+def test_catalogue_validate_lists_the_2016_memorandum_with_18_departments(tmp_path: Path) -> None:
+    payload = run_json(tmp_path, "catalogue", "validate")
+    memo = next(m for m in payload["memoranda"] if m["document_number"] == "发改财金〔2016〕1001号")
+    assert memo["department_count"] == 18
+    assert len(memo["departments"]) == 18
+    assert memo["current_department_count"] == 16
+
+
+def test_catalogue_validate_names_the_broken_file(tmp_path: Path) -> None:
+    directory = tmp_path / "memoranda"
+    shutil.copytree(CATALOGUE_DIR, directory, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    bad = directory / "catalogue" / "fgcj-2016-1001.yml"
+    bad.write_text(
+        bad.read_text(encoding="utf-8").replace("department: sta}", "department: tax}"),
+        encoding="utf-8",
+    )
+    result = run(
+        tmp_path, "catalogue", "validate", env={"JOINTCREDIT_CATALOGUE_DIR": str(directory)}
+    )
+    assert result.returncode == 2
+    assert (
+        "catalogue/fgcj-2016-1001.yml: signatories[12].department: 未知部门：tax" in result.stderr
+    )
+
+
+def test_db_upgrade_and_calendar_reload(tmp_path: Path) -> None:
+    env = {"JOINTCREDIT_DATABASE_URL": f"sqlite:///{tmp_path}/ops.db"}
+    first = run_json(tmp_path, "db", "upgrade", env=env)
+    again = run_json(tmp_path, "db", "upgrade", env=env)
+    assert first["revision"] == again["revision"] == "0001"
+    report = run_json(tmp_path, "calendar", "reload", env=env)
+    assert {r["label"] for r in report["deadlines"]} >= {"陈述申辩期限", "响应期限", "反馈期限"}
+    assert 2027 not in report["known_years"]
+
+
+def test_production_refuses_a_frozen_clock(tmp_path: Path) -> None:
+    env = {
+        "JOINTCREDIT_ENV": "production",
+        "JOINTCREDIT_ID_HASH_KEY": "a-real-key",
+        "JOINTCREDIT_NOW": "2026-12-01T09:00:00+08:00",
+    }
+    result = run(tmp_path, "deadline", "--from", "2026-09-30", "--working-days", "5", env=env)
+    assert result.returncode == 2
+    assert "JOINTCREDIT_NOW" in result.stderr
+
+
+def test_demo_walks_the_lifecycle_and_verifies_the_chain(tmp_path: Path) -> None:
+    env = {"JOINTCREDIT_NOW": "2026-11-27T09:00:00+08:00"}
+    payload = run_json(tmp_path, "demo", env=env)
+    assert payload["listing_states"] == {"black": {"in_force": 3}, "red": {"in_force": 1}}
+    assert payload["transitions"] == {"applied": 15, "refused": 2}
+    assert payload["audit"] == {"ok": True, "events": 15}
+    assert (tmp_path / "var" / "demo.db").exists()
+    again = run_json(tmp_path, "demo", env=env)  # idempotent: a fresh demo database each run
+    assert again["audit"] == payload["audit"]
+    text = run(tmp_path, "demo", env=env)
+    assert "审计链校验" in text.stdout
+    assert "110105********002X" not in text.stdout  # nothing personal is printed at all
+    assert "11010519491231002X" not in text.stdout
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "var").glob("demo.db*"))
+    assert b"19491231" not in stored  # the ID number itself is never stored
