@@ -7,6 +7,7 @@ holds business rules — commands read settings, call the core, commit, and prin
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from memoranda.loader import Catalogue, load_catalogue
 from registry import db
@@ -91,8 +93,6 @@ def db_upgrade(as_json: JsonFlag = False) -> None:
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 
@@ -275,6 +275,7 @@ def calendar_reload(as_json: JsonFlag = False) -> None:
                 session,
                 calendar=calendar,
                 limits=catalogue.time_limits,
+                actor=_operator(),
                 now=clock_from_settings(settings).now(),
             )
         engine.dispose()
@@ -288,6 +289,14 @@ def calendar_reload(as_json: JsonFlag = False) -> None:
     for r in report:
         table.add_row(r.label, str(r.checked), str(r.settled), str(r.still_provisional))
     out.print(table)
+
+
+def _operator() -> str:
+    """Who runs a command, for the audit trail: the login name of the operator's account."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
 
 
 # --- demo --------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col
 
 from memoranda.schema import TimeLimits
+from registry.audit import EventDraft, append_events
 from registry.calendar import Deadline, WorkingCalendar
 from registry.models import (
     Batch,
@@ -96,13 +97,12 @@ class RecomputedDeadlines:
 
 
 def recompute_provisional_deadlines(
-    session: Session, *, calendar: WorkingCalendar, limits: TimeLimits, now: datetime
+    session: Session, *, calendar: WorkingCalendar, limits: TimeLimits, actor: str, now: datetime
 ) -> list[RecomputedDeadlines]:
-    """Recompute every provisional deadline with the calendar as it is now.
+    """Recompute every provisional deadline with the calendar as it is now, and audit it.
 
     Grouped by (start date, working days): a handful of UPDATEs however many rows share them.
     """
-    del now  # deadlines are dates; kept in the signature for the audit of the caller
     report: list[RecomputedDeadlines] = []
     for spec in STORED_DEADLINES:
         start, wd = spec.column("from"), spec.column("wd")
@@ -123,4 +123,19 @@ def recompute_provisional_deadlines(
             checked += count
             settled += 0 if deadline.provisional else count
         report.append(RecomputedDeadlines(spec.label, checked, settled, checked - settled))
+    append_events(
+        session,
+        [
+            EventDraft(
+                actor,
+                "calendar.reload",
+                "calendar",
+                "provisional-deadlines",
+                None,
+                {"known_years": calendar.known_years, "deadlines": [r.__dict__ for r in report]},
+                "calendar",
+            )
+        ],
+        at=now,
+    )
     return report

@@ -59,7 +59,7 @@ def test_reload_settles_what_the_new_year_file_covers(
     # Nothing known yet: reload leaves them provisional.
     with session_scope(engine) as session:
         report = recompute_provisional_deadlines(
-            session, calendar=calendar, limits=catalogue.time_limits, now=clock.now()
+            session, calendar=calendar, limits=catalogue.time_limits, actor="test", now=clock.now()
         )
     defence = next(r for r in report if r.label == "陈述申辩期限")
     assert defence.still_provisional >= 2
@@ -71,7 +71,11 @@ def test_reload_settles_what_the_new_year_file_covers(
     new_calendar = WorkingCalendar(updated.calendar_years, directory / "calendar")
     with session_scope(engine) as session:
         report = recompute_provisional_deadlines(
-            session, calendar=new_calendar, limits=updated.time_limits, now=clock.now()
+            session,
+            calendar=new_calendar,
+            limits=updated.time_limits,
+            actor="test",
+            now=clock.now(),
         )
     defence = next(r for r in report if r.label == "陈述申辩期限")
     assert defence.settled >= 2
