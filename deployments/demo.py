@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from rich.table import Table
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from memoranda.loader import Catalogue
 from registry import audit, db
@@ -29,17 +29,20 @@ from registry.repository import add_batch, add_listings, add_subject, listing_st
 from registry.settings import Settings
 from registry.sla import action_deadlines
 
+Unit = tuple[str, str, str, str, list[str]]
+"""name, USCC, region code, industry, ground codes"""
+
 PROPOSER = "省应急管理厅执法总队 张伟"
 REVIEWER = "省应急管理厅信用办 李娜"
 
 # Fictitious parties. The second code is an early pilot code whose check character does not
 # match: accepted, flagged for an operator's review.
-BLACK_UNITS = [
+BLACK_UNITS: list[Unit] = [
     ("四川蜀安化工有限公司", "91512081MA62K0260E", "510100", "危险化学品", ["A2"]),
     ("福建闽侯矿业有限公司", "91350100M0001TGQXM", "350100", "非煤矿山", ["B1"]),
 ]
 BLACK_PERSON = ("王建国", "11010519491231002X", "法定代表人", ["A2"])
-RED_UNIT = ("浙江安泰机械制造有限公司", "91330100MA27XK5T35", "330100", "机械制造", ["R"])
+RED_UNIT: Unit = ("浙江安泰机械制造有限公司", "91330100MA27XK5T35", "330100", "机械制造", ["R"])
 
 Say = Callable[[Any], None]
 
@@ -177,38 +180,54 @@ def _uscc_examples(say: Say) -> list[dict[str, str]]:
     return rows
 
 
-def _black_batch(
-    session: Any, settings: Settings, catalogue: Catalogue, clock: FrozenClock, rule_set: str
-) -> tuple[int, list[int]]:
-    now = clock.now()
-    batch = add_batch(
+def _demo_batch(
+    session: Session, catalogue: Catalogue, clock: FrozenClock, rule_set: str, reporter: str
+) -> int:
+    list_type = catalogue.rule_sets[rule_set].list_type
+    return add_batch(
         session,
-        reference=f"DEMO-B-{clock.today():%Y%m%d}",
-        list_type=ListType.BLACK,
+        reference=f"DEMO-{str(list_type).upper()}-{clock.today():%Y%m%d}",
+        list_type=list_type,
         rule_set=rule_set,
         source_kind="demo",
         source_name="演示数据",
-        reporter="四川省应急管理厅",
+        reporter=reporter,
         proposed_by=PROPOSER,
         catalogue_hash=catalogue.content_hash,
-        created_at=now,
+        created_at=clock.now(),
     )
-    rows = []
-    unit_ids = []
-    for name, code, region, industry, grounds in BLACK_UNITS:
-        check = check_uscc(code)
-        unit = add_subject(
-            session,
-            kind=SubjectKind.UNIT,
-            name=name,
-            uscc=check.code,
-            uscc_status=check.status.value,
-            region_code=region,
-            industry=industry,
-            created_at=now,
-        )
-        unit_ids.append(unit)
-        rows.append(_listing(batch, unit, rule_set, grounds, catalogue, now, check.needs_review))
+
+
+def _unit_listing(
+    session: Session,
+    catalogue: Catalogue,
+    clock: FrozenClock,
+    batch: int,
+    rule_set: str,
+    unit: Unit,
+) -> tuple[int, dict[str, Any]]:
+    """Register a unit by its USCC and draft its listing; returns (subject id, listing row)."""
+    name, code, region, industry, grounds = unit
+    check = check_uscc(code)
+    subject = add_subject(
+        session,
+        kind=SubjectKind.UNIT,
+        name=name,
+        uscc=check.code,
+        uscc_status=check.status.value,
+        region_code=region,
+        industry=industry,
+        created_at=clock.now(),
+    )
+    row = _listing(batch, subject, rule_set, grounds, catalogue, clock.now(), check.needs_review)
+    return subject, row
+
+
+def _black_batch(
+    session: Session, settings: Settings, catalogue: Catalogue, clock: FrozenClock, rule_set: str
+) -> tuple[int, list[int]]:
+    batch = _demo_batch(session, catalogue, clock, rule_set, "四川省应急管理厅")
+    units = [_unit_listing(session, catalogue, clock, batch, rule_set, u) for u in BLACK_UNITS]
     name, number, role, grounds = BLACK_PERSON
     person_id = check_resident_id(number, settings.id_hash_key.get_secret_value())
     person = add_subject(
@@ -217,42 +236,19 @@ def _black_batch(
         name=f"{name}（{role}）",
         id_hash=person_id.lookup_hash,
         id_masked=person_id.masked,
-        unit_id=unit_ids[0],
-        created_at=now,
+        unit_id=units[0][0],
+        created_at=clock.now(),
     )
-    rows.append(_listing(batch, person, rule_set, grounds, catalogue, now, False))
+    rows = [row for _, row in units]
+    rows.append(_listing(batch, person, rule_set, grounds, catalogue, clock.now(), False))
     return batch, add_listings(session, rows=rows)
 
 
 def _red_batch(
-    session: Any, catalogue: Catalogue, clock: FrozenClock, rule_set: str
+    session: Session, catalogue: Catalogue, clock: FrozenClock, rule_set: str
 ) -> tuple[int, list[int]]:
-    now = clock.now()
-    batch = add_batch(
-        session,
-        reference=f"DEMO-R-{clock.today():%Y%m%d}",
-        list_type=ListType.RED,
-        rule_set=rule_set,
-        source_kind="demo",
-        source_name="演示数据",
-        reporter="浙江省应急管理厅",
-        proposed_by=PROPOSER,
-        catalogue_hash=catalogue.content_hash,
-        created_at=now,
-    )
-    name, code, region, industry, grounds = RED_UNIT
-    check = check_uscc(code)
-    unit = add_subject(
-        session,
-        kind=SubjectKind.UNIT,
-        name=name,
-        uscc=check.code,
-        uscc_status=check.status.value,
-        region_code=region,
-        industry=industry,
-        created_at=now,
-    )
-    row = _listing(batch, unit, rule_set, grounds, catalogue, now, check.needs_review)
+    batch = _demo_batch(session, catalogue, clock, rule_set, "浙江省应急管理厅")
+    _, row = _unit_listing(session, catalogue, clock, batch, rule_set, RED_UNIT)
     return batch, add_listings(session, rows=[row])
 
 

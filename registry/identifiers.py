@@ -57,9 +57,13 @@ def check_uscc(raw: str) -> UsccCheck:
     code = uscc.compact(raw)
     try:
         uscc.validate(code)
-        return UsccCheck(code, UsccStatus.VALID, "统一社会信用代码有效（valid）")
     except stdnum_errors.ValidationError:
-        pass
+        return _classify_invalid(code)
+    return UsccCheck(code, UsccStatus.VALID, "统一社会信用代码有效（valid）")
+
+
+def _classify_invalid(code: str) -> UsccCheck:
+    """A code stdnum refused: a malformed body is a rejection, a bad check char a warning."""
     if len(code) != 18:
         return UsccCheck(
             code,
