@@ -72,3 +72,13 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
     engine = db.make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+def year_file_text(year: int = 2027, *, new_year_end: int = 3, workdays: str = "") -> str:
+    """A `calendar/<year>.yml` with New Year 1..`new_year_end` January off (test data only)."""
+    text = (
+        f"year: {year}\nsource: 测试用安排（test data, not the State Council's）\n"
+        f"status: unverified\nholidays:\n"
+        f"  - {{name: 元旦, start: {year}-01-01, end: {year}-01-{new_year_end:02d}}}\n"
+    )
+    return text + (f"workdays:\n  - {workdays}\n" if workdays else "")

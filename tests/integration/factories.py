@@ -10,6 +10,9 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from memoranda.loader import Catalogue
+from registry.calendar import WorkingCalendar
+from registry.clock import FrozenClock
+from registry.lifecycle import Event, apply_transition
 from registry.models import ListingState
 from registry.repository import add_batch, add_listings, add_subject
 
@@ -82,3 +85,35 @@ def column(session: Session, table: Any, name: str, ids: list[int]) -> list[Any]
     rows = session.execute(sa.select(table.c.id, table.c[name]).where(table.c.id.in_(ids))).all()
     by_id = {r[0]: r[1] for r in rows}
     return [by_id[i] for i in ids]
+
+
+def notify_new_listings(
+    session: Session,
+    catalogue: Catalogue,
+    calendar: WorkingCalendar,
+    clock: FrozenClock,
+    *,
+    count: int,
+) -> list[int]:
+    """Fresh proposed listings (no defence window yet), served their prior notice now."""
+    ids = make_listings(
+        session,
+        catalogue,
+        rule_set="mem-2023-serious",
+        count=count,
+        defence_from=None,
+        defence_wd=None,
+        defence_due=None,
+    )
+    apply_transition(
+        session,
+        ids,
+        Event.NOTIFY,
+        actor=PROPOSER,
+        source="test",
+        clock=clock,
+        catalogue=catalogue,
+        calendar=calendar,
+    )
+    session.commit()
+    return ids

@@ -13,19 +13,10 @@ from memoranda.loader import Catalogue, load_catalogue
 from registry.calendar import WorkingCalendar
 from registry.clock import FrozenClock
 from registry.db import session_scope
-from registry.lifecycle import Event, apply_transition
 from registry.models import Listing
 from registry.repository import recompute_provisional_deadlines
-from tests.conftest import CATALOGUE_DIR
-from tests.integration.factories import PROPOSER, column, make_listings
-
-YEAR_2027 = """\
-year: 2027
-source: 测试用安排（not the State Council's)
-status: unverified
-holidays:
-  - {name: 元旦, start: 2027-01-01, end: 2027-01-03}
-"""
+from tests.conftest import CATALOGUE_DIR, year_file_text
+from tests.integration.factories import column, notify_new_listings
 
 
 def test_reload_settles_what_the_new_year_file_covers(
@@ -33,26 +24,7 @@ def test_reload_settles_what_the_new_year_file_covers(
 ) -> None:
     clock = FrozenClock(datetime.fromisoformat("2026-12-28T10:00+08:00"))
     with Session(engine) as session:
-        ids = make_listings(
-            session,
-            catalogue,
-            rule_set="mem-2023-serious",
-            count=2,
-            defence_from=None,
-            defence_wd=None,
-            defence_due=None,
-        )
-        apply_transition(
-            session,
-            ids,
-            Event.NOTIFY,
-            actor=PROPOSER,
-            source="test",
-            clock=clock,
-            catalogue=catalogue,
-            calendar=calendar,
-        )
-        session.commit()
+        ids = notify_new_listings(session, catalogue, calendar, clock, count=2)
         assert column(session, Listing.__table__, "defence_due", ids) == [date(2027, 1, 4)] * 2
         assert column(session, Listing.__table__, "defence_provisional", ids) == [True, True]
 
@@ -66,7 +38,7 @@ def test_reload_settles_what_the_new_year_file_covers(
 
     directory = tmp_path / "memoranda"
     shutil.copytree(CATALOGUE_DIR, directory, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
-    (directory / "calendar" / "2027.yml").write_text(YEAR_2027, encoding="utf-8")
+    (directory / "calendar" / "2027.yml").write_text(year_file_text(2027), encoding="utf-8")
     updated = load_catalogue(directory)
     new_calendar = WorkingCalendar(updated.calendar_years, directory / "calendar")
     with session_scope(engine) as session:

@@ -19,7 +19,13 @@ from registry.clock import FrozenClock
 from registry.errors import NotFound, TransitionRefused
 from registry.lifecycle import TRANSITIONS, Event, RemovalReason, apply_transition, transition_for
 from registry.models import AuditEvent, Listing, ListingState
-from tests.integration.factories import PROPOSER, REVIEWER, column, make_listings
+from tests.integration.factories import (
+    PROPOSER,
+    REVIEWER,
+    column,
+    make_listings,
+    notify_new_listings,
+)
 
 P, N, A, C, F, RR, RM, RJ, RV = (
     "proposed",
@@ -139,19 +145,7 @@ def test_notify_sets_the_defence_deadline_in_working_days(
 ) -> None:
     clock = FrozenClock(datetime.fromisoformat("2026-09-30T10:00+08:00"))
     with Session(engine) as session:
-        ids = make_listings(
-            session,
-            catalogue,
-            rule_set="mem-2023-serious",
-            count=3,
-            defence_from=None,
-            defence_wd=None,
-            defence_due=None,
-        )
-        apply_transition(
-            session, ids, Event.NOTIFY, actor=PROPOSER, **_kw(catalogue, calendar, clock)
-        )
-        session.commit()
+        ids = notify_new_listings(session, catalogue, calendar, clock, count=3)
         assert column(session, Listing.__table__, "defence_due", ids) == [date(2026, 10, 13)] * 3
         assert column(session, Listing.__table__, "defence_provisional", ids) == [False] * 3
         assert column(session, Listing.__table__, "state", ids) == ["notified"] * 3

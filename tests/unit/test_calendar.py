@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from memoranda.loader import load_calendar_years
 from registry.calendar import PACKAGE_YEARS, WorkingCalendar
 from registry.errors import CalendarError
+from tests.conftest import year_file_text
 
 
 def test_national_day_2026_and_the_make_up_saturday(calendar: WorkingCalendar) -> None:
@@ -48,12 +49,7 @@ def test_a_date_in_an_unknown_year_is_provisional_and_names_the_file(
 
 
 def test_a_year_file_settles_the_provisional_date(tmp_path: Path) -> None:
-    (tmp_path / "2027.yml").write_text(
-        "year: 2027\nsource: 测试用安排\nstatus: unverified\n"
-        "holidays:\n  - {name: 元旦, start: 2027-01-01, end: 2027-01-03}\n"
-        "workdays: []\n",
-        encoding="utf-8",
-    )
+    (tmp_path / "2027.yml").write_text(year_file_text(2027), encoding="utf-8")
     calendar = WorkingCalendar(load_calendar_years(tmp_path), tmp_path)
     result = calendar.add_working_days(date(2026, 12, 28), 5)
     assert result.due == date(2027, 1, 5)

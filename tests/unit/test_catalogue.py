@@ -10,7 +10,7 @@ import pytest
 
 from memoranda.loader import Catalogue, content_hash, load_catalogue
 from registry.errors import CatalogueError
-from tests.conftest import CATALOGUE_DIR
+from tests.conftest import CATALOGUE_DIR, year_file_text
 
 
 def test_every_bundled_file_loads(catalogue: Catalogue) -> None:
@@ -147,22 +147,14 @@ def test_an_unknown_key_is_refused(copy: Path) -> None:
 
 
 def test_a_calendar_file_must_be_named_for_its_year(copy: Path) -> None:
-    (copy / "calendar/2028.yml").write_text(
-        "year: 2027\nsource: x\nstatus: unverified\n"
-        "holidays:\n  - {name: 元旦, start: 2027-01-01, end: 2027-01-01}\n",
-        encoding="utf-8",
-    )
+    (copy / "calendar/2028.yml").write_text(year_file_text(2027), encoding="utf-8")
     problems = _problems(copy)
     assert any(p["file"] == "calendar/2028.yml" and "2027.yml" in p["reason"] for p in problems)
 
 
 def test_a_make_up_day_must_be_a_weekend(copy: Path) -> None:
-    (copy / "calendar/2027.yml").write_text(
-        "year: 2027\nsource: x\nstatus: unverified\n"
-        "holidays:\n  - {name: 元旦, start: 2027-01-01, end: 2027-01-01}\n"
-        "workdays:\n  - {date: 2027-01-05, name: 调休}\n",
-        encoding="utf-8",
-    )
+    text = year_file_text(2027, workdays="{date: 2027-01-05, name: 调休}")
+    (copy / "calendar/2027.yml").write_text(text, encoding="utf-8")
     problems = _problems(copy)
     assert any(p["file"] == "calendar/2027.yml" and "不是周末" in p["reason"] for p in problems)
 
