@@ -1,4 +1,8 @@
-"""DESIGN.md §2: the core imports no shell — no Prefect, Jinja2 or aiosmtplib."""
+"""DESIGN.md §2: the core imports no shell.
+
+`registry/` and `memoranda/` import no Prefect, Jinja2 or SMTP library; `notifications/render.py`
+is pure too (Jinja2 is its whole point, but no Prefect, no SMTP, no database).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-FORBIDDEN = {"prefect", "jinja2", "aiosmtplib"}
+FORBIDDEN = {"prefect", "jinja2", "aiosmtplib", "aiosmtpd"}
+RENDER_FORBIDDEN = {"prefect", "aiosmtplib", "aiosmtpd", "sqlalchemy", "sqlmodel"}
+RENDER = REPO / "notifications" / "render.py"
 
 
 def _imports(path: Path) -> set[str]:
@@ -22,9 +28,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def core_files() -> list[Path]:
-    files = [*REPO.joinpath("registry").rglob("*.py"), *REPO.joinpath("memoranda").rglob("*.py")]
-    render = REPO / "notifications" / "render.py"
-    return [*files, render] if render.exists() else files
+    return [*REPO.joinpath("registry").rglob("*.py"), *REPO.joinpath("memoranda").rglob("*.py")]
 
 
 def test_the_core_imports_no_shell() -> None:
@@ -34,6 +38,11 @@ def test_the_core_imports_no_shell() -> None:
         if _imports(path) & FORBIDDEN
     }
     assert offenders == {}
+
+
+def test_rendering_is_pure() -> None:
+    assert RENDER.exists()
+    assert _imports(RENDER) & RENDER_FORBIDDEN == set()
 
 
 def test_the_detector_sees_an_offence(tmp_path: Path) -> None:
@@ -47,6 +56,6 @@ def test_registry_imports_nothing_above_it() -> None:
     offenders = {
         str(path.relative_to(REPO)): sorted(_imports(path) & above)
         for path in core_files()
-        if path.parent.name != "notifications" and _imports(path) & above
+        if _imports(path) & above
     }
     assert offenders == {}

@@ -1,0 +1,344 @@
+"""One realistic context per notice kind: the golden files, the SMTP tests and the demo read these.
+
+A fictitious case in Sichuan, autumn 2026: a chemical company in Jianyang conceals a fatal
+accident, is notified, decided, published and pushed to the departments; one department is
+late. Mailboxes are on example.org; the person's ID number appears masked only. The feedback
+due date falls in 2027, a year the holiday calendar does not know yet, so it shows 暂定.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from notifications.contexts import (
+    ActionStep,
+    Contact,
+    DepartmentDispatchContext,
+    DispatchEntry,
+    DueDate,
+    EscalationContext,
+    GroundLine,
+    JurisdictionRow,
+    Letterhead,
+    LiftEntry,
+    LiftRequestContext,
+    ListingDecisionContext,
+    MeasureLine,
+    MemorandumRef,
+    MonthlyReportContext,
+    NoticeContext,
+    OverdueItem,
+    PriorNoticeContext,
+    RedAwardContext,
+    RejectionContext,
+    ReminderContext,
+    RemovalNoticeContext,
+    RepairTerms,
+    SlaRow,
+    SubjectLine,
+)
+from notifications.render import NoticeKind
+
+ISSUER = "四川省应急管理厅"
+BLACK_LIST = "安全生产严重失信主体名单"
+RED_LIST = "安全生产守信激励对象名单"
+BATCH = "SC-2026-012"
+
+CONTACT = Contact(
+    office="四川省应急管理厅政策法规处（信用管理科）",
+    email="xinyong@example.org",
+    phone="028-86630000",
+)
+CHEMICAL_UNIT = SubjectLine(name="简阳市鑫达化工有限公司", kind="unit", uscc="91512081MA62K0260E")
+LEGAL_REPRESENTATIVE = SubjectLine(
+    name="王建国",
+    kind="person",
+    id_masked="110105********1255",
+    unit_name="简阳市鑫达化工有限公司",
+)
+MINING_UNIT = SubjectLine(
+    name="绵阳市安州区金鼎矿业有限公司", kind="unit", uscc="91510700MA62Q3T7XY"
+)
+AWARDED_UNIT = SubjectLine(name="成都天府精细化工有限公司", kind="unit", uscc="91510100MA6CX8K5P8")
+
+CONCEALMENT = GroundLine(
+    code="A4",
+    title="瞒报、谎报生产安全事故",
+    article="《安全生产严重失信主体名单管理办法》第八条第四项",
+)
+UNLICENSED = GroundLine(
+    code="B1",
+    title="未依法取得安全生产相关许可或者许可被暂扣、吊销期间从事相关生产经营活动",
+    article="《安全生产严重失信主体名单管理办法》第九条第一项",
+)
+MEMORANDUM = MemorandumRef(
+    title="安全生产严重失信主体联合惩戒措施（安全生产法第七十八条）",
+    document_number="应急管理部令第11号",
+)
+ART78 = "《中华人民共和国安全生产法》第七十八条"
+PROJECT_APPROVAL = MeasureLine(code="ndrc-project-approval", text="暂停项目审批", basis=ART78)
+INSPECTIONS = MeasureLine(
+    code="mem-inspection-frequency",
+    text="加大执法检查频次（每半年至少检查一次，每年至少约谈一次）",
+    basis=ART78,
+)
+PUBLICATION = MeasureLine(code="mem-publication", text="向社会公示严重失信主体名单", basis=ART78)
+INSURANCE = MeasureLine(code="nfra-insurance", text="上调有关保险费率", basis=ART78)
+
+FACTS = (
+    "2026年9月18日，你单位二车间在反应釜检修作业中发生一起中毒窒息事故，造成2人死亡。"
+    "你单位未按规定向应急管理部门报告，直至9月21日经群众举报方被查实。\n"
+    "上述事实有《简阳市鑫达化工有限公司“9·18”中毒窒息事故调查报告》、现场勘验笔录、"
+    "询问笔录等证据为证。"
+)
+
+PRIOR_NOTICE = PriorNoticeContext(
+    letterhead=Letterhead(
+        issuer=ISSUER, reference="川应急信告〔2026〕18号", issued_on=date(2026, 11, 20)
+    ),
+    party=CHEMICAL_UNIT,
+    list_name=BLACK_LIST,
+    grounds=[CONCEALMENT],
+    facts=FACTS,
+    defence_due=DueDate(due=date(2026, 11, 27)),
+    contact=CONTACT,
+)
+
+LISTING_DECISION = ListingDecisionContext(
+    letterhead=Letterhead(issuer=ISSUER, issued_on=date(2026, 12, 4)),
+    party=CHEMICAL_UNIT,
+    list_name=BLACK_LIST,
+    decision_number="川应急信决〔2026〕7号",
+    grounds=[CONCEALMENT],
+    facts=FACTS,
+    defence_outcome="你单位在规定期限内未提出陈述、申辩意见，视为放弃陈述、申辩的权利。",
+    measures=[INSPECTIONS, PUBLICATION, PROJECT_APPROVAL, INSURANCE],
+    published_on=date(2026, 12, 11),
+    expires_on=date(2029, 12, 10),
+    term_months=36,
+    objection_wd=15,
+    repair=RepairTerms(
+        basis="国家发展改革委《信用修复管理办法》",
+        earliest_on=date(2027, 12, 11),
+        min_published_months=12,
+        obligations=[
+            "已履行行政处罚决定规定的义务",
+            "已纠正失信行为，完成事故整改并经验收合格",
+        ],
+        commitment_required=True,
+        channel="通过“信用中国”网站信用修复栏目在线提交申请，或向本机关提交书面申请及相关证明材料。",
+        review_wd=10,
+    ),
+    contact=CONTACT,
+)
+
+REJECTION = RejectionContext(
+    letterhead=Letterhead(
+        issuer=ISSUER, reference="川应急信告〔2026〕21号", issued_on=date(2026, 12, 4)
+    ),
+    party=LEGAL_REPRESENTATIVE,
+    list_name=BLACK_LIST,
+    outcome="withdrawn",
+    batch_reference=BATCH,
+    prior_notice_reference="川应急信告〔2026〕19号",
+    reason=(
+        "经复核，你提交的陈述、申辩材料及事故调查补充材料表明，事故发生时你已不再担任"
+        "该单位法定代表人，不属于依法应当列入的有关人员。"
+    ),
+    contact=CONTACT,
+)
+
+DEPARTMENT_DISPATCH = DepartmentDispatchContext(
+    letterhead=Letterhead(
+        issuer=ISSUER, reference="川应急信函〔2026〕45号", issued_on=date(2026, 12, 14)
+    ),
+    department="四川省发展和改革委员会",
+    batch_reference=BATCH,
+    list_name=BLACK_LIST,
+    memorandum=MEMORANDUM,
+    entries=[
+        DispatchEntry(
+            listing_reference=f"{BATCH}-001",
+            decision_number="川应急信决〔2026〕7号",
+            subject=CHEMICAL_UNIT,
+            grounds=[CONCEALMENT],
+            measures=[PROJECT_APPROVAL],
+            published_on=date(2026, 12, 11),
+            expires_on=date(2029, 12, 10),
+        ),
+        DispatchEntry(
+            listing_reference=f"{BATCH}-002",
+            decision_number="川应急信决〔2026〕8号",
+            subject=MINING_UNIT,
+            grounds=[UNLICENSED],
+            measures=[PROJECT_APPROVAL],
+            published_on=date(2026, 12, 11),
+            expires_on=date(2029, 12, 10),
+        ),
+    ],
+    ack_due=DueDate(due=date(2026, 12, 21)),
+    feedback_due=DueDate(due=date(2027, 1, 12), provisional=True),
+    contact=CONTACT,
+)
+
+OVERDUE_ITEMS = [
+    OverdueItem(
+        listing_reference=f"{BATCH}-001",
+        subject_name="简阳市鑫达化工有限公司",
+        step=ActionStep.ACK,
+        due=DueDate(due=date(2026, 12, 21)),
+        overdue_wd=3,
+    ),
+    OverdueItem(
+        listing_reference=f"{BATCH}-002",
+        subject_name="绵阳市安州区金鼎矿业有限公司",
+        step=ActionStep.ACK,
+        due=DueDate(due=date(2026, 12, 21)),
+        overdue_wd=3,
+    ),
+]
+
+REMINDER = ReminderContext(
+    letterhead=Letterhead(
+        issuer=ISSUER, reference="川应急信催〔2026〕3号", issued_on=date(2026, 12, 24)
+    ),
+    department="国家金融监督管理总局四川监管局",
+    items=OVERDUE_ITEMS,
+    reply_due=DueDate(due=date(2026, 12, 29)),
+    supervising_office="安全生产联合奖惩督办室",
+    contact=CONTACT,
+)
+
+ESCALATION = EscalationContext(
+    letterhead=Letterhead(
+        issuer=ISSUER, reference="川应急信督〔2026〕1号", issued_on=date(2026, 12, 31)
+    ),
+    office="安全生产联合奖惩督办室",
+    department="国家金融监督管理总局四川监管局",
+    items=[item.model_copy(update={"overdue_wd": 8}) for item in OVERDUE_ITEMS],
+    reminder_sent_on=date(2026, 12, 24),
+    reminder_reference="川应急信催〔2026〕3号",
+    contact=CONTACT,
+)
+
+EXPIRED_UNIT = SubjectLine(
+    name="攀枝花市东区宏远建材有限公司", kind="unit", uscc="91510300MA62A1B2CG"
+)
+
+REMOVAL_NOTICE = RemovalNoticeContext(
+    letterhead=Letterhead(
+        issuer=ISSUER, reference="川应急信移〔2026〕9号", issued_on=date(2026, 11, 23)
+    ),
+    party=EXPIRED_UNIT,
+    list_name=BLACK_LIST,
+    decision_number="川应急信决〔2023〕15号",
+    reason="公示期满，自动移出",
+    removed_on=date(2026, 11, 20),
+    measures_lifted=[INSPECTIONS, PUBLICATION, PROJECT_APPROVAL],
+    contact=CONTACT,
+)
+
+LIFT_REQUEST = LiftRequestContext(
+    letterhead=Letterhead(
+        issuer=ISSUER, reference="川应急信函〔2026〕41号", issued_on=date(2026, 11, 23)
+    ),
+    department="四川省发展和改革委员会",
+    batch_reference="SC-2026-R05",
+    list_name=BLACK_LIST,
+    memorandum=MEMORANDUM,
+    entries=[
+        LiftEntry(
+            listing_reference="SC-2023-031-004",
+            decision_number="川应急信决〔2023〕15号",
+            subject=EXPIRED_UNIT,
+            reason="公示期满，自动移出",
+            removed_on=date(2026, 11, 20),
+            measures=[PROJECT_APPROVAL],
+        ),
+    ],
+    confirm_due=DueDate(due=date(2026, 11, 30)),
+    contact=CONTACT,
+)
+
+RED_AWARD = RedAwardContext(
+    letterhead=Letterhead(issuer=ISSUER, issued_on=date(2026, 12, 2)),
+    party=AWARDED_UNIT,
+    list_name=RED_LIST,
+    decision_number="川应急信激〔2026〕4号",
+    grounds=[
+        GroundLine(
+            code="R",
+            title="同时满足公开安全承诺、3年无失信行为、3年无安全生产行政处罚、3年无死亡责任事故"
+            "和新增职业病、安全生产标准化一级、未被其他领域列为联合惩戒对象等六项守信条件",
+            article="安监总办〔2017〕133号",
+        )
+    ],
+    published_on=date(2026, 12, 2),
+    expires_on=date(2029, 12, 1),
+    incentives=[
+        MeasureLine(
+            code="ndrc-incentive",
+            text="项目审批核准开辟绿色通道，优先安排政府投资资金",
+            basis="发改财金〔2017〕2219号",
+        ),
+        MeasureLine(
+            code="mem-incentive",
+            text="减少执法检查频次，优先推荐评先评优",
+            basis="发改财金〔2017〕2219号",
+        ),
+        MeasureLine(
+            code="pbc-incentive",
+            text="作为金融机构授信的有利参考",
+            basis="发改财金〔2017〕2219号",
+        ),
+    ],
+    contact=CONTACT,
+)
+
+MONTHLY_REPORT = MonthlyReportContext(
+    letterhead=Letterhead(issuer=ISSUER, issued_on=date(2026, 12, 1)),
+    addressee="厅领导",
+    month_label="2026年11月",
+    jurisdictions=[
+        JurisdictionRow(region="成都市", red=12, black=3, typical=9, ratio=0.6, below_target=False),
+        JurisdictionRow(region="绵阳市", red=5, black=2, typical=2, ratio=2 / 7, below_target=True),
+        JurisdictionRow(region="自贡市", red=0, black=0, typical=0, ratio=None, below_target=False),
+    ],
+    sla=[
+        SlaRow(
+            department="四川省发展和改革委员会",
+            actions=14,
+            ack_on_time=1.0,
+            feedback_on_time=12 / 14,
+            overdue_open=1,
+            escalated=0,
+        ),
+        SlaRow(
+            department="国家金融监督管理总局四川监管局",
+            actions=9,
+            ack_on_time=7 / 9,
+            feedback_on_time=None,
+            overdue_open=2,
+            escalated=2,
+        ),
+    ],
+    highlights=[
+        "绵阳市典型案例占比28.6%，低于50%的目标，已通知其补报。",
+        "国家金融监督管理总局四川监管局2项反馈逾期，经催办仍未办理，已于11月26日提请督办。",
+    ],
+    full_report_url="https://credit.example.org/reports/2026-11.html",
+    contact=CONTACT,
+)
+
+SAMPLE_CONTEXTS: dict[NoticeKind, NoticeContext] = {
+    NoticeKind.PRIOR_NOTICE: PRIOR_NOTICE,
+    NoticeKind.LISTING_DECISION: LISTING_DECISION,
+    NoticeKind.REJECTION: REJECTION,
+    NoticeKind.DEPARTMENT_DISPATCH: DEPARTMENT_DISPATCH,
+    NoticeKind.REMINDER: REMINDER,
+    NoticeKind.ESCALATION: ESCALATION,
+    NoticeKind.REMOVAL_NOTICE: REMOVAL_NOTICE,
+    NoticeKind.LIFT_REQUEST: LIFT_REQUEST,
+    NoticeKind.RED_AWARD: RED_AWARD,
+    NoticeKind.MONTHLY_REPORT: MONTHLY_REPORT,
+}
