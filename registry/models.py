@@ -221,14 +221,55 @@ class Notice(SQLModel, table=True):
     body_html: str | None = Field(default=None, sa_type=sa.Text)
     batch_id: int | None = Field(default=None, foreign_key="batch.id")
     listing_id: int | None = Field(default=None, foreign_key="listing.id")
+    department_code: str | None = Field(default=None, max_length=40)
+    claimed_by: str | None = Field(default=None, max_length=100)
     state: str = Field(default=NoticeState.QUEUED, max_length=20)
     attempts: int = 0
+    # An operator's retry gives a failed notice a fresh budget without renumbering its attempts.
+    attempts_at_requeue: int = 0
     next_attempt_at: datetime | None = _utc()
     lease_until: datetime | None = _utc()
     last_error: str | None = Field(default=None, max_length=2000)
     smtp_reply: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = _utc()
+
+
+class AttemptOutcome(StrEnum):
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+    DEAD = "dead"
+
+
+class NoticeAttempt(SQLModel, table=True):
+    """One delivery attempt: when, by whom, what the server answered (DOMAIN §7 去向可追)."""
+
+    __tablename__ = "notice_attempt"
+    __table_args__ = (sa.UniqueConstraint("notice_id", "attempt", name="uq_notice_attempt"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    notice_id: int = Field(foreign_key="notice.id", index=True)
+    attempt: int
+    deliverer: str = Field(max_length=100)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime = Field(sa_type=UTCDateTime)
+    outcome: str = Field(max_length=20)
+    smtp_code: int | None = None
+    reply: str | None = Field(default=None, max_length=2000)
+
+
+class ContactFlag(SQLModel, table=True):
+    """A mailbox a server refused permanently (5xx): someone must correct the contact."""
+
+    __tablename__ = "contact_flag"
+
+    address: str = Field(primary_key=True, max_length=254)
+    reason: str = Field(max_length=2000)
+    notice_id: int | None = Field(default=None, foreign_key="notice.id")
+    flagged_at: datetime = Field(sa_type=UTCDateTime)
+    failures: int = 1
+    cleared_at: datetime | None = _utc()
 
 
 class Objection(SQLModel, table=True):

@@ -1,0 +1,565 @@
+"""The transactional outbox (DESIGN.md §1.4): enqueue in the caller's transaction, claim, mark.
+
+A notice is rendered once, when the step that causes it commits, and stored with an idempotency
+key derived from (kind, scope, step, recipient): running the step again finds the key and
+enqueues nothing new. Its Message-ID is a hash of the key, so every attempt to deliver it — and
+any duplicate a crash between "sent" and "marked" could cause (the RFC 1047 window) — carries the
+same Message-ID and can be recognised downstream.
+
+States: queued → sending (leased to one deliverer) → sent | retry_wait | failed (permanent, 5xx)
+| dead (attempts exhausted). A claim is one guarded UPDATE … RETURNING; on PostgreSQL its
+subquery takes `FOR UPDATE SKIP LOCKED`, so concurrent deliverers split the queue instead of
+waiting on each other; SQLite serialises writers, and the claim is the first statement of its
+transaction, so the guard alone is enough. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from notifications.contexts import NoticeContext
+from notifications.render import NoticeKind, render_notice
+from registry.audit import EventDraft, append_events
+from registry.errors import JointcreditError, NotFound
+from registry.models import AttemptOutcome, ContactFlag, Notice, NoticeAttempt, NoticeState
+
+KEY_MAX = 200
+REPLY_MAX = 2000
+DEFAULT_MESSAGE_ID_DOMAIN = "jointcredit.local"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+NOTICE = cast(sa.Table, sa.inspect(Notice).local_table)
+ATTEMPT = cast(sa.Table, sa.inspect(NoticeAttempt).local_table)
+FLAG = cast(sa.Table, sa.inspect(ContactFlag).local_table)
+
+
+class OutboxError(JointcreditError):
+    """A notice cannot be enqueued or requeued as asked."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a notice goes to. The display name is cleaned of line breaks: no header injection."""
+
+    address: str
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        address = self.address.strip()
+        if not address.isascii() or not _ADDRESS.match(address) or len(address) > 254:
+            raise OutboxError(
+                f"收件地址无效（invalid recipient address）：{self.address!r}",
+                field="recipient",
+                value=self.address,
+            )
+        object.__setattr__(self, "address", address)
+        if self.name is not None:
+            cleaned = " ".join(_CONTROL.sub(" ", self.name).split())[:200]
+            object.__setattr__(self, "name", cleaned or None)
+
+
+@dataclass(frozen=True)
+class NoticeKey:
+    """Identity of a notice: the same step for the same scope and recipient is the same notice.
+
+    `scope` names what the notice is about (`batch:12`, `listing:5`, `action:77`, `month:2026-10`);
+    `step` distinguishes notices of one kind for one scope (`level-1`, `level-2`, a decision no.).
+    """
+
+    kind: NoticeKind
+    scope: str
+    recipient: str
+    step: str = ""
+
+    @classmethod
+    def for_batch(
+        cls, kind: NoticeKind, batch_id: int, recipient: str, step: str = ""
+    ) -> NoticeKey:
+        return cls(kind, f"batch:{batch_id}", recipient, step)
+
+    @classmethod
+    def for_listing(
+        cls, kind: NoticeKind, listing_id: int, recipient: str, step: str = ""
+    ) -> NoticeKey:
+        return cls(kind, f"listing:{listing_id}", recipient, step)
+
+    @property
+    def value(self) -> str:
+        recipient = self.recipient.strip().lower()
+        key = f"{self.kind.value}|{self.scope}|{self.step}|{recipient}"
+        if len(key) <= KEY_MAX:
+            return key
+        return f"{self.kind.value}|sha256|{hashlib.sha256(key.encode()).hexdigest()}"
+
+    def scope_id(self, prefix: str) -> int | None:
+        name, _, ident = self.scope.partition(":")
+        return int(ident) if name == prefix and ident.isdigit() else None
+
+    def message_id(self, domain: str = DEFAULT_MESSAGE_ID_DOMAIN) -> str:
+        # 128 bits of the key's hash: unique enough, and short enough not to be folded.
+        digest = hashlib.sha256(self.value.encode()).hexdigest()[:32]
+        return f"<{digest}@{domain}>"
+
+
+@dataclass(frozen=True)
+class NoticeDraft:
+    kind: NoticeKind
+    recipient: Recipient
+    context: NoticeContext
+    key: NoticeKey
+    department_code: str | None = None
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    new_ids: list[int]
+    already_queued: int
+
+
+def enqueue_notice(
+    session: Session,
+    kind: NoticeKind,
+    recipient: Recipient,
+    context: NoticeContext,
+    key: NoticeKey,
+    *,
+    now: datetime,
+    department_code: str | None = None,
+    message_id_domain: str = DEFAULT_MESSAGE_ID_DOMAIN,
+) -> int | None:
+    """Enqueue one notice in the caller's transaction; `None` if its key was already queued."""
+    result = enqueue_notices(
+        session,
+        [NoticeDraft(kind, recipient, context, key, department_code)],
+        now=now,
+        message_id_domain=message_id_domain,
+    )
+    return result.new_ids[0] if result.new_ids else None
+
+
+def enqueue_notices(
+    session: Session,
+    drafts: Sequence[NoticeDraft],
+    *,
+    now: datetime,
+    message_id_domain: str = DEFAULT_MESSAGE_ID_DOMAIN,
+) -> EnqueueResult:
+    """Render and insert the drafts whose keys are new; a re-run of a step inserts nothing."""
+    for draft in drafts:
+        if draft.key.kind is not draft.kind:
+            raise OutboxError(
+                f"通知类型与幂等键不一致（kind {draft.kind} does not match key {draft.key.value}）",
+                kind=draft.kind.value,
+                key=draft.key.value,
+            )
+    by_key = {draft.key.value: draft for draft in drafts}
+    existing = _existing_keys(session, list(by_key))
+    fresh = [draft for key, draft in by_key.items() if key not in existing]
+    rows = [_row(draft, now, message_id_domain) for draft in fresh]
+    new_ids: list[int] = []
+    if rows:
+        insert = _insert_ignoring_duplicates(session).returning(NOTICE.c.id)
+        new_ids = sorted(session.execute(insert, rows).scalars().all())
+    return EnqueueResult(new_ids=new_ids, already_queued=len(drafts) - len(new_ids))
+
+
+def _existing_keys(session: Session, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), 900):
+        chunk = keys[start : start + 900]
+        query = sa.select(NOTICE.c.idempotency_key).where(NOTICE.c.idempotency_key.in_(chunk))
+        found.update(session.execute(query).scalars())
+    return found
+
+
+def _insert_ignoring_duplicates(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(NOTICE).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    return sqlite.insert(NOTICE).on_conflict_do_nothing(index_elements=["idempotency_key"])
+
+
+def _row(draft: NoticeDraft, now: datetime, domain: str) -> dict[str, Any]:
+    rendered = render_notice(draft.kind, draft.context)
+    return {
+        "kind": draft.kind.value,
+        "idempotency_key": draft.key.value,
+        "message_id": draft.key.message_id(domain),
+        "recipient": draft.recipient.address,
+        "recipient_name": draft.recipient.name,
+        "subject": rendered.subject,
+        "body_text": rendered.text,
+        "body_html": rendered.html,
+        "batch_id": draft.key.scope_id("batch"),
+        "listing_id": draft.key.scope_id("listing"),
+        "department_code": draft.department_code,
+        "claimed_by": None,
+        "state": NoticeState.QUEUED.value,
+        "attempts": 0,
+        "attempts_at_requeue": 0,
+        "next_attempt_at": None,
+        "lease_until": None,
+        "last_error": None,
+        "smtp_reply": None,
+        "created_at": now,
+        "sent_at": None,
+    }
+
+
+# --- claiming ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimedNotice:
+    """What a deliverer needs to send one notice, and the attempt number that is its claim."""
+
+    id: int
+    attempt: int
+    attempts_at_requeue: int
+    kind: str
+    message_id: str
+    recipient: str
+    recipient_name: str | None
+    subject: str
+    body_text: str
+    body_html: str | None
+
+
+def _claimable(now: datetime) -> sa.ColumnElement[bool]:
+    waiting = sa.and_(
+        NOTICE.c.state.in_([NoticeState.QUEUED.value, NoticeState.RETRY_WAIT.value]),
+        sa.or_(NOTICE.c.next_attempt_at.is_(None), NOTICE.c.next_attempt_at <= now),
+    )
+    abandoned = sa.and_(NOTICE.c.state == NoticeState.SENDING.value, NOTICE.c.lease_until < now)
+    return sa.or_(waiting, abandoned)
+
+
+def claim_notices(
+    session: Session, *, now: datetime, limit: int, lease: timedelta, deliverer: str
+) -> list[ClaimedNotice]:
+    """Lease up to `limit` due notices to `deliverer`; each claim bumps the attempt number."""
+    if limit <= 0:
+        return []
+    pick = sa.select(NOTICE.c.id).where(_claimable(now)).order_by(NOTICE.c.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    claim = (
+        sa.update(NOTICE)
+        .where(NOTICE.c.id.in_(pick.scalar_subquery()), _claimable(now))
+        .values(
+            state=NoticeState.SENDING.value,
+            attempts=NOTICE.c.attempts + 1,
+            lease_until=now + lease,
+            claimed_by=deliverer,
+        )
+        .returning(
+            NOTICE.c.id,
+            NOTICE.c.attempts,
+            NOTICE.c.attempts_at_requeue,
+            NOTICE.c.kind,
+            NOTICE.c.message_id,
+            NOTICE.c.recipient,
+            NOTICE.c.recipient_name,
+            NOTICE.c.subject,
+            NOTICE.c.body_text,
+            NOTICE.c.body_html,
+        )
+    )
+    rows = session.execute(claim).all()
+    return sorted((ClaimedNotice(*row) for row in rows), key=lambda notice: notice.id)
+
+
+# --- outcomes ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter; `max_attempts` attempts per budget, then `dead`."""
+
+    max_attempts: int = 8
+    base: timedelta = timedelta(seconds=60)
+    cap: timedelta = timedelta(hours=1)
+
+    def delay(self, attempt: int, rng: random.Random) -> timedelta:
+        """Half the exponential step fixed, half random: spreads a burst without starving it."""
+        step = min(self.cap, self.base * (2 ** max(attempt - 1, 0)))
+        half: timedelta = step / 2
+        return half + half * rng.random()
+
+    def exhausted(self, attempt: int, attempts_at_requeue: int) -> bool:
+        return attempt - attempts_at_requeue >= self.max_attempts
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What one attempt came to; `smtp_code` is None when no reply came (timeout, disconnect)."""
+
+    notice: ClaimedNotice
+    outcome: AttemptOutcome
+    started_at: datetime
+    finished_at: datetime
+    smtp_code: int | None
+    reply: str
+    retry_at: datetime | None = None
+
+
+@dataclass
+class RecordedOutcomes:
+    counts: dict[str, int] = field(default_factory=dict)
+    lease_lost: int = 0
+
+
+def record_outcomes(
+    session: Session, outcomes: Sequence[DeliveryOutcome], *, deliverer: str
+) -> RecordedOutcomes:
+    """Apply the attempts' outcomes; a deliverer whose lease was taken over changes nothing."""
+    recorded = RecordedOutcomes()
+    if not outcomes:
+        return recorded
+    guard = sa.and_(
+        NOTICE.c.id == sa.bindparam("b_id"),
+        NOTICE.c.state == NoticeState.SENDING.value,
+        NOTICE.c.attempts == sa.bindparam("b_attempt"),
+    )
+    for outcome_kind, group in _grouped(outcomes).items():
+        values = _state_after(outcome_kind)
+        statement = sa.update(NOTICE).where(guard).values(**values)
+        params = [_params(outcome) for outcome in group]
+        result = cast(sa.CursorResult[Any], session.execute(statement, params))
+        applied = result.rowcount
+        recorded.counts[outcome_kind.value] = applied
+        recorded.lease_lost += len(group) - applied
+    session.execute(
+        sa.insert(ATTEMPT),
+        [
+            {
+                "notice_id": o.notice.id,
+                "attempt": o.notice.attempt,
+                "deliverer": deliverer,
+                "started_at": o.started_at,
+                "finished_at": o.finished_at,
+                "outcome": o.outcome.value,
+                "smtp_code": o.smtp_code,
+                "reply": o.reply[:REPLY_MAX],
+            }
+            for o in outcomes
+        ],
+    )
+    _flag_refused_contacts(session, [o for o in outcomes if o.outcome is AttemptOutcome.FAILED])
+    _clear_flags(session, [o for o in outcomes if o.outcome is AttemptOutcome.SENT])
+    return recorded
+
+
+def _grouped(outcomes: Iterable[DeliveryOutcome]) -> dict[AttemptOutcome, list[DeliveryOutcome]]:
+    groups: dict[AttemptOutcome, list[DeliveryOutcome]] = {}
+    for outcome in outcomes:
+        groups.setdefault(outcome.outcome, []).append(outcome)
+    return groups
+
+
+def _state_after(outcome: AttemptOutcome) -> dict[str, Any]:
+    reply: sa.BindParameter[str] = sa.bindparam("b_reply")
+    finished = sa.bindparam("b_finished", type_=NOTICE.c.sent_at.type)
+    if outcome is AttemptOutcome.SENT:
+        return {
+            "state": NoticeState.SENT.value,
+            "sent_at": finished,
+            "smtp_reply": reply,
+            "last_error": None,
+            "lease_until": None,
+        }
+    if outcome is AttemptOutcome.RETRY:
+        return {
+            "state": NoticeState.RETRY_WAIT.value,
+            "next_attempt_at": sa.bindparam("b_retry_at", type_=NOTICE.c.next_attempt_at.type),
+            "last_error": reply,
+            "lease_until": None,
+        }
+    state = NoticeState.FAILED if outcome is AttemptOutcome.FAILED else NoticeState.DEAD
+    return {
+        "state": state.value,
+        "smtp_reply": reply,
+        "last_error": reply,
+        "lease_until": None,
+    }
+
+
+def _params(outcome: DeliveryOutcome) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "b_id": outcome.notice.id,
+        "b_attempt": outcome.notice.attempt,
+        "b_reply": outcome.reply[:REPLY_MAX],
+    }
+    if outcome.outcome is AttemptOutcome.SENT:
+        params["b_finished"] = outcome.finished_at
+    if outcome.outcome is AttemptOutcome.RETRY:
+        params["b_retry_at"] = outcome.retry_at
+    return params
+
+
+def _flag_refused_contacts(session: Session, failed: Sequence[DeliveryOutcome]) -> None:
+    """A permanent refusal flags the mailbox (5xx: the address itself is wrong or closed)."""
+    latest = {outcome.notice.recipient.lower(): outcome for outcome in failed}
+    for address, outcome in latest.items():
+        values = {
+            "address": address,
+            "reason": outcome.reply[:REPLY_MAX],
+            "notice_id": outcome.notice.id,
+            "flagged_at": outcome.finished_at,
+            "failures": 1,
+            "cleared_at": None,
+        }
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        upsert = dialect.insert(FLAG).values(**values)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["address"],
+            set_={
+                "reason": upsert.excluded.reason,
+                "notice_id": upsert.excluded.notice_id,
+                "flagged_at": upsert.excluded.flagged_at,
+                "failures": FLAG.c.failures + 1,
+                "cleared_at": None,
+            },
+        )
+        session.execute(upsert)
+
+
+def _clear_flags(session: Session, sent: Sequence[DeliveryOutcome]) -> None:
+    addresses = sorted({outcome.notice.recipient.lower() for outcome in sent})
+    if not addresses:
+        return
+    finished = max(outcome.finished_at for outcome in sent)
+    for start in range(0, len(addresses), 900):
+        session.execute(
+            sa.update(FLAG)
+            .where(FLAG.c.address.in_(addresses[start : start + 900]), FLAG.c.cleared_at.is_(None))
+            .values(cleared_at=finished)
+        )
+
+
+# --- operator actions ----------------------------------------------------------------------
+
+
+def requeue_failed(
+    session: Session, notice_ids: Sequence[int], *, now: datetime, actor: str, source: str
+) -> list[int]:
+    """Give failed or dead notices a fresh attempt budget (audited); refuse any other state."""
+    ids = sorted(set(notice_ids))
+    if not ids:
+        raise OutboxError("请至少指定一个通知编号（give at least one notice id）")
+    rows = session.execute(
+        sa.select(NOTICE.c.id, NOTICE.c.state, NOTICE.c.attempts).where(NOTICE.c.id.in_(ids))
+    ).all()
+    found = {row.id: row for row in rows}
+    missing = [notice_id for notice_id in ids if notice_id not in found]
+    if missing:
+        raise NotFound(
+            f"通知不存在（no such notice）：{', '.join(map(str, missing))}", notice_ids=missing
+        )
+    retriable = {NoticeState.FAILED.value, NoticeState.DEAD.value}
+    wrong = {row.id: row.state for row in rows if row.state not in retriable}
+    if wrong:
+        listed = "，".join(f"{notice_id}（{state}）" for notice_id, state in wrong.items())
+        raise OutboxError(
+            f"只能重试失败或放弃的通知（only failed or dead notices can be retried）：{listed}",
+            states=wrong,
+        )
+    session.execute(
+        sa.update(NOTICE)
+        .where(NOTICE.c.id.in_(ids), NOTICE.c.state.in_(retriable))
+        .values(
+            state=NoticeState.QUEUED.value,
+            next_attempt_at=None,
+            lease_until=None,
+            attempts_at_requeue=NOTICE.c.attempts,
+        )
+    )
+    append_events(
+        session,
+        [
+            EventDraft(
+                actor=actor,
+                action="notice.requeue",
+                entity_type="notice",
+                entity_id=notice_id,
+                before={"state": found[notice_id].state, "attempts": found[notice_id].attempts},
+                after={"state": NoticeState.QUEUED.value},
+                source=source,
+            )
+            for notice_id in ids
+        ],
+        at=now,
+    )
+    return ids
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    by_state: dict[str, int]
+    by_kind: dict[str, dict[str, int]]
+    oldest_waiting: datetime | None
+    parked: list[dict[str, Any]]
+    flagged_contacts: list[dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "by_state": self.by_state,
+            "by_kind": self.by_kind,
+            "oldest_waiting": self.oldest_waiting,
+            "parked": self.parked,
+            "flagged_contacts": self.flagged_contacts,
+        }
+
+
+def outbox_status(session: Session, *, parked_limit: int = 20) -> OutboxStatus:
+    """Counts per state and kind, the oldest waiting notice, parked notices, flagged contacts."""
+    counts = session.execute(
+        sa.select(NOTICE.c.kind, NOTICE.c.state, sa.func.count()).group_by(
+            NOTICE.c.kind, NOTICE.c.state
+        )
+    ).all()
+    by_state = {state.value: 0 for state in NoticeState}
+    by_kind: dict[str, dict[str, int]] = {}
+    for kind, state, count in counts:
+        by_state[state] = by_state.get(state, 0) + count
+        by_kind.setdefault(kind, {})[state] = count
+    waiting = [NoticeState.QUEUED.value, NoticeState.RETRY_WAIT.value, NoticeState.SENDING.value]
+    oldest = session.execute(
+        sa.select(sa.func.min(NOTICE.c.created_at)).where(NOTICE.c.state.in_(waiting))
+    ).scalar()
+    parked_rows = session.execute(
+        sa.select(
+            NOTICE.c.id,
+            NOTICE.c.kind,
+            NOTICE.c.recipient,
+            NOTICE.c.state,
+            NOTICE.c.attempts,
+            NOTICE.c.smtp_reply,
+        )
+        .where(NOTICE.c.state.in_([NoticeState.FAILED.value, NoticeState.DEAD.value]))
+        .order_by(NOTICE.c.id)
+        .limit(parked_limit)
+    ).all()
+    flags = session.execute(
+        sa.select(FLAG.c.address, FLAG.c.reason, FLAG.c.failures, FLAG.c.flagged_at)
+        .where(FLAG.c.cleared_at.is_(None))
+        .order_by(FLAG.c.address)
+    ).all()
+    return OutboxStatus(
+        by_state=by_state,
+        by_kind=by_kind,
+        oldest_waiting=oldest,
+        parked=[dict(row._mapping) for row in parked_rows],
+        flagged_contacts=[dict(row._mapping) for row in flags],
+    )
+
