@@ -29,5 +29,9 @@ lint: $(VENV)/.installed-dev
 test: lint
 	$(BIN)/pytest
 
+# Benchmarks are not tests: each prints one line of JSON with its ratio to a baseline.
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.notices
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -7,24 +7,21 @@ holds business rules — commands read settings, call the core, commit, and prin
 
 from __future__ import annotations
 
-import getpass
-import json
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from deployments.console import JsonFlag, emit_json, err, operator, out, reported
+from deployments.outbox_commands import mail_sink, outbox_app
 from memoranda.loader import Catalogue, load_catalogue
 from registry import db
 from registry.calendar import WorkingCalendar
 from registry.clock import clock_from_settings
-from registry.errors import CalendarError, JointcreditError
+from registry.errors import CalendarError
 from registry.identifiers import UsccStatus, check_uscc
 from registry.repository import recompute_provisional_deadlines
 from registry.settings import Settings, get_settings
@@ -42,29 +39,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(uscc_app, name="uscc")
 app.add_typer(calendar_app, name="calendar")
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON（print JSON）")]
-
-
-def emit_json(payload: Any) -> None:
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-@contextmanager
-def reported(as_json: bool) -> Iterator[None]:
-    """Turn a core error into one clear message and exit code 2."""
-    try:
-        yield
-    except JointcreditError as exc:
-        if as_json:
-            emit_json(exc.as_dict())
-        else:
-            err.print(f"[bold red]错误：[/]{exc.message}")
-        raise typer.Exit(2) from exc
-
+app.add_typer(outbox_app, name="outbox")
+app.command("mail-sink")(mail_sink)
 
 def load_context() -> tuple[Settings, Catalogue, WorkingCalendar]:
     settings = get_settings()
@@ -275,7 +251,7 @@ def calendar_reload(as_json: JsonFlag = False) -> None:
                 session,
                 calendar=calendar,
                 limits=catalogue.time_limits,
-                actor=_operator(),
+                actor=operator(),
                 now=clock_from_settings(settings).now(),
             )
         engine.dispose()
@@ -289,14 +265,6 @@ def calendar_reload(as_json: JsonFlag = False) -> None:
     for r in report:
         table.add_row(r.label, str(r.checked), str(r.settled), str(r.still_provisional))
     out.print(table)
-
-
-def _operator() -> str:
-    """Who runs a command, for the audit trail: the login name of the operator's account."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
 
 
 # --- demo --------------------------------------------------------------------------------

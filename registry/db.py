@@ -16,8 +16,11 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+from registry.errors import ConfigurationError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -76,3 +79,21 @@ def current_revision(engine: sa.Engine) -> str | None:
         if not sa.inspect(connection).has_table("alembic_version"):
             return None
         return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def head_revision() -> str | None:
+    """The newest migration shipped with this code."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def require_current_schema(engine: sa.Engine) -> None:
+    """Refuse to work on a database Alembic has not brought to the latest revision."""
+    head = head_revision()
+    current = current_revision(engine)
+    if current != head:
+        raise ConfigurationError(
+            f"数据库结构不是最新版本（schema at {current or '空库 empty'}, expected {head}）："
+            "请先运行 jointcredit db upgrade",
+            current=current,
+            expected=head,
+        )

@@ -43,7 +43,14 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_tls: Literal["none", "starttls", "ssl"] = "none"
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    smtp_connections: int = Field(default=4, ge=1, le=32)
     mail_from: str = "jointcredit@example.org"
+    mail_from_name: str = "安全生产联合奖惩系统"
+    outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    outbox_retry_base_seconds: float = Field(default=60.0, gt=0)
+    outbox_retry_cap_seconds: float = Field(default=3600.0, gt=0)
+    outbox_lease_seconds: float = Field(default=300.0, gt=0)
 
     @model_validator(mode="after")
     def _production_refuses_rehearsal_settings(self) -> Settings:
@@ -59,6 +66,11 @@ class Settings(BaseSettings):
                     "（the development placeholder key is refused in production）"
                 )
         return self
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where `jointcredit mail-sink` stores what it receives (one `.eml` per message)."""
+        return self.data_dir / "mail"
 
     @property
     def calendar_dir(self) -> Path:

@@ -3,40 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from registry import db
 from tests.conftest import CATALOGUE_DIR
-
-JOINTCREDIT = Path(sys.executable).with_name("jointcredit")
-
-
-def run(
-    cwd: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("JOINTCREDIT_")}
-    clean.update({"DO_NOT_TRACK": "1", "COLUMNS": "200", **(env or {})})
-    return subprocess.run(
-        [str(JOINTCREDIT), *args],
-        cwd=cwd,
-        env=clean,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def run_json(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Any:
-    result = run(cwd, *args, "--json", env=env)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+from tests.integration.cli_runner import run, run_json
 
 
 def test_deadline_respects_national_day(tmp_path: Path) -> None:
@@ -111,7 +85,7 @@ def test_db_upgrade_and_calendar_reload(tmp_path: Path) -> None:
     env = {"JOINTCREDIT_DATABASE_URL": f"sqlite:///{tmp_path}/ops.db"}
     first = run_json(tmp_path, "db", "upgrade", env=env)
     again = run_json(tmp_path, "db", "upgrade", env=env)
-    assert first["revision"] == again["revision"] == "0001"
+    assert first["revision"] == again["revision"] == db.head_revision()
     report = run_json(tmp_path, "calendar", "reload", env=env)
     assert {r["label"] for r in report["deadlines"]} >= {"陈述申辩期限", "响应期限", "反馈期限"}
     assert 2027 not in report["known_years"]

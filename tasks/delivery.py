@@ -1,0 +1,46 @@
+"""Task around the outbox drain: open resources from settings, drain, return plain counts.
+
+No retries on the task: delivery is already retried per notice by the outbox, and a re-run of
+the whole drain is harmless because claims are leased (DESIGN §6: no `retries=3` on a send).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import get_run_logger, task
+
+from notifications.delivery import DrainOptions, DrainReport, drain_outbox
+from notifications.smtp import SmtpConfig
+from registry.clock import clock_from_settings
+from registry.db import make_engine
+from registry.settings import get_settings
+
+
+@task(name="drain-outbox", retries=0)
+async def drain_outbox_task(limit: int | None = None) -> dict[str, Any]:
+    settings = get_settings()
+    logger = get_run_logger()
+
+    def progress(report: DrainReport) -> None:
+        logger.info(
+            "第 %d 批：已发出 %d，待重试 %d，永久失败 %d，放弃 %d",
+            report.batches,
+            report.sent,
+            report.retry,
+            report.failed,
+            report.dead,
+        )
+
+    engine = make_engine(settings.database_url)
+    try:
+        report = await drain_outbox(
+            engine,
+            SmtpConfig.from_settings(settings),
+            clock=clock_from_settings(settings),
+            options=DrainOptions.from_settings(settings, limit=limit),
+            progress=progress,
+        )
+    finally:
+        engine.dispose()
+    return report.as_dict()

@@ -1,0 +1,105 @@
+"""The outbox's pure rules: keys, Message-IDs, recipients, backoff, reply classification."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import aiosmtplib
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from notifications.outbox import NoticeKey, OutboxError, Recipient, RetryPolicy
+from notifications.render import NoticeKind
+from notifications.smtp import SendVerdict, classify
+
+DISPATCH = NoticeKind.DEPARTMENT_DISPATCH
+
+
+def test_the_key_names_kind_scope_step_and_recipient() -> None:
+    key = NoticeKey.for_batch(DISPATCH, 12, "MEM@Example.org", "dispatch")
+    assert key.value == "department_dispatch|batch:12|dispatch|mem@example.org"
+    assert key.scope_id("batch") == 12
+    assert key.scope_id("listing") is None
+
+
+def test_the_message_id_is_stable_and_differs_per_key() -> None:
+    key = NoticeKey.for_listing(NoticeKind.PRIOR_NOTICE, 5, "a@example.org")
+    same = NoticeKey.for_listing(NoticeKind.PRIOR_NOTICE, 5, "A@example.org")
+    other = NoticeKey.for_listing(NoticeKind.PRIOR_NOTICE, 6, "a@example.org")
+    assert key.message_id("example.org") == same.message_id("example.org")
+    assert key.message_id("example.org") != other.message_id("example.org")
+    assert key.message_id("example.org").startswith("<")
+    assert key.message_id("example.org").endswith("@example.org>")
+    assert len(key.message_id("example.org")) == 1 + 32 + 1 + len("example.org") + 1
+
+
+def test_a_long_key_is_hashed_to_fit_the_column() -> None:
+    key = NoticeKey(DISPATCH, "batch:1", "x" * 240 + "@example.org", "s")
+    assert len(key.value) <= 200
+    assert key.value.startswith("department_dispatch|sha256|")
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["", "no-at-sign", "a@b@c", "两个@example.org", "a b@example.org", "a@example.org\r\nBcc: x@y"],
+)
+def test_a_bad_address_is_refused_naming_it(address: str) -> None:
+    with pytest.raises(OutboxError, match="收件地址无效") as caught:
+        Recipient(address)
+    assert caught.value.fields["value"] == address
+
+
+def test_a_display_name_loses_its_line_breaks() -> None:
+    assert Recipient("a@example.org", "张三\r\nBcc: x@y").name == "张三 Bcc: x@y"
+    assert Recipient("a@example.org", "\r\n").name is None
+
+
+@given(attempt=st.integers(min_value=1, max_value=40), seed=st.integers())
+def test_backoff_grows_stays_jittered_and_capped(attempt: int, seed: int) -> None:
+    policy = RetryPolicy(base=timedelta(seconds=60), cap=timedelta(hours=1))
+    step = min(timedelta(hours=1), timedelta(seconds=60) * 2 ** (attempt - 1))
+    delay = policy.delay(attempt, random.Random(seed))
+    assert step / 2 <= delay <= step
+
+
+def test_the_budget_counts_from_the_last_requeue() -> None:
+    policy = RetryPolicy(max_attempts=3)
+    assert not policy.exhausted(2, 0)
+    assert policy.exhausted(3, 0)
+    assert not policy.exhausted(5, 3)
+    assert policy.exhausted(6, 3)
+
+
+@pytest.mark.parametrize(
+    ("error", "verdict", "code"),
+    [
+        (aiosmtplib.SMTPResponseException(451, "4.3.0 try later"), SendVerdict.TRANSIENT, 451),
+        (aiosmtplib.SMTPDataError(554, "5.7.1 rejected"), SendVerdict.PERMANENT, 554),
+        (
+            aiosmtplib.SMTPRecipientsRefused(
+                [aiosmtplib.SMTPRecipientRefused(550, "5.1.1 unknown", "a@example.org")]
+            ),
+            SendVerdict.PERMANENT,
+            550,
+        ),
+        (
+            aiosmtplib.SMTPRecipientsRefused(
+                [aiosmtplib.SMTPRecipientRefused(452, "4.2.2 mailbox full", "a@example.org")]
+            ),
+            SendVerdict.TRANSIENT,
+            452,
+        ),
+        (aiosmtplib.SMTPServerDisconnected("lost"), SendVerdict.TRANSIENT, None),
+        (aiosmtplib.SMTPTimeoutError("timed out"), SendVerdict.TRANSIENT, None),
+        (aiosmtplib.SMTPConnectError("refused"), SendVerdict.TRANSIENT, None),
+        (ConnectionResetError("reset"), SendVerdict.TRANSIENT, None),
+    ],
+)
+def test_replies_decide_retry_or_park(
+    error: BaseException, verdict: SendVerdict, code: int | None
+) -> None:
+    result = classify(error)
+    assert (result.verdict, result.code) == (verdict, code)
+    assert result.reply
