@@ -352,3 +352,21 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     last_seq: int = 0
     last_hash: str = Field(max_length=64)
+
+
+class ImportRejection(SQLModel, table=True):
+    """One reason one row of an imported file was refused (the quarantine, DOMAIN §7 来源可查).
+
+    `value` is shown masked (resident ID numbers) and cut to 100 characters; `column_name` is the
+    header as written in the file, or the canonical field name when the file lacks the column.
+    """
+
+    __tablename__ = "import_rejection"
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(foreign_key="batch.id", index=True)
+    row_number: int
+    column_name: str = Field(max_length=100)
+    value: str | None = Field(default=None, max_length=100)
+    reason_zh: str = Field(max_length=1000)
+    reason_en: str = Field(max_length=1000)
