@@ -192,25 +192,29 @@ class RejectionContext(NoticeContext):
 
 
 class DispatchEntry(Frozen):
-    """One listing in a 推送函 digest, with the measures this department must apply."""
+    """One listing in a 推送函 digest (the measures are the department's, stated once)."""
 
     listing_reference: str
     decision_number: str
     subject: SubjectLine
     grounds: list[GroundLine] = Field(min_length=1)
-    measures: list[MeasureLine] = Field(min_length=1)
     published_on: date
     expires_on: date
 
 
 class DepartmentDispatchContext(NoticeContext):
-    """推送函: one per department per batch, the whole batch as a digest table."""
+    """推送函: one per department per batch, the whole batch as a digest table.
+
+    `measures` are what this department applies under this memorandum — the same for every
+    listing it receives — so the letter states them once above the table of subjects.
+    """
 
     department: str
     batch_reference: str
     list_name: str
     list_type: ListType = "black"
     memorandum: MemorandumRef
+    measures: list[MeasureLine] = Field(min_length=1)
     entries: list[DispatchEntry] = Field(min_length=1)
     ack_due: DueDate
     feedback_due: DueDate

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+import typing
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
@@ -43,8 +44,7 @@ from registry.identifiers import mask_resident_id
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 SUBJECT_MAX_CHARS = 200
 
-# Every 18-character window, overlapping, so an ID glued to other digits is still seen.
-_ID_CANDIDATE = re.compile(r"(?=([0-9]{17}[0-9Xx]))", re.ASCII)
+_DIGIT_RUN = re.compile(r"[0-9\uff10-\uff19]{17,}[Xx\uff38\uff58]?")
 
 
 class NoticeKind(StrEnum):
@@ -203,19 +203,24 @@ _PART_LABELS = {"subject": "标题", "text": "纯文本正文", "html": "HTML �
 
 
 def _refuse_unmasked_ids(kind: NoticeKind, part: str, rendered: str) -> None:
-    """Fail on anything that validates as a resident ID number, full-width digits included."""
-    normalized = unicodedata.normalize("NFKC", rendered)
-    for match in _ID_CANDIDATE.finditer(normalized):
-        candidate = match.group(1)
-        if bool(ric.is_valid(candidate)):
-            masked = mask_resident_id(candidate)
-            raise NoticeContentError(
-                f"通知 {kind.value} 的{_PART_LABELS[part]}含有未脱敏的身份证号 {masked}，"
-                f"身份证号只能以脱敏形式出现（unmasked resident ID number in the {part}）",
-                kind=kind.value,
-                part=part,
-                masked=masked,
-            )
+    """Fail on anything that validates as a resident ID number, full-width digits included.
+
+    Only runs of 17+ digits can hold one, so the scan looks at those runs alone — every
+    18-character window of each, so an ID glued to other digits is still seen.
+    """
+    for run in _DIGIT_RUN.finditer(rendered):
+        digits = unicodedata.normalize("NFKC", run.group())
+        for start in range(len(digits) - 17):
+            candidate = digits[start : start + 18]
+            if bool(ric.is_valid(candidate)):
+                masked = mask_resident_id(candidate)
+                raise NoticeContentError(
+                    f"通知 {kind.value} 的{_PART_LABELS[part]}含有未脱敏的身份证号 {masked}，"
+                    f"身份证号只能以脱敏形式出现（unmasked resident ID number in the {part}）",
+                    kind=kind.value,
+                    part=part,
+                    masked=masked,
+                )
 
 
 def _has_provisional_dates(value: object) -> bool:
@@ -224,8 +229,29 @@ def _has_provisional_dates(value: object) -> bool:
         return value.provisional
     if isinstance(value, BaseModel):
         return any(
-            _has_provisional_dates(getattr(value, name)) for name in type(value).model_fields
+            _has_provisional_dates(getattr(value, name)) for name in _fields_with_dues(type(value))
         )
     if isinstance(value, list | tuple):
         return any(_has_provisional_dates(item) for item in value)
     return False
+
+
+@functools.cache
+def _fields_with_dues(model: type[BaseModel]) -> tuple[str, ...]:
+    """Fields that can hold a DueDate, so a 10,000-entry digest is not walked entry by entry."""
+    return tuple(
+        name
+        for name, info in model.model_fields.items()
+        if any(_holds_dues(kind) for kind in _types_in(info.annotation))
+    )
+
+
+def _types_in(annotation: object) -> list[object]:
+    args = typing.get_args(annotation)
+    return [annotation] if not args else [t for arg in args for t in _types_in(arg)]
+
+
+def _holds_dues(kind: object) -> bool:
+    if kind is DueDate:
+        return True
+    return isinstance(kind, type) and issubclass(kind, BaseModel) and bool(_fields_with_dues(kind))

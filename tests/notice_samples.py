@@ -156,13 +156,13 @@ DEPARTMENT_DISPATCH = DepartmentDispatchContext(
     batch_reference=BATCH,
     list_name=BLACK_LIST,
     memorandum=MEMORANDUM,
+    measures=[PROJECT_APPROVAL],
     entries=[
         DispatchEntry(
             listing_reference=f"{BATCH}-001",
             decision_number="川应急信决〔2026〕7号",
             subject=CHEMICAL_UNIT,
             grounds=[CONCEALMENT],
-            measures=[PROJECT_APPROVAL],
             published_on=date(2026, 12, 11),
             expires_on=date(2029, 12, 10),
         ),
@@ -171,7 +171,6 @@ DEPARTMENT_DISPATCH = DepartmentDispatchContext(
             decision_number="川应急信决〔2026〕8号",
             subject=MINING_UNIT,
             grounds=[UNLICENSED],
-            measures=[PROJECT_APPROVAL],
             published_on=date(2026, 12, 11),
             expires_on=date(2029, 12, 10),
         ),
