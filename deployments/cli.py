@@ -16,7 +16,10 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
+from deployments.import_commands import import_file_command
 from deployments.outbox_commands import mail_sink, outbox_app
+from deployments.route_commands import confirm, route
+from deployments.view_commands import archive, batch_app, listing_app
 from memoranda.loader import Catalogue, load_catalogue
 from registry import db
 from registry.calendar import WorkingCalendar
@@ -41,6 +44,12 @@ app.add_typer(uscc_app, name="uscc")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(outbox_app, name="outbox")
 app.command("mail-sink")(mail_sink)
+app.command("import")(import_file_command)
+app.command("route")(route)
+app.command("confirm")(confirm)
+app.add_typer(batch_app, name="batch")
+app.add_typer(listing_app, name="listing")
+app.command("archive")(archive)
 
 def load_context() -> tuple[Settings, Catalogue, WorkingCalendar]:
     settings = get_settings()

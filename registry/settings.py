@@ -47,14 +47,28 @@ class Settings(BaseSettings):
     smtp_connections: int = Field(default=4, ge=1, le=32)
     mail_from: str = "jointcredit@example.org"
     mail_from_name: str = "安全生产联合奖惩系统"
+    authority_name: str = Field(default="应急管理局", description="发文机关: signs every notice")
+    authority_office: str = "信用管理科"
+    authority_email: str = "jointcredit@example.org"
+    authority_phone: str | None = None
     outbox_max_attempts: int = Field(default=8, ge=1, le=100)
     outbox_retry_base_seconds: float = Field(default=60.0, gt=0)
     outbox_retry_cap_seconds: float = Field(default=3600.0, gt=0)
     outbox_lease_seconds: float = Field(default=300.0, gt=0)
 
+    fault_after_step: str | None = Field(
+        default=None,
+        description="Rehearse a crash: fail the run right after this step commits (tests only).",
+    )
+
     @model_validator(mode="after")
     def _production_refuses_rehearsal_settings(self) -> Settings:
         if self.env == "production":
+            if self.fault_after_step is not None:
+                raise ValueError(
+                    "生产环境不允许注入故障：请删除 JOINTCREDIT_FAULT_AFTER_STEP"
+                    "（fault injection is refused in production）"
+                )
             if self.now is not None:
                 raise ValueError(
                     "生产环境不允许冻结时钟：请删除 JOINTCREDIT_NOW"

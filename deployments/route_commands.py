@@ -1,0 +1,128 @@
+"""`jointcredit route BATCH` and `jointcredit confirm BATCH`: move a batch from the terminal.
+
+`route` runs the `route-batch` flow once on the Prefect engine and never waits: where the batch
+needs an operator it returns and says so. `confirm` is the operator's decision without the UI;
+it records the decision and routes on (publication and dispatch) through the same steps the
+flow uses. If the decision was already given — in the UI or by another `confirm` — it says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from deployments.console import JsonFlag, emit_json, err, operator, out, reported
+from registry.errors import JointcreditError
+from registry.routing import Decision, Waiting
+from tasks.runtime import opened_runtime
+from tasks.steps import position, record_decision, run_step
+
+STATE_LABELS = {
+    "proposed": "拟列入",
+    "notified": "已告知",
+    "awaiting_confirmation": "待确认",
+    "confirmed": "已确认",
+    "in_force": "已生效",
+    "rejected": "不予列入",
+    "removal_review": "移出审查",
+    "removed": "已移出",
+    "revoked": "已撤销",
+}
+
+
+class RejectionFormatError(JointcreditError):
+    """A `--reject` value is not `ID=理由`."""
+
+
+def route(
+    batch_id: Annotated[int, typer.Argument(help="批次编号（batch id）")],
+    as_json: JsonFlag = False,
+) -> None:
+    """推进批次一次，不等待（run route-batch once; returns where the batch waits）。"""
+    from flows.route import route_batch  # Prefect is imported only by the commands that run it
+
+    with reported(as_json):
+        result = asyncio.run(route_batch(batch_id, wait_for_operator=False))
+    _show(result, as_json)
+
+
+def confirm(
+    batch_id: Annotated[int, typer.Argument(help="批次编号（batch id）")],
+    reviewer: Annotated[str, typer.Option("--reviewer", help="审核人姓名（reviewer）")],
+    decision_number: Annotated[
+        str, typer.Option("--decision-number", help="决定书文号（decision number）")
+    ] = "",
+    reject: Annotated[
+        list[str] | None,
+        typer.Option("--reject", help="不予列入：名单编号=理由，可重复（ID=reason, repeatable）"),
+    ] = None,
+    hold_others: Annotated[
+        bool, typer.Option("--hold-others", help="其余名单暂不确认（leave the rest awaiting）")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """确认批次并继续推进：公开、推送各部门（confirm a batch and route on）。"""
+    with reported(as_json):
+        decision = Decision(
+            reviewer=reviewer.strip(),
+            decision_number=decision_number,
+            rejections=_rejections(reject or []),
+            approve_others=not hold_others,
+        )
+        with opened_runtime() as runtime:
+            before = position(runtime, batch_id)
+            steps = []
+            if before.waiting_on is Waiting.OPERATOR:
+                steps.append(record_decision(runtime, batch_id, decision, source="cli:confirm"))
+            elif not as_json:
+                err.print(f"[yellow]批次 {before.reference} 已无待确认名单（already decided）[/]")
+            for step in ("publish", "dispatch"):
+                steps.append(
+                    run_step(runtime, batch_id, step, actor=operator(), source="cli:confirm")
+                )
+            after = position(runtime, batch_id)
+    _show({**after.as_dict(), "steps": [s.as_dict() for s in steps]}, as_json)
+
+
+def _rejections(values: list[str]) -> dict[int, str]:
+    rejections: dict[int, str] = {}
+    for value in values:
+        listing, separator, reason = value.partition("=")
+        if not separator or not listing.strip().isdigit() or not reason.strip():
+            raise RejectionFormatError(
+                f"--reject 的格式应为 名单编号=理由（expected ID=reason）：{value!r}", value=value
+            )
+        rejections[int(listing)] = reason.strip()
+    return rejections
+
+
+def _show(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        emit_json(result)
+        return
+    table = Table(title=f"批次 {result['reference']}（batch {result['batch_id']}）")
+    table.add_column("状态")
+    table.add_column("名单数", justify="right")
+    for state, count in result["states"].items():
+        table.add_row(STATE_LABELS.get(state, state), str(count))
+    out.print(table)
+    for step in result.get("steps", []):
+        if step["moved"] or step["actions_created"] or step["notices_queued"]:
+            out.print(
+                f"  {step['step']}：变更 {step['moved']} 条，"
+                f"新建部门事项 {step['actions_created']}，入队通知 {step['notices_queued']}"
+            )
+        for unreachable in step["unreachable"]:
+            err.print(
+                f"[yellow]名单 {unreachable['listing_id']} 的当事人无联系邮箱，"
+                f"{unreachable['kind']} 须另行送达[/]"
+            )
+    out.print(f"当前：{result['waiting_label']}")
+    if result["waiting_on"] == Waiting.OPERATOR.value:
+        out.print(
+            "请在 Prefect 界面确认，或执行 "
+            f"jointcredit confirm {result['batch_id']} --reviewer 姓名"
+        )

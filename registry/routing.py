@@ -1,0 +1,547 @@
+"""Routing a batch (批次): the steps of `route-batch`, each one set-based and re-entrant.
+
+Each step picks the listings of one batch that are ready for it, moves them with
+`apply_transition` (which writes the audit trail) and says which notices the move causes as
+`NoticeRequest`s — what is owed to whom, not what it says: `notifications.compose` renders them
+into the outbox in the same transaction. A step that finds nothing ready does nothing, so
+running `route-batch` again, or after a crash between steps, neither repeats nor skips work.
+
+Black list (DOMAIN.md §1): prior notice (告知) → defence window (陈述申辩, working days) →
+operator decision → publication with the decision (决定书, with the credit-repair notice) →
+dispatch to every department of the memorandum (发起). Red list: no prior notice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from memoranda.loader import Catalogue
+from registry.audit import EventDraft, append_events
+from registry.calendar import WorkingCalendar
+from registry.clock import Clock
+from registry.errors import JointcreditError, NotFound, TransitionRefused
+from registry.lifecycle import Event, apply_transition
+from registry.models import ActionState, Batch, DepartmentAction, Listing, ListType, Subject
+from registry.models import ListingState as S
+from registry.sla import action_deadlines
+
+ACTION = sa.inspect(DepartmentAction).local_table
+
+
+class NoticeKindName(StrEnum):
+    """The notices routing causes (values match `notifications.render.NoticeKind`)."""
+
+    PRIOR_NOTICE = "prior_notice"
+    LISTING_DECISION = "listing_decision"
+    REJECTION = "rejection"
+    DEPARTMENT_DISPATCH = "department_dispatch"
+    RED_AWARD = "red_award"
+
+
+@dataclass(frozen=True)
+class NoticeRequest:
+    """A notice owed: its kind, the listings it is about, and (for a digest) the department."""
+
+    kind: NoticeKindName
+    batch_id: int
+    listing_ids: tuple[int, ...]
+    department: str | None = None
+    memorandum: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class StepResult:
+    step: str
+    moved: list[int] = field(default_factory=list)
+    refused: dict[int, list[str]] = field(default_factory=dict)
+    notices: list[NoticeRequest] = field(default_factory=list)
+    actions_created: int = 0
+    notices_queued: int = 0
+    unreachable: list[tuple[str, int]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "moved": len(self.moved),
+            "refused": {str(k): v for k, v in self.refused.items()},
+            "notices": len(self.notices),
+            "notices_queued": self.notices_queued,
+            "unreachable": [{"kind": k, "listing_id": i} for k, i in self.unreachable],
+            "actions_created": self.actions_created,
+        }
+
+
+class Waiting(StrEnum):
+    DEFENCE_WINDOW = "defence_window"
+    OPERATOR = "operator"
+    NOTHING = "nothing"
+
+
+WAITING_LABELS = {
+    Waiting.DEFENCE_WINDOW: "等待陈述申辩期满",
+    Waiting.OPERATOR: "等待操作员确认",
+    Waiting.NOTHING: "已无待办",
+}
+
+
+@dataclass(frozen=True)
+class BatchPosition:
+    """Where a batch stands: listings per state and what, if anything, it waits on."""
+
+    batch_id: int
+    reference: str
+    states: dict[str, int]
+    waiting_on: Waiting
+    defence_due: date | None
+    proposed_by: str
+
+    @property
+    def label(self) -> str:
+        label = WAITING_LABELS[self.waiting_on]
+        if self.waiting_on is Waiting.DEFENCE_WINDOW and self.defence_due:
+            return f"{label}（{self.defence_due.isoformat()}）"
+        return label
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "batch_id": self.batch_id,
+            "reference": self.reference,
+            "states": self.states,
+            "waiting_on": self.waiting_on.value,
+            "waiting_label": self.label,
+            "defence_due": self.defence_due,
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An operator's decision on a batch awaiting confirmation (UI form or `jointcredit confirm`).
+
+    Listings in `rejections` are not listed (with the reason given); the rest are confirmed
+    under `decision_number` when `approve_others` — otherwise they stay awaiting.
+    """
+
+    reviewer: str
+    decision_number: str
+    rejections: Mapping[int, str] = field(default_factory=dict)
+    approve_others: bool = True
+
+
+class DecisionError(JointcreditError):
+    """The decision names listings that are not in the batch or not awaiting a decision."""
+
+
+class NoticeEnqueuer(Protocol):
+    """Renders requests into the outbox in the caller's transaction (`notifications.compose`);
+    returns how many were queued and which parties have no mailbox."""
+
+    def __call__(
+        self, session: Session, requests: Sequence[NoticeRequest]
+    ) -> tuple[int, list[tuple[str, int]]]: ...
+
+
+@dataclass(frozen=True)
+class Routing:
+    """What every step needs besides the session: rules, calendar, time, who acts, and where
+    the notices it causes go (injected, so the core imports no notification code)."""
+
+    catalogue: Catalogue
+    calendar: WorkingCalendar
+    clock: Clock
+    actor: str
+    source: str
+    enqueue: NoticeEnqueuer
+
+    def finish(self, session: Session, result: StepResult) -> StepResult:
+        if result.notices:
+            result.notices_queued, result.unreachable = self.enqueue(session, result.notices)
+        return result
+
+    def move(
+        self,
+        session: Session,
+        ids: Sequence[int],
+        event: Event,
+        *,
+        strict: bool = False,
+        **arguments: Any,
+    ) -> tuple[list[int], dict[int, list[str]]]:
+        if not ids:
+            return [], {}
+        result = apply_transition(
+            session,
+            ids,
+            event,
+            actor=arguments.pop("actor", self.actor),
+            source=self.source,
+            clock=self.clock,
+            catalogue=self.catalogue,
+            calendar=self.calendar,
+            strict=strict,
+            **arguments,
+        )
+        return result.applied, result.refused
+
+
+def _listings(session: Session, batch_id: int, state: S, *extra: Any) -> list[tuple[int, str]]:
+    rows = session.execute(
+        sa.select(col(Listing.id), col(Listing.list_type))
+        .where(col(Listing.batch_id) == batch_id, col(Listing.state) == state.value, *extra)
+        .order_by(col(Listing.id))
+    ).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def notify_proposed(session: Session, batch_id: int, routing: Routing) -> StepResult:
+    """告知: black listings get the prior notice and a defence window; red ones go straight on."""
+    result = StepResult("notify")
+    proposed = _listings(session, batch_id, S.PROPOSED)
+    black = [i for i, kind in proposed if kind == ListType.BLACK]
+    red = [i for i, kind in proposed if kind == ListType.RED]
+    moved, refused = routing.move(session, black, Event.NOTIFY)
+    result.moved += moved
+    result.refused.update(refused)
+    result.notices += [
+        NoticeRequest(NoticeKindName.PRIOR_NOTICE, batch_id, (i,)) for i in moved
+    ]
+    moved, refused = routing.move(session, red, Event.AWAIT_CONFIRMATION)
+    result.moved += moved
+    result.refused.update(refused)
+    return routing.finish(session, result)
+
+
+def close_defence_windows(session: Session, batch_id: int, routing: Routing) -> StepResult:
+    """Defence received, or its window lapsed (the due day itself still belongs to the party)."""
+    result = StepResult("close_defence")
+    ready = _listings(
+        session,
+        batch_id,
+        S.NOTIFIED,
+        sa.or_(
+            col(Listing.defence_received_at).is_not(None),
+            col(Listing.defence_due) < routing.clock.today(),
+        ),
+    )
+    result.moved, result.refused = routing.move(
+        session, [i for i, _ in ready], Event.AWAIT_CONFIRMATION
+    )
+    return result
+
+
+def decide(session: Session, batch_id: int, decision: Decision, routing: Routing) -> StepResult:
+    """The operator's decision; all or nothing, and the first decision wins.
+
+    A decision that the rules refuse (the reviewer proposed the batch, a reason is missing)
+    changes no listing but is itself recorded in the audit trail, so the attempt is traceable.
+    """
+    result = StepResult("decide")
+    awaiting = {i for i, _ in _listings(session, batch_id, S.AWAITING_CONFIRMATION)}
+    if not awaiting:
+        return result  # decided already (by the UI or the CLI, whichever came first)
+    strangers = sorted(set(decision.rejections) - awaiting)
+    if strangers:
+        raise DecisionError(
+            f"以下名单不在本批次待确认范围内（not awaiting a decision in batch {batch_id}）："
+            f"{'、'.join(map(str, strangers))}",
+            batch_id=batch_id,
+            listing_ids=strangers,
+        )
+    blank = sorted(i for i, reason in decision.rejections.items() if not reason.strip())
+    if blank:
+        raise DecisionError(
+            f"不予列入须说明理由（a reason is required）：名单 {'、'.join(map(str, blank))}",
+            batch_id=batch_id,
+            listing_ids=blank,
+        )
+    to_confirm = sorted(awaiting - set(decision.rejections)) if decision.approve_others else []
+    try:
+        # Confirm first: its guards (reviewer ≠ proposer, decision number) are the ones that can
+        # refuse, and a refusal raises before anything is written.
+        result.moved, _ = routing.move(
+            session,
+            to_confirm,
+            Event.CONFIRM,
+            strict=True,
+            decision_number=decision.decision_number.strip() or None,
+            actor=decision.reviewer,
+        )
+    except TransitionRefused as refused:
+        result.refused = refused.refusals
+        append_events(
+            session,
+            [
+                EventDraft(
+                    actor=decision.reviewer,
+                    action="batch.decision_refused",
+                    entity_type="batch",
+                    entity_id=batch_id,
+                    before=None,
+                    after={"refusals": {str(k): v for k, v in refused.refusals.items()}},
+                    source=routing.source,
+                )
+            ],
+            at=routing.clock.now(),
+        )
+        return result
+    rejected_by_reason: dict[str, list[int]] = {}
+    for listing_id, reason in decision.rejections.items():
+        rejected_by_reason.setdefault(reason.strip(), []).append(listing_id)
+    for reason, ids in rejected_by_reason.items():
+        moved, _ = routing.move(
+            session, ids, Event.REJECT, strict=True, reason=reason, actor=decision.reviewer
+        )
+        result.moved += moved
+        result.notices += [
+            NoticeRequest(NoticeKindName.REJECTION, batch_id, (i,), reason=reason) for i in moved
+        ]
+    return routing.finish(session, result)
+
+
+def publish_confirmed(session: Session, batch_id: int, routing: Routing) -> StepResult:
+    """公开: the term starts; the party gets the decision (black) or the award notice (red)."""
+    result = StepResult("publish")
+    confirmed = _listings(session, batch_id, S.CONFIRMED)
+    result.moved, result.refused = routing.move(
+        session, [i for i, _ in confirmed], Event.PUBLISH
+    )
+    kinds = dict(confirmed)
+    result.notices = [
+        NoticeRequest(
+            NoticeKindName.LISTING_DECISION
+            if kinds[i] == ListType.BLACK
+            else NoticeKindName.RED_AWARD,
+            batch_id,
+            (i,),
+        )
+        for i in result.moved
+    ]
+    return routing.finish(session, result)
+
+
+def dispatch_in_force(session: Session, batch_id: int, routing: Routing) -> StepResult:
+    """发起: one action per listing × department of its memoranda, one digest per department.
+
+    Inserts ignore rows that exist (listing, department, memorandum), so only listings not yet
+    dispatched produce actions and notices; due dates come from each department's SLA.
+    """
+    result = StepResult("dispatch")
+    catalogue, today, now = routing.catalogue, routing.clock.today(), routing.clock.now()
+    undispatched = session.execute(
+        sa.select(col(Listing.id), col(Listing.rule_set))
+        .where(
+            col(Listing.batch_id) == batch_id,
+            col(Listing.state) == S.IN_FORCE.value,
+            ~sa.exists().where(ACTION.c.listing_id == col(Listing.id)),
+        )
+        .order_by(col(Listing.id))
+    ).all()
+    by_rule_set: dict[str, list[int]] = {}
+    for listing_id, rule_set in undispatched:
+        by_rule_set.setdefault(rule_set, []).append(listing_id)
+    rows: list[dict[str, Any]] = []
+    for rule_set, ids in by_rule_set.items():
+        for memorandum in catalogue.memoranda_for(rule_set):
+            for department in catalogue.departments_of(memorandum.id):
+                measures = [m.id for m in catalogue.measures_for(memorandum.id, department)]
+                due = action_deadlines(routing.calendar, catalogue.sla_for(department), today)
+                template = {
+                    "department": department,
+                    "memorandum": memorandum.id,
+                    "measures": measures,
+                    "state": ActionState.DISPATCHED.value,
+                    "escalation_level": 0,
+                    "dispatched_at": now,
+                    "ack_from": today,
+                    "ack_wd": catalogue.sla_for(department).ack_wd,
+                    "ack_due": due.ack.due,
+                    "ack_provisional": due.ack.provisional,
+                    "feedback_from": today,
+                    "feedback_wd": catalogue.sla_for(department).feedback_wd,
+                    "feedback_due": due.feedback.due,
+                    "feedback_provisional": due.feedback.provisional,
+                }
+                rows += [{**template, "listing_id": listing_id} for listing_id in ids]
+    created = _insert_actions(session, rows)
+    result.actions_created = len(created)
+    digests: dict[tuple[str, str], list[int]] = {}
+    for listing_id, department, memorandum_id in created:
+        digests.setdefault((department, memorandum_id), []).append(listing_id)
+    result.notices = [
+        NoticeRequest(
+            NoticeKindName.DEPARTMENT_DISPATCH,
+            batch_id,
+            tuple(sorted(ids)),
+            department=department,
+            memorandum=memorandum,
+        )
+        for (department, memorandum), ids in sorted(digests.items())
+    ]
+    result.moved = sorted({listing_id for listing_id, _, _ in created})
+    if created:
+        append_events(
+            session,
+            [
+                EventDraft(
+                    actor=routing.actor,
+                    action="batch.dispatch",
+                    entity_type="batch",
+                    entity_id=batch_id,
+                    before=None,
+                    after={
+                        "listings": len(result.moved),
+                        "actions": len(created),
+                        "departments": sorted({d for d, _ in digests}),
+                    },
+                    source=routing.source,
+                )
+            ],
+            at=now,
+        )
+    return routing.finish(session, result)
+
+
+_ACTION_CHUNK = 2_000
+
+
+def _insert_actions(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    created: list[tuple[int, str, str]] = []
+    for start in range(0, len(rows), _ACTION_CHUNK):
+        insert = (
+            dialect.insert(ACTION)
+            .on_conflict_do_nothing(index_elements=["listing_id", "department", "memorandum"])
+            .returning(ACTION.c.listing_id, ACTION.c.department, ACTION.c.memorandum)
+        )
+        chunk = rows[start : start + _ACTION_CHUNK]
+        created += [(r[0], r[1], r[2]) for r in session.execute(insert, chunk)]
+    return created
+
+
+def batch_position(session: Session, batch_id: int, *, today: date) -> BatchPosition:
+    """Listings per state, and the one thing the batch waits on (operator before defence)."""
+    batch = session.get(Batch, batch_id)
+    if batch is None or batch.id is None:
+        raise NotFound(f"批次不存在（no such batch）：{batch_id}", batch_id=batch_id)
+    rows = session.execute(
+        sa.select(col(Listing.state), sa.func.count(), sa.func.min(col(Listing.defence_due)))
+        .where(col(Listing.batch_id) == batch_id)
+        .group_by(col(Listing.state))
+    ).all()
+    states = Counter({row[0]: row[1] for row in rows})
+    defence_due = next((row[2] for row in rows if row[0] == S.NOTIFIED.value), None)
+    if states[S.AWAITING_CONFIRMATION.value]:
+        waiting = Waiting.OPERATOR
+    elif states[S.NOTIFIED.value]:
+        waiting = Waiting.DEFENCE_WINDOW
+    else:
+        waiting = Waiting.NOTHING
+    return BatchPosition(
+        batch_id=batch.id,
+        reference=batch.reference,
+        states=dict(sorted(states.items())),
+        waiting_on=waiting,
+        defence_due=defence_due,
+        proposed_by=batch.proposed_by,
+    )
+
+
+def digest_step(listing_ids: Sequence[int]) -> str:
+    """A notice step naming exactly which listings a digest covers, so a later partial
+    dispatch of the same batch gets its own notice while a repeat of this one does not."""
+    joined = ",".join(map(str, sorted(listing_ids)))
+    return "dispatch-" + hashlib.sha256(joined.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One line of the confirmation form: what an operator must see before deciding."""
+
+    listing_id: int
+    subject: str
+    identifier: str
+    grounds: str
+    defence: str
+    warnings: str
+
+
+def awaiting_review(session: Session, batch_id: int, catalogue: Catalogue) -> list[ReviewRow]:
+    """The batch's listings awaiting a decision; persons appear with their masked ID only."""
+    rows = session.execute(
+        sa.select(
+            col(Listing.id),
+            col(Listing.rule_set),
+            col(Listing.grounds),
+            col(Listing.defence_received_at),
+            col(Listing.list_type),
+            col(Listing.needs_review),
+            col(Listing.warnings),
+            col(Subject.name),
+            col(Subject.uscc),
+            col(Subject.id_masked),
+        )
+        .join(Subject, col(Subject.id) == col(Listing.subject_id))
+        .where(
+            col(Listing.batch_id) == batch_id,
+            col(Listing.state) == S.AWAITING_CONFIRMATION.value,
+        )
+        .order_by(col(Listing.id))
+    ).all()
+    review = []
+    for row in rows:
+        titles = {g.code: g.article for g in catalogue.rule_sets[row.rule_set].grounds}
+        if row.list_type == ListType.RED:
+            defence = "红名单无需告知"
+        else:
+            defence = "已提出" if row.defence_received_at else "期满未提出"
+        warnings = list(row.warnings or [])
+        if row.needs_review:
+            warnings.insert(0, "需人工核对")
+        review.append(
+            ReviewRow(
+                listing_id=row.id,
+                subject=row.name,
+                identifier=row.uscc or row.id_masked or "—",
+                grounds="；".join(f"{code}（{titles.get(code, '?')}）" for code in row.grounds),
+                defence=defence,
+                warnings="；".join(warnings) or "—",
+            )
+        )
+    return review
+
+
+def review_markdown(position: BatchPosition, rows: Sequence[ReviewRow], limit: int = 50) -> str:
+    """The Markdown above the confirmation form: five short columns (the modal is narrow)."""
+    lines = [
+        f"### 批次 {position.reference} 待确认名单（共 {len(rows)} 条）",
+        "",
+        "| 编号 | 主体 | 证件 | 认定依据 | 申辩 / 提示 |",
+        "|---:|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r.listing_id} | {_cell(r.subject)} | {r.identifier} | {_cell(r.grounds)} | "
+        f"{_cell(r.defence + ('；' + r.warnings if r.warnings != '—' else ''))} |"
+        for r in rows[:limit]
+    ]
+    if len(rows) > limit:
+        lines.append(f"| … | 另有 {len(rows) - limit} 条，见批次报告 | | | |")
+    lines += [
+        "",
+        "默认确认全部名单。对不予列入的名单，请在“不予列入”中逐条填写名单编号和理由；"
+        "审核人不得为提出人。",
+    ]
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "/")

@@ -1,0 +1,111 @@
+"""Prefect tasks of `route-batch`: one task per step, each a transaction, each emitting events.
+
+A step's events are `jointcredit.listing.<state>` (and `jointcredit.listing.dispatched`) for the
+batch resource `jointcredit.batch.<id>`, one per state reached with the count and the first ids —
+one event per step, not per listing, so a 10,000-listing batch costs a handful of events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.events import emit_event
+
+from registry import db
+from registry.errors import JointcreditError
+from registry.routing import Decision, StepResult, awaiting_review, review_markdown
+from tasks.runtime import opened_runtime
+from tasks.steps import position, record_decision, run_step, states_of
+
+SOURCE = "flow:route-batch"
+
+
+class InjectedFault(JointcreditError):
+    """A rehearsed crash (`JOINTCREDIT_FAULT_AFTER_STEP`): the step committed, the run stops."""
+EVENT_IDS_SHOWN = 50
+
+
+def _emit(batch_id: int, step: str, states: dict[str, int], result: StepResult) -> None:
+    resource = {"prefect.resource.id": f"jointcredit.batch.{batch_id}"}
+    for state, count in states.items():
+        emit_event(
+            event=f"jointcredit.listing.{state}",
+            resource=resource,
+            payload={"step": step, "count": count, "listing_ids": result.moved[:EVENT_IDS_SHOWN]},
+        )
+
+
+def _routed(batch_id: int, step: str, actor: str) -> dict[str, Any]:
+    with opened_runtime() as runtime:
+        result = run_step(runtime, batch_id, step, actor=actor, source=SOURCE)
+        states = (
+            {"dispatched": len(result.moved)}
+            if step == "dispatch"
+            else states_of(runtime, result.moved)
+        )
+    if result.moved:
+        _emit(batch_id, step, states, result)
+    if runtime.settings.fault_after_step == step:
+        raise InjectedFault(f"按设置在步骤 {step} 之后中断（injected fault after {step}）")
+    if result.unreachable:
+        get_run_logger().warning(
+            "%d 份通知因当事人无联系邮箱未能发出，须另行送达：%s",
+            len(result.unreachable),
+            result.unreachable[:EVENT_IDS_SHOWN],
+        )
+    return result.as_dict()
+
+
+@task(name="notify-parties")
+def notify_parties(batch_id: int, actor: str) -> dict[str, Any]:
+    """告知: prior notices to black-listed parties; red listings go straight to confirmation."""
+    return _routed(batch_id, "notify", actor)
+
+
+@task(name="close-defence-windows")
+def close_defence_windows(batch_id: int, actor: str) -> dict[str, Any]:
+    return _routed(batch_id, "close_defence", actor)
+
+
+@task(name="publish-listings")
+def publish_listings(batch_id: int, actor: str) -> dict[str, Any]:
+    return _routed(batch_id, "publish", actor)
+
+
+@task(name="dispatch-departments")
+def dispatch_departments(batch_id: int, actor: str) -> dict[str, Any]:
+    return _routed(batch_id, "dispatch", actor)
+
+
+@task(name="record-decision")
+def apply_decision(
+    batch_id: int,
+    reviewer: str,
+    decision_number: str,
+    rejections: dict[int, str],
+    approve_others: bool,
+) -> dict[str, Any]:
+    decision = Decision(reviewer, decision_number, rejections, approve_others)
+    with opened_runtime() as runtime:
+        result = record_decision(runtime, batch_id, decision, source=SOURCE)
+        states = states_of(runtime, result.moved)
+    if result.moved:
+        _emit(batch_id, "decide", states, result)
+    return result.as_dict()
+
+
+@task(name="read-batch-position")
+def read_position(batch_id: int) -> dict[str, Any]:
+    with opened_runtime() as runtime:
+        return position(runtime, batch_id).as_dict()
+
+
+@task(name="review-table")
+def review_table(batch_id: int) -> str:
+    """The Markdown shown above the confirmation form."""
+    with opened_runtime() as runtime:
+        current = position(runtime, batch_id)
+        with db.session_scope(runtime.engine) as session:
+            rows = awaiting_review(session, batch_id, runtime.catalogue)
+    return review_markdown(current, rows)

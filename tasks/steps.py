@@ -1,0 +1,84 @@
+"""One routing step = one transaction: open it, run the core step, commit, report plain data.
+
+Shared by the Prefect tasks (`tasks.routing`) and the CLI (`jointcredit confirm`), so the
+operator's command line and the scheduled flow take exactly the same path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from registry import db
+from registry.errors import TransitionRefused
+from registry.models import Listing
+from registry.routing import (
+    BatchPosition,
+    Decision,
+    Routing,
+    StepResult,
+    batch_position,
+    close_defence_windows,
+    decide,
+    dispatch_in_force,
+    notify_proposed,
+    publish_confirmed,
+)
+from tasks.runtime import Runtime
+
+Step = Callable[[Session, int, Routing], StepResult]
+
+STEPS: dict[str, Step] = {
+    "notify": notify_proposed,
+    "close_defence": close_defence_windows,
+    "publish": publish_confirmed,
+    "dispatch": dispatch_in_force,
+}
+"""The automatic steps of `route-batch`, in order; the operator's decision sits between the
+second and the third."""
+
+
+def run_step(runtime: Runtime, batch_id: int, step: str, *, actor: str, source: str) -> StepResult:
+    with db.session_scope(runtime.engine) as session:
+        return STEPS[step](session, batch_id, runtime.routing(actor=actor, source=source))
+
+
+def record_decision(
+    runtime: Runtime, batch_id: int, decision: Decision, *, source: str
+) -> StepResult:
+    """Apply the decision; a refused one is committed as an audit event, then raised."""
+    with db.session_scope(runtime.engine) as session:
+        result = decide(
+            session, batch_id, decision, runtime.routing(actor=decision.reviewer, source=source)
+        )
+    if result.refused:
+        raise TransitionRefused("confirm", result.refused)
+    return result
+
+
+def position(runtime: Runtime, batch_id: int) -> BatchPosition:
+    with db.session_scope(runtime.engine) as session:
+        return batch_position(session, batch_id, today=runtime.clock.today())
+
+
+def states_of(runtime: Runtime, listing_ids: list[int]) -> dict[str, int]:
+    """How many of these listings are now in each state (for the step's Prefect events)."""
+    counts: dict[str, int] = {}
+    with db.session_scope(runtime.engine) as session:
+        for start in range(0, len(listing_ids), 900):
+            chunk = listing_ids[start : start + 900]
+            rows = session.execute(
+                sa.select(col(Listing.state), sa.func.count())
+                .where(col(Listing.id).in_(chunk))
+                .group_by(col(Listing.state))
+            ).all()
+            for state, count in rows:
+                counts[state] = counts.get(state, 0) + count
+    return counts
+
+
+def summary(result: StepResult) -> dict[str, Any]:
+    return result.as_dict()

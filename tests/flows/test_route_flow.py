@@ -1,0 +1,299 @@
+"""`route-batch` on the Prefect engine: the pause form answered with a real RunInput payload,
+the CLI confirming instead, re-runs that change nothing, and a crash between steps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+from prefect.client.schemas.objects import StateType
+from prefect.flow_runs import aresume_flow_run
+from sqlmodel import col
+
+from flows.intake import intake_batch
+from flows.route import route_batch
+from memoranda.loader import Catalogue
+from registry import db
+from registry.audit import verify
+from registry.clock import FrozenClock
+from registry.db import session_scope
+from registry.models import DepartmentAction, Listing, Notice
+from registry.routing import Decision
+from tasks.routing import InjectedFault
+from tasks.runtime import opened_runtime
+from tasks.steps import record_decision
+from tests.integration.cli_runner import run
+from tests.integration.import_samples import good_rows, write_csv
+from tests.integration.routing_factories import REVIEWER, proposed_batch
+
+DECISION_NUMBER = "川应急信决〔2026〕21号"
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sa.Engine]:
+    url = f"sqlite:///{tmp_path / 'route.db'}"
+    db.upgrade(url)
+    monkeypatch.setenv("JOINTCREDIT_DATABASE_URL", url)
+    engine = db.make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def _at(monkeypatch: pytest.MonkeyPatch, clock: FrozenClock) -> None:
+    monkeypatch.setenv("JOINTCREDIT_NOW", clock.now().isoformat())
+
+
+def _states(engine: sa.Engine, batch: int) -> Counter[str]:
+    with session_scope(engine) as session:
+        rows = session.execute(sa.select(col(Listing.state)).where(col(Listing.batch_id) == batch))
+        return Counter(rows.scalars())
+
+
+def _counts(engine: sa.Engine) -> tuple[int, int]:
+    with session_scope(engine) as session:
+        actions = session.execute(sa.select(sa.func.count()).select_from(DepartmentAction))
+        notices = session.execute(sa.select(sa.func.count()).select_from(Notice))
+        return actions.scalar_one(), notices.scalar_one()
+
+
+async def _paused_run(name: str = "route-batch") -> Any:
+    async with get_client() as client:
+        for _ in range(300):
+            runs = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+                )
+            )
+            if runs:
+                return runs[0]
+            await asyncio.sleep(0.1)
+    raise AssertionError("route-batch never paused for the operator")
+
+
+async def test_the_operator_confirms_in_the_pause_form(
+    prefect_server: None,
+    database: sa.Engine,
+    catalogue: Catalogue,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batch, ids = proposed_batch(database, catalogue, clock, units=2, persons=1)
+    _at(monkeypatch, clock)
+
+    first = await route_batch(batch)
+    assert first["waiting_on"] == "defence_window"
+    assert _states(database, batch) == {"notified": 3}
+
+    clock.advance(timedelta(days=20))
+    _at(monkeypatch, clock)
+    running = asyncio.create_task(route_batch(batch, confirmation_poll_seconds=1))
+    paused = await _paused_run()
+    async with get_client() as client:
+        keys = await client.filter_flow_run_input(
+            flow_run_id=paused.id, key_prefix="", limit=10, exclude_keys=set()
+        )
+    shown = " ".join(json.loads(k.value) for k in keys if k.key.endswith("description"))
+    assert "待确认名单" in shown
+    assert "110105********123X" in shown
+    await aresume_flow_run(
+        paused.id,
+        run_input={
+            "reviewer": REVIEWER,
+            "decision_number": DECISION_NUMBER,
+            "approve_others": True,
+            "rejections": [{"listing_id": ids[2], "reason": "身份信息待核实，暂不列入"}],
+        },
+    )
+    result = await asyncio.wait_for(running, timeout=120)
+
+    assert result["waiting_on"] == "nothing"
+    assert _states(database, batch) == {"in_force": 2, "rejected": 1}
+    departments = len(catalogue.departments_of("mem-2023-art78"))
+    assert _counts(database) == (2 * departments, 3 + 1 + 2 + departments)
+    with session_scope(database) as session:
+        decided = session.execute(
+            sa.select(col(Listing.decided_by), col(Listing.decision_number)).where(
+                col(Listing.id) == ids[0]
+            )
+        ).one()
+        assert tuple(decided) == (REVIEWER, DECISION_NUMBER)
+        assert verify(session).ok
+
+    before = _counts(database)
+    again = await route_batch(batch)
+    assert again["states"] == result["states"]
+    assert _counts(database) == before
+
+
+def test_the_cli_confirms_instead_and_the_run_sees_it_is_done(
+    prefect_server: None,
+    database: sa.Engine,
+    catalogue: Catalogue,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    batch, _ids = proposed_batch(
+        database, catalogue, clock, rule_set="saws-2017-incentive", units=2, persons=0
+    )
+    _at(monkeypatch, clock)
+    waiting = asyncio.run(route_batch(batch, wait_for_operator=False))
+    assert waiting["waiting_on"] == "operator"
+
+    env = {
+        "JOINTCREDIT_DATABASE_URL": str(database.url),
+        "JOINTCREDIT_NOW": clock.now().isoformat(),
+    }
+    confirmed = run(tmp_path, "confirm", str(batch), "--reviewer", REVIEWER, "--json", env=env)
+    assert confirmed.returncode == 0, confirmed.stderr
+    payload = json.loads(confirmed.stdout)
+    assert payload["states"] == {"in_force": 2}
+    again = run(tmp_path, "confirm", str(batch), "--reviewer", "另一审核人", env=env)
+    assert again.returncode == 0
+    assert "已无待确认" in again.stderr
+
+    before = _counts(database)
+    done = asyncio.run(route_batch(batch))  # would pause if anything still awaited a decision
+    assert done["waiting_on"] == "nothing"
+    assert _counts(database) == before
+
+
+def test_a_crash_between_steps_is_finished_by_the_next_run(
+    prefect_server: None,
+    database: sa.Engine,
+    catalogue: Catalogue,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batch, _ids = proposed_batch(
+        database, catalogue, clock, rule_set="saws-2017-incentive", units=3, persons=0
+    )
+    _at(monkeypatch, clock)
+    asyncio.run(route_batch(batch, wait_for_operator=False))
+    with opened_runtime() as runtime:
+        record_decision(runtime, batch, Decision(REVIEWER, DECISION_NUMBER), source="test")
+    monkeypatch.setenv("JOINTCREDIT_FAULT_AFTER_STEP", "publish")
+    with pytest.raises(InjectedFault):
+        asyncio.run(route_batch(batch))
+    assert _states(database, batch) == {"in_force": 3}
+    assert _counts(database) == (0, 3)  # published and the awards queued; nothing dispatched
+    monkeypatch.delenv("JOINTCREDIT_FAULT_AFTER_STEP")
+
+    finished = asyncio.run(route_batch(batch))
+    again = asyncio.run(route_batch(batch))
+
+    assert finished["waiting_on"] == again["waiting_on"] == "nothing"
+    memoranda = catalogue.memoranda_for("saws-2017-incentive")
+    departments = {d for m in memoranda for d in catalogue.departments_of(m.id)}
+    assert _counts(database) == (3 * len(departments), 3 + len(departments))
+    with session_scope(database) as session:
+        actions = session.execute(
+            sa.select(col(DepartmentAction.listing_id), col(DepartmentAction.department))
+        ).all()
+    assert len(actions) == len(set(actions)) == 3 * len(departments)
+
+
+def test_jointcredit_route_runs_the_flow_once_and_never_waits(
+    database: sa.Engine, catalogue: Catalogue, clock: FrozenClock, tmp_path: Path
+) -> None:
+    batch, _ids = proposed_batch(
+        database, catalogue, clock, rule_set="saws-2017-incentive", units=1, persons=0
+    )
+    env = {
+        "JOINTCREDIT_DATABASE_URL": str(database.url),
+        "JOINTCREDIT_NOW": clock.now().isoformat(),
+    }
+    routed = run(tmp_path, "route", str(batch), env=env)
+    assert routed.returncode == 0, routed.stderr
+    assert "等待操作员确认" in routed.stdout
+    assert f"jointcredit confirm {batch}" in routed.stdout
+    missing = run(tmp_path, "route", "987654", "--json", env=env)
+    assert missing.returncode == 2
+    assert json.loads(missing.stdout)["error"] == "NotFound"
+
+
+async def test_a_mixed_file_goes_from_intake_to_in_force_through_the_form(
+    prefect_server: None,
+    database: sa.Engine,
+    catalogue: Catalogue,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Black and red, units and persons, a pilot-code USCC, three rule-sets, one invalid row."""
+    rows = [*good_rows(), {**good_rows()[0], "grounds": "Z9"}]
+    path = write_csv(tmp_path / "报送名单.csv", rows, encoding="utf-8-sig")
+    monkeypatch.setenv("JOINTCREDIT_DATA_DIR", str(tmp_path / "var"))
+    _at(monkeypatch, clock)
+
+    intake = await intake_batch(str(path), proposed_by="省级报送员 王强")
+
+    assert (intake["accepted"], intake["rejected"], intake["needs_review"]) == (6, 1, 1)
+    assert intake["quarantine"][0]["row"] == 8
+    assert intake["quarantine"][0]["column"] == "认定依据"
+    # Five black parties; only the first unit (and its employee) gave a mailbox, the other three
+    # must be served another way; the red listing needs no prior notice.
+    assert intake["notify"]["notices_queued"] == 2
+    assert len(intake["notify"]["unreachable"]) == 3
+    batch = intake["batch_id"]
+
+    clock.advance(timedelta(days=20))
+    _at(monkeypatch, clock)
+    running = asyncio.create_task(route_batch(batch, confirmation_poll_seconds=1))
+    paused = await _paused_run()
+    await aresume_flow_run(
+        paused.id,
+        run_input={"reviewer": REVIEWER, "decision_number": DECISION_NUMBER, "rejections": []},
+    )
+    result = await asyncio.wait_for(running, timeout=120)
+
+    assert result["states"] == {"in_force": 6}
+    per_rule_set = {
+        "mem-2023-serious": 4,  # two units and two persons
+        "saws-2017-sanction": 1,
+        "saws-2017-incentive": 1,
+    }
+    expected_actions = sum(
+        count * len({d for m in catalogue.memoranda_for(r) for d in catalogue.departments_of(m.id)})
+        for r, count in per_rule_set.items()
+    )
+    with session_scope(database) as session:
+        actions = session.execute(
+            sa.select(sa.func.count())
+            .select_from(DepartmentAction)
+            .join(Listing, col(Listing.id) == col(DepartmentAction.listing_id))
+            .where(col(Listing.batch_id) == batch)
+        ).scalar_one()
+        kinds = Counter(
+            session.execute(
+                sa.select(col(Notice.kind)).where(
+                    sa.or_(
+                        col(Notice.batch_id) == batch,
+                        col(Notice.listing_id).in_(
+                            sa.select(col(Listing.id)).where(col(Listing.batch_id) == batch)
+                        ),
+                    )
+                )
+            ).scalars()
+        )
+        assert verify(session).ok
+    assert actions == expected_actions
+    assert kinds["prior_notice"] == 2
+    assert kinds["listing_decision"] == 2
+    assert kinds["red_award"] == 0  # the red unit has no mailbox either
+    digests = {
+        (rule, d)
+        for rule in per_rule_set
+        for m in catalogue.memoranda_for(rule)
+        for d in catalogue.departments_of(m.id)
+    }
+    assert kinds["department_dispatch"] == len(digests)
