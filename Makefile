@@ -32,6 +32,7 @@ test: lint
 # Benchmarks are not tests: each prints one line of JSON with its ratio to a baseline.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.notices
+	$(BIN)/python -m bench.route
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
