@@ -176,6 +176,10 @@ class DepartmentAction(SQLModel, table=True):
             "listing_id", "department", "memorandum", name="uq_action_listing_department"
         ),
         sa.Index("ix_action_department_state", "department", "state"),
+        # The SLA sweep scans open actions by due date, one index per clock.
+        sa.Index("ix_action_ack_open", "state", "ack_due"),
+        sa.Index("ix_action_feedback_open", "state", "feedback_due"),
+        sa.Index("ix_action_lift_open", "state", "lift_due"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -197,6 +201,14 @@ class DepartmentAction(SQLModel, table=True):
     feedback_provisional: bool = False
     feedback_at: datetime | None = _utc()
     feedback_text: str | None = Field(default=None, max_length=4000)
+    # applied | not_applicable (with the reason in feedback_text)
+    feedback_outcome: str | None = Field(default=None, max_length=20)
+    ack_late: bool = False
+    feedback_late: bool = False
+    lift_late: bool = False
+    reminded_at: datetime | None = _utc()
+    escalated_at: datetime | None = _utc()
+    lift_requested_at: datetime | None = _utc()
     lift_from: date | None = None
     lift_wd: int | None = None
     lift_due: date | None = None
@@ -208,7 +220,11 @@ class Notice(SQLModel, table=True):
     """Outbox row: rendered once, delivered by a separate idempotent step (DESIGN.md §1.4)."""
 
     __tablename__ = "notice"
-    __table_args__ = (sa.Index("ix_notice_state_next", "state", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_notice_state_next", "state", "next_attempt_at"),
+        sa.Index("ix_notice_listing", "listing_id"),
+        sa.Index("ix_notice_batch", "batch_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=40)
@@ -330,6 +346,7 @@ class AuditEvent(SQLModel, table=True):
     """One link of the hash chain: who did what to which row, before and after, from where."""
 
     __tablename__ = "audit_event"
+    __table_args__ = (sa.Index("ix_audit_entity", "entity_type", "entity_id"),)
 
     seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     at: datetime = Field(sa_type=UTCDateTime)
