@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
 from deployments.import_commands import import_file_command
 from deployments.outbox_commands import mail_sink, outbox_app
+from deployments.removal_commands import objection_app, removal_app, screen_command
 from deployments.route_commands import confirm, route
 from deployments.view_commands import archive, batch_app, listing_app
 from memoranda.loader import Catalogue, load_catalogue
@@ -50,6 +51,9 @@ app.command("confirm")(confirm)
 app.add_typer(batch_app, name="batch")
 app.add_typer(listing_app, name="listing")
 app.command("archive")(archive)
+app.add_typer(removal_app, name="removal")
+app.add_typer(objection_app, name="objection")
+app.command("screen")(screen_command)
 
 def load_context() -> tuple[Settings, Catalogue, WorkingCalendar]:
     settings = get_settings()

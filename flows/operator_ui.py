@@ -92,3 +92,52 @@ def intake_report(imported: dict[str, Any], notified: dict[str, Any] | None) -> 
     if imported["quarantine_path"]:
         lines += ["", f"完整隔离报告：`{imported['quarantine_path']}`"]
     return "\n".join(lines) + "\n"
+
+
+class RemovalRefusal(BaseModel):
+    listing_id: int = Field(title="名单编号", ge=1)
+    reason: str = Field(title="不予移出理由", min_length=2, max_length=2000)
+
+
+class RemovalForm(RunInput):
+    reviewer: str = Field(title="审核人", min_length=1, max_length=100)
+    approve: list[int] = Field(title="同意移出的名单编号", default_factory=list)
+    refusals: list[RemovalRefusal] = Field(title="不予移出的名单", default_factory=list)
+
+
+REMOVAL_REASONS = {
+    "expiry": "期满（需操作员决定）",
+    "application": "当事人申请移出",
+    "early_removal": "申请提前移出（信用修复）",
+}
+
+
+def removal_review_markdown(pending: list[dict[str, Any]], limit: int = 50) -> str:
+    """The table above the removal form: what waits for a decision, and why."""
+    lines = [
+        f"### 待决定的移出（共 {len(pending)} 条）",
+        "",
+        "| 编号 | 主体 | 规则 | 原因 | 有效期至 |",
+        "|---:|---|---|---|---|",
+    ]
+    lines += [
+        f"| {p['id']} | {p['name']} | {p['rule_set']} | "
+        f"{REMOVAL_REASONS.get(p['removal_reason'] or '', p['removal_reason'])}"
+        f"{'（申请 #' + str(p['application_id']) + '）' if p['application_id'] else ''} | "
+        f"{p['expires_on']} |"
+        for p in pending[:limit]
+    ]
+    lines += ["", "在“同意移出”中填入名单编号；不同意的请在“不予移出”中逐条说明理由。"]
+    return "\n".join(lines)
+
+
+def removal_report(review: dict[str, Any], pending: list[dict[str, Any]], decided: int) -> str:
+    return (
+        "## 移出审查\n\n"
+        "| 项目 | 数量 |\n|---|---:|\n"
+        f"| 期满进入审查 | {review['moved']} |\n"
+        f"| 解除函涉及的部门事项 | {review['actions_created']} |\n"
+        f"| 入队通知 | {review['notices_queued']} |\n"
+        f"| 等待操作员决定 | {len(pending)} |\n"
+        f"| 本次已决定 | {decided} |\n"
+    )

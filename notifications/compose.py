@@ -28,6 +28,8 @@ from notifications.contexts import (
     DueDate,
     GroundLine,
     Letterhead,
+    LiftEntry,
+    LiftRequestContext,
     ListingDecisionContext,
     MeasureLine,
     MemorandumRef,
@@ -35,6 +37,7 @@ from notifications.contexts import (
     PriorNoticeContext,
     RedAwardContext,
     RejectionContext,
+    RemovalNoticeContext,
     RepairTerms,
     SubjectLine,
 )
@@ -49,6 +52,7 @@ from notifications.outbox import (
 from notifications.render import NoticeKind
 from registry.clock import Clock, business_date
 from registry.models import Batch, DepartmentAction, Listing, Subject
+from registry.removal import REASON_LABELS
 from registry.routing import NoticeEnqueuer, NoticeKindName, NoticeRequest, digest_step
 from registry.settings import Settings
 from registry.sla import add_months
@@ -148,6 +152,9 @@ def compose(
         if request.kind is NoticeKindName.DEPARTMENT_DISPATCH:
             composed.drafts.append(_dispatch(session, request, rows, catalogue, issuer, letterhead))
             continue
+        if request.kind is NoticeKindName.LIFT_REQUEST:
+            composed.drafts.append(_lift(session, request, rows, catalogue, issuer, letterhead))
+            continue
         (listing_id,) = request.listing_ids
         row = rows[listing_id]
         if not row.email:
@@ -160,7 +167,7 @@ def compose(
                 kind=kind,
                 recipient=Recipient(row.email, row.subject.name),
                 context=context,
-                key=NoticeKey.for_listing(kind, listing_id, row.email),
+                key=NoticeKey.for_listing(kind, listing_id, row.email, request.step or ""),
             )
         )
     return composed
@@ -269,6 +276,17 @@ def _party_context(
     published_on = _published_on(row, today)
     expires_on = listing["expires_on"] or today
     decision_number = listing.get("decision_number") or "—"
+    if request.kind is NoticeKindName.REMOVAL_NOTICE:
+        return RemovalNoticeContext(
+            letterhead=letterhead,
+            party=row.subject,
+            list_name=list_name,
+            list_type=listing["list_type"],
+            decision_number=decision_number,
+            reason=request.reason or "移出名单",
+            removed_on=_removed_on(row, today),
+            contact=contact,
+        )
     if request.kind is NoticeKindName.RED_AWARD:
         incentives = [
             _measure_line(measure)
@@ -369,11 +387,80 @@ def _dispatch(
         kind=kind,
         recipient=Recipient(department.mailbox, department.name),
         context=context,
-        key=NoticeKey.for_batch(
-            kind, request.batch_id, department.mailbox, digest_step(request.listing_ids)
+        key=NoticeKey(
+            kind,
+            f"batch:{request.batch_id}",
+            department.mailbox,
+            request.step or digest_step(request.listing_ids),
         ),
         department_code=department.code,
     )
+
+
+def _lift(
+    session: Session,
+    request: NoticeRequest,
+    rows: dict[int, _Row],
+    catalogue: Catalogue,
+    issuer: Issuer,
+    letterhead: Letterhead,
+) -> NoticeDraft:
+    """解除函: the removed listings this department must stop applying measures to."""
+    department = catalogue.departments[request.department or ""]
+    memorandum = catalogue.memoranda[request.memorandum or ""]
+    measures = [_measure_line(m) for m in catalogue.measures_for(memorandum.id, department.code)]
+    first = rows[request.listing_ids[0]]
+    rule_set = catalogue.rule_sets[first.listing["rule_set"]]
+    due = session.execute(
+        sa.select(col(DepartmentAction.lift_due), col(DepartmentAction.lift_provisional)).where(
+            col(DepartmentAction.listing_id) == first.id,
+            col(DepartmentAction.department) == department.code,
+            col(DepartmentAction.memorandum) == memorandum.id,
+        )
+    ).one()
+    references = sorted({rows[i].batch_reference for i in request.listing_ids})
+    entries = [
+        LiftEntry(
+            listing_reference=row.reference,
+            decision_number=row.listing.get("decision_number") or "—",
+            subject=row.subject,
+            reason=REASON_LABELS.get(row.listing.get("removal_reason") or "", "移出名单"),
+            removed_on=_removed_on(row, letterhead.issued_on),
+            measures=measures,
+        )
+        for row in (rows[i] for i in request.listing_ids)
+    ]
+    context = LiftRequestContext(
+        letterhead=letterhead,
+        department=department.name,
+        batch_reference="、".join(references),
+        list_name=LIST_NAMES.get(rule_set.id, rule_set.title),
+        list_type=memorandum.list_type,
+        memorandum=MemorandumRef(
+            title=memorandum.title, document_number=memorandum.document_number
+        ),
+        entries=entries,
+        confirm_due=DueDate(due=due[0] or letterhead.issued_on, provisional=due[1]),
+        contact=issuer.contact(),
+    )
+    kind = _kind(NoticeKindName.LIFT_REQUEST)
+    return NoticeDraft(
+        kind=kind,
+        recipient=Recipient(department.mailbox, department.name),
+        context=context,
+        key=NoticeKey(
+            kind,
+            f"lift:{memorandum.id}",
+            department.mailbox,
+            request.step or digest_step(request.listing_ids),
+        ),
+        department_code=department.code,
+    )
+
+
+def _removed_on(row: _Row, today: date) -> date:
+    removed = row.listing.get("removed_at")
+    return business_date(removed) if removed is not None else today
 
 
 def notice_enqueuer(*, catalogue: Catalogue, issuer: Issuer, clock: Clock) -> NoticeEnqueuer:

@@ -39,13 +39,15 @@ ACTION = sa.inspect(DepartmentAction).local_table
 
 
 class NoticeKindName(StrEnum):
-    """The notices routing causes (values match `notifications.render.NoticeKind`)."""
+    """The notices routing and removal cause (values match `notifications.render.NoticeKind`)."""
 
     PRIOR_NOTICE = "prior_notice"
     LISTING_DECISION = "listing_decision"
     REJECTION = "rejection"
     DEPARTMENT_DISPATCH = "department_dispatch"
     RED_AWARD = "red_award"
+    REMOVAL_NOTICE = "removal_notice"
+    LIFT_REQUEST = "lift_request"
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,12 @@ class NoticeRequest:
     """A notice owed: its kind, the listings it is about, and (for a digest) the department."""
 
     kind: NoticeKindName
-    batch_id: int
+    batch_id: int | None
     listing_ids: tuple[int, ...]
     department: str | None = None
     memorandum: str | None = None
     reason: str | None = None
+    step: str | None = None
 
 
 @dataclass

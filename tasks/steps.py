@@ -7,7 +7,7 @@ operator's command line and the scheduled flow take exactly the same path.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 from registry import db
 from registry.errors import TransitionRefused
 from registry.models import Listing
+from registry.removal import revoke_red_listings_of
 from registry.routing import (
     BatchPosition,
     Decision,
@@ -30,6 +31,7 @@ from registry.routing import (
 from tasks.runtime import Runtime
 
 Step = Callable[[Session, int, Routing], StepResult]
+T = TypeVar("T")
 
 STEPS: dict[str, Step] = {
     "notify": notify_proposed,
@@ -49,11 +51,22 @@ def run_step(runtime: Runtime, batch_id: int, step: str, *, actor: str, source: 
 def record_decision(
     runtime: Runtime, batch_id: int, decision: Decision, *, source: str
 ) -> StepResult:
-    """Apply the decision; a refused one is committed as an audit event, then raised."""
+    """Apply the decision; a refused one is committed as an audit event, then raised.
+
+    A subject confirmed on the black list forfeits its red listing in the same transaction.
+    """
     with db.session_scope(runtime.engine) as session:
-        result = decide(
-            session, batch_id, decision, runtime.routing(actor=decision.reviewer, source=source)
-        )
+        routing = runtime.routing(actor=decision.reviewer, source=source)
+        result = decide(session, batch_id, decision, routing)
+        confirmed_black = session.execute(
+            sa.select(col(Listing.id)).where(
+                col(Listing.id).in_(result.moved),
+                col(Listing.state) == "confirmed",
+                col(Listing.list_type) == "black",
+            )
+        ).scalars().all()
+        forfeited = revoke_red_listings_of(session, list(confirmed_black), routing)
+        routing.finish(session, forfeited)
     if result.refused:
         raise TransitionRefused("confirm", result.refused)
     return result
@@ -82,3 +95,16 @@ def states_of(runtime: Runtime, listing_ids: list[int]) -> dict[str, int]:
 
 def summary(result: StepResult) -> dict[str, Any]:
     return result.as_dict()
+
+
+def run_core(
+    runtime: Runtime,
+    operation: Callable[[Session, Routing], T],
+    *,
+    actor: str,
+    source: str,
+) -> T:
+    """Any core operation that needs a routing context (and enqueues its notices), in one
+    transaction."""
+    with db.session_scope(runtime.engine) as session:
+        return operation(session, runtime.routing(actor=actor, source=source))

@@ -34,8 +34,8 @@ def run_json(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Any:
     return json.loads(result.stdout)
 
 
-def run_json_error(cwd: Path, *args: str) -> Any:
+def run_json_error(cwd: Path, *args: str, env: dict[str, str] | None = None) -> Any:
     """A command that must fail with exit code 2 and a structured error on stdout."""
-    result = run(cwd, *args, "--json")
+    result = run(cwd, *args, "--json", env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     return json.loads(result.stdout)

@@ -1,0 +1,66 @@
+"""`review-removals` (daily): every listing whose term ended leaves the list lawfully.
+
+Automatic where the rule-set says so (current rule, red lists); under the legacy rule an
+expired listing nobody applied for, and every application, waits for an operator — in the
+form this run shows (paused by hand, suspended from a deployment) or `jointcredit removal
+decide`. Every removal queues the removal notice and a lift request to each department.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_markdown_artifact
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import apause_flow_run, asuspend_flow_run
+from prefect.runtime import deployment
+
+from flows.operator_ui import RemovalForm, removal_report, removal_review_markdown
+from tasks.removal import apply_removal_decisions, pending_decisions, review_expired_listings
+
+ACTOR = "flow:review-removals"
+
+
+@flow(name="review-removals")
+async def review_removals(
+    wait_for_operator: bool = True,
+    decision_timeout_hours: float = 24.0,
+    decision_poll_seconds: int = 10,
+) -> dict[str, Any]:
+    """移出审查：期满自动移出或提交操作员决定，发出移出告知和解除函。"""
+    review = review_expired_listings(ACTOR)
+    pending = pending_decisions()
+    decided = 0
+    if pending and wait_for_operator:
+        form = await _ask_operator(pending, decision_timeout_hours, decision_poll_seconds)
+        if form is not None:
+            results = apply_removal_decisions(
+                form.reviewer, form.approve, {r.listing_id: r.reason for r in form.refusals}
+            )
+            decided = sum(r["moved"] for r in results)
+            pending = pending_decisions()
+    await acreate_markdown_artifact(
+        key="review-removals",
+        markdown=removal_report(review, pending, decided),
+        description="移出审查结果（removal review）",
+    )
+    return {"review": review, "pending": len(pending), "decided": decided}
+
+
+async def _ask_operator(
+    pending: list[dict[str, Any]], timeout_hours: float, poll_seconds: int
+) -> RemovalForm | None:
+    form = RemovalForm.with_initial_data(
+        description=removal_review_markdown(pending), reviewer="", approve=[], refusals=[]
+    )
+    timeout = int(timeout_hours * 3600)
+    try:
+        if deployment.id:
+            return await asuspend_flow_run(wait_for_input=form, timeout=timeout, key="removals")
+        return await apause_flow_run(
+            wait_for_input=form, timeout=timeout, poll_interval=poll_seconds, key="removals"
+        )
+    except FlowPauseTimeout:
+        get_run_logger().warning("移出决定在 %.0f 小时内无人处理，仍在等待", timeout_hours)
+        return None

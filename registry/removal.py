@@ -1,0 +1,517 @@
+"""The end of a listing (DOMAIN.md §2): expiry, applications, early removal, fraud, objections.
+
+Every way out goes through `apply_transition` (table, guards, audit) and ends the same way: the
+party gets the removal notice and every department that had the listing gets a lift request
+(解除函) with its own due date (`lift_wd` of its SLA), tracked until it confirms. Under the
+current rule (应急管理部令第11号) removal at expiry is automatic; under the legacy rule
+(安监总办〔2017〕49号) the party applies in the 30 days before expiry, and an expired listing
+nobody applied for waits for an operator (our default). Early removal (credit repair) needs 12
+months published and a public credit commitment; one obtained by fraud is restored with its
+original expiry. An upheld objection (异议) revokes the listing as wrongly made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from registry.clock import business_date
+from registry.errors import JointcreditError, NotFound
+from registry.lifecycle import Event, RemovalReason
+from registry.models import (
+    ActionState,
+    Commitment,
+    DepartmentAction,
+    Listing,
+    ListType,
+    Objection,
+    RemovalApplication,
+)
+from registry.models import ListingState as S
+from registry.routing import NoticeKindName, NoticeRequest, Routing, StepResult, digest_step
+from registry.sla import action_deadlines, add_months
+
+ACTION = cast(sa.Table, sa.inspect(DepartmentAction).local_table)
+LISTING = cast(sa.Table, sa.inspect(Listing).local_table)
+
+REASON_LABELS = {
+    RemovalReason.EXPIRY.value: "公示期满，依规移出名单",
+    RemovalReason.APPLICATION.value: "经当事人申请并审核同意，移出名单",
+    RemovalReason.EARLY_REMOVAL.value: "完成信用修复，提前移出名单",
+    "revoked": "经核查认定有误，撤销列入",
+    "red_forfeited": "被列入严重失信主体名单，撤销守信激励",
+}
+_OPEN_ACTIONS = (
+    ActionState.DISPATCHED.value,
+    ActionState.ACKNOWLEDGED.value,
+    ActionState.FEEDBACK_REPORTED.value,
+)
+
+
+class RemovalRefused(JointcreditError):
+    """An application, decision or objection the rules do not allow (with the reason)."""
+
+
+def review_expired(session: Session, routing: Routing) -> StepResult:
+    """Term ended: removed at once where the rule-set says so, else queued for an operator."""
+    result = StepResult("review_expiry")
+    today = routing.clock.today()
+    expired = session.execute(
+        sa.select(col(Listing.id), col(Listing.rule_set))
+        .where(
+            col(Listing.state) == S.IN_FORCE.value,
+            col(Listing.expires_on).is_not(None),
+            col(Listing.expires_on) <= today,
+        )
+        .order_by(col(Listing.id))
+    ).all()
+    moved, refused = routing.move(
+        session, [i for i, _ in expired], Event.REVIEW_REMOVAL, removal_reason=RemovalReason.EXPIRY
+    )
+    result.refused.update(refused)
+    automatic = {
+        rule_set.id
+        for rule_set in routing.catalogue.rule_sets.values()
+        if rule_set.removal is not None and rule_set.removal.mode in ("automatic", "expiry")
+    }
+    to_remove = [i for i, rule_set in expired if i in set(moved) and rule_set in automatic]
+    removed = remove(session, to_remove, routing)
+    result.moved = moved
+    result.notices = removed.notices
+    result.actions_created = removed.actions_created
+    return routing.finish(session, result)
+
+
+def remove(session: Session, listing_ids: Sequence[int], routing: Routing) -> StepResult:
+    """移出: the listings leave the list; the party is told and every department asked to lift."""
+    result = StepResult("remove")
+    result.moved, result.refused = routing.move(session, listing_ids, Event.REMOVE, strict=True)
+    _after_removal(session, result, routing)
+    return result
+
+
+def _after_removal(session: Session, result: StepResult, routing: Routing) -> None:
+    if not result.moved:
+        return
+    rows = session.execute(
+        sa.select(col(Listing.id), col(Listing.removal_reason), col(Listing.batch_id))
+        .where(col(Listing.id).in_(result.moved))
+    ).all()
+    today = routing.clock.today().isoformat()
+    result.notices += [
+        NoticeRequest(
+            NoticeKindName.REMOVAL_NOTICE,
+            batch_id,
+            (listing_id,),
+            reason=REASON_LABELS.get(reason or "", "移出名单"),
+            step=f"removed-{today}-{reason}",
+        )
+        for listing_id, reason, batch_id in rows
+    ]
+    lifts = request_lifts(session, result.moved, routing)
+    result.actions_created += lifts.actions_created
+    result.notices += lifts.notices
+
+
+def request_lifts(session: Session, listing_ids: Sequence[int], routing: Routing) -> StepResult:
+    """解除函: every open action of these listings → lift_requested, due per department SLA.
+
+    One guarded UPDATE per department (its due date differs), returning only the actions that
+    actually moved — so a repeat requests nothing twice — and one digest per department and
+    memorandum naming exactly those listings.
+    """
+    result = StepResult("request_lifts")
+    if not listing_ids:
+        return result
+    catalogue, today, now = routing.catalogue, routing.clock.today(), routing.clock.now()
+    departments = session.execute(
+        sa.select(ACTION.c.department)
+        .where(ACTION.c.listing_id.in_(listing_ids), ACTION.c.state.in_(_OPEN_ACTIONS))
+        .distinct()
+    ).scalars()
+    moved: list[tuple[int, int, str, str]] = []
+    for department in sorted(departments):
+        sla = catalogue.sla_for(department)
+        due = routing.calendar.add_working_days(today, sla.lift_wd)
+        moved += [
+            (row[0], row[1], row[2], row[3])
+            for row in session.execute(
+                sa.update(ACTION)
+                .where(
+                    ACTION.c.listing_id.in_(listing_ids),
+                    ACTION.c.department == department,
+                    ACTION.c.state.in_(_OPEN_ACTIONS),
+                )
+                .values(
+                    state=ActionState.LIFT_REQUESTED.value,
+                    lift_requested_at=now,
+                    lift_from=today,
+                    lift_wd=sla.lift_wd,
+                    lift_due=due.due,
+                    lift_provisional=due.provisional,
+                    escalation_level=0,
+                )
+                .returning(
+                    ACTION.c.id, ACTION.c.listing_id, ACTION.c.department, ACTION.c.memorandum
+                )
+            )
+        ]
+    digests: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for action_id, listing_id, department, memorandum in moved:
+        digests.setdefault((department, memorandum), []).append((action_id, listing_id))
+    result.actions_created = len(moved)
+    result.notices = [
+        NoticeRequest(
+            NoticeKindName.LIFT_REQUEST,
+            None,
+            tuple(sorted(listing for _, listing in pairs)),
+            department=department,
+            memorandum=memorandum,
+            step="lift-" + digest_step([action for action, _ in pairs]).removeprefix("dispatch-"),
+        )
+        for (department, memorandum), pairs in sorted(digests.items())
+    ]
+    return result
+
+
+# --- operator decisions and applications ---------------------------------------------------
+
+
+def _listing(session: Session, listing_id: int) -> Listing:
+    listing = session.get(Listing, listing_id)
+    if listing is None:
+        raise NotFound(f"名单不存在（no such listing）：{listing_id}", listing_id=listing_id)
+    return listing
+
+
+@dataclass(frozen=True)
+class Application:
+    id: int
+    listing_id: int
+    reason: RemovalReason
+    decide_due: date
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "application_id": self.id,
+            "listing_id": self.listing_id,
+            "reason": self.reason.value,
+            "decide_due": self.decide_due,
+        }
+
+
+def earliest_early_removal(listing: Listing, routing: Routing) -> date | None:
+    """The first day an early-removal application may be made, or None if the rule has none."""
+    removal = routing.catalogue.rule_sets[listing.rule_set].removal
+    if removal is None or listing.published_at is None:
+        return None
+    if removal.early_removal_after_months is not None:
+        return add_months(business_date(listing.published_at), removal.early_removal_after_months)
+    if removal.application_window_days is not None and listing.expires_on is not None:
+        return listing.expires_on - timedelta(days=removal.application_window_days)
+    return None
+
+
+def apply_for_removal(
+    session: Session,
+    listing_id: int,
+    *,
+    evidence: str,
+    commitment: str,
+    routing: Routing,
+) -> Application:
+    """A party's application to leave the list early (current rule) or at term (legacy rule).
+
+    Refused before the minimum period with the earliest eligible date; recorded with the public
+    credit commitment (信用承诺) the repair rule requires; the listing goes to removal review.
+    """
+    listing = _listing(session, listing_id)
+    removal = routing.catalogue.rule_sets[listing.rule_set].removal
+    if listing.state != S.IN_FORCE.value:
+        raise RemovalRefused(
+            f"名单 {listing_id} 当前状态为 {listing.state}，不能申请移出（only listings in force）",
+            listing_id=listing_id,
+            state=listing.state,
+        )
+    if removal is None or (
+        removal.early_removal_after_months is None and removal.application_window_days is None
+    ):
+        raise RemovalRefused(
+            f"规则 {listing.rule_set} 不接受移出申请（this rule-set takes no application）",
+            listing_id=listing_id,
+        )
+    if not evidence.strip() or not commitment.strip():
+        raise RemovalRefused(
+            "申请须附证明材料说明和公开信用承诺（evidence and a public commitment are required）",
+            listing_id=listing_id,
+        )
+    reason = (
+        RemovalReason.EARLY_REMOVAL
+        if removal.early_removal_after_months is not None
+        else RemovalReason.APPLICATION
+    )
+    earliest = earliest_early_removal(listing, routing)
+    today = routing.clock.today()
+    if earliest is not None and today < earliest:
+        raise RemovalRefused(
+            f"名单 {listing_id} 最早可于 {earliest.isoformat()} 申请"
+            f"{'提前移出' if reason is RemovalReason.EARLY_REMOVAL else '移出'}"
+            f"（earliest eligible date {earliest.isoformat()}）",
+            listing_id=listing_id,
+            earliest=earliest.isoformat(),
+        )
+    routing.move(session, [listing_id], Event.REVIEW_REMOVAL, strict=True, removal_reason=reason)
+    now = routing.clock.now()
+    commitment_id = session.execute(
+        sa.insert(Commitment)
+        .values(
+            subject_id=listing.subject_id,
+            kind="credit",
+            text=commitment.strip(),
+            made_on=today,
+            public=True,
+            recorded_at=now,
+        )
+        .returning(col(Commitment.id))
+    ).scalar_one()
+    limits = routing.catalogue.time_limits
+    due = routing.calendar.add_working_days(today, limits.early_removal_decide_wd)
+    application_id = session.execute(
+        sa.insert(RemovalApplication)
+        .values(
+            listing_id=listing_id,
+            applied_at=now,
+            evidence=evidence.strip(),
+            commitment_id=commitment_id,
+            state="open",
+            decide_from=today,
+            decide_wd=limits.early_removal_decide_wd,
+            decide_due=due.due,
+            decide_provisional=due.provisional,
+        )
+        .returning(col(RemovalApplication.id))
+    ).scalar_one()
+    return Application(int(application_id), listing_id, reason, due.due)
+
+
+def decide_removal(
+    session: Session,
+    listing_ids: Sequence[int],
+    *,
+    approve: bool,
+    reviewer: str,
+    reason: str | None,
+    routing: Routing,
+) -> StepResult:
+    """An operator's decision on listings in removal review (expired legacy, or applied)."""
+    listings = [_listing(session, i) for i in listing_ids]
+    waiting = [listing.id for listing in listings if listing.state != S.REMOVAL_REVIEW.value]
+    if waiting:
+        raise RemovalRefused(
+            f"名单不在移出审查中（not in removal review）：{'、'.join(map(str, waiting))}",
+            listing_ids=waiting,
+        )
+    ids = [int(listing.id or 0) for listing in listings]
+    decider = Routing(**{**routing.__dict__, "actor": reviewer})
+    if approve:
+        result = remove(session, ids, decider)
+        state = "approved"
+    else:
+        result = StepResult("retain")
+        result.moved, _ = decider.move(session, ids, Event.RETAIN, strict=True, reason=reason)
+        state = "refused"
+    session.execute(
+        sa.update(RemovalApplication)
+        .where(col(RemovalApplication.listing_id).in_(ids), col(RemovalApplication.state) == "open")
+        .values(
+            state=state,
+            decided_at=routing.clock.now(),
+            decided_by=reviewer,
+            decision_reason=reason,
+        )
+    )
+    return routing.finish(session, result)
+
+
+def restore_after_fraud(
+    session: Session, listing_id: int, *, reviewer: str, reason: str, routing: Routing
+) -> StepResult:
+    """恢复: an early removal obtained by fraud is undone; the original expiry stands and every
+    department that lifted its measures is asked to apply them again."""
+    decider = Routing(**{**routing.__dict__, "actor": reviewer})
+    result = StepResult("restore")
+    result.moved, _ = decider.move(session, [listing_id], Event.RESTORE, strict=True, reason=reason)
+    today, now = routing.clock.today(), routing.clock.now()
+    reapplied: list[tuple[int, str, str]] = []
+    for department in sorted(
+        session.execute(
+            sa.select(ACTION.c.department).where(ACTION.c.listing_id == listing_id).distinct()
+        ).scalars()
+    ):
+        sla = routing.catalogue.sla_for(department)
+        due = action_deadlines(routing.calendar, sla, today)
+        reapplied += [
+            (row[0], row[1], row[2])
+            for row in session.execute(
+                sa.update(ACTION)
+                .where(ACTION.c.listing_id == listing_id, ACTION.c.department == department)
+                .values(
+                    state=ActionState.DISPATCHED.value,
+                    dispatched_at=now,
+                    escalation_level=0,
+                    ack_from=today,
+                    ack_wd=sla.ack_wd,
+                    ack_due=due.ack.due,
+                    ack_provisional=due.ack.provisional,
+                    acknowledged_at=None,
+                    ack_late=False,
+                    feedback_from=today,
+                    feedback_wd=sla.feedback_wd,
+                    feedback_due=due.feedback.due,
+                    feedback_provisional=due.feedback.provisional,
+                    feedback_at=None,
+                    feedback_late=False,
+                    lift_confirmed_at=None,
+                    lift_requested_at=None,
+                    lift_due=None,
+                )
+                .returning(ACTION.c.listing_id, ACTION.c.department, ACTION.c.memorandum)
+            )
+        ]
+    batch_id = _listing(session, listing_id).batch_id
+    result.actions_created = len(reapplied)
+    result.notices = [
+        NoticeRequest(
+            NoticeKindName.DEPARTMENT_DISPATCH,
+            batch_id,
+            (listing_id,),
+            department=department,
+            memorandum=memorandum,
+            step=f"restore-{listing_id}-{today.isoformat()}",
+        )
+        for _, department, memorandum in reapplied
+    ]
+    return routing.finish(session, result)
+
+
+# --- objections ----------------------------------------------------------------------------
+
+
+def file_objection(
+    session: Session, listing_id: int, *, filed_by: str, reason: str, routing: Routing
+) -> int:
+    """异议: recorded with its own answer deadline (`objection_wd` working days)."""
+    listing = _listing(session, listing_id)
+    if listing.state in (S.REJECTED.value, S.REMOVED.value, S.REVOKED.value):
+        raise RemovalRefused(
+            f"名单 {listing_id} 已不在名单中（{listing.state}），无需异议（not listed）",
+            listing_id=listing_id,
+        )
+    if not reason.strip():
+        raise RemovalRefused("异议须说明理由（a reason is required）", listing_id=listing_id)
+    today = routing.clock.today()
+    wd = routing.catalogue.time_limits.objection_wd
+    due = routing.calendar.add_working_days(today, wd)
+    return int(
+        session.execute(
+            sa.insert(Objection)
+            .values(
+                listing_id=listing_id,
+                filed_at=routing.clock.now(),
+                filed_by=filed_by.strip() or "当事人",
+                reason=reason.strip(),
+                state="open",
+                answer_from=today,
+                answer_wd=wd,
+                answer_due=due.due,
+                answer_provisional=due.provisional,
+            )
+            .returning(col(Objection.id))
+        ).scalar_one()
+    )
+
+
+def decide_objection(
+    session: Session,
+    objection_id: int,
+    *,
+    upheld: bool,
+    reviewer: str,
+    reason: str,
+    routing: Routing,
+) -> StepResult:
+    """Upheld: the listing was wrong — revoked (or, before a decision, rejected) and lifted."""
+    objection = session.get(Objection, objection_id)
+    if objection is None:
+        raise NotFound(f"异议不存在（no such objection）：{objection_id}", id=objection_id)
+    if objection.state != "open":
+        raise RemovalRefused(
+            f"异议 {objection_id} 已处理（{objection.state}）（already decided）",
+            objection_id=objection_id,
+        )
+    if not reason.strip():
+        raise RemovalRefused("须说明处理理由（a reason is required）", objection_id=objection_id)
+    decider = Routing(**{**routing.__dict__, "actor": reviewer})
+    result = StepResult("objection")
+    if upheld:
+        listing = _listing(session, objection.listing_id)
+        decided = listing.state in (S.CONFIRMED.value, S.IN_FORCE.value, S.REMOVAL_REVIEW.value)
+        event = Event.REVOKE if decided else Event.REJECT
+        result.moved, _ = decider.move(
+            session, [objection.listing_id], event, strict=True, reason=reason
+        )
+        if decided:
+            _after_removal(session, result, decider)
+        else:
+            result.notices.append(
+                NoticeRequest(
+                    NoticeKindName.REJECTION, listing.batch_id, (listing.id or 0,), reason=reason
+                )
+            )
+    session.execute(
+        sa.update(Objection)
+        .where(col(Objection.id) == objection_id, col(Objection.state) == "open")
+        .values(
+            state="upheld" if upheld else "dismissed",
+            decided_at=routing.clock.now(),
+            decided_by=reviewer,
+            decision_reason=reason,
+        )
+    )
+    return routing.finish(session, result)
+
+
+def revoke_red_listings_of(
+    session: Session, black_listing_ids: Sequence[int], routing: Routing
+) -> StepResult:
+    """A subject confirmed on the black list forfeits its red listing at once (DOMAIN.md §2)."""
+    result = StepResult("red_forfeit")
+    if not black_listing_ids:
+        return result
+    subjects = sa.select(col(Listing.subject_id)).where(col(Listing.id).in_(black_listing_ids))
+    red = session.execute(
+        sa.select(col(Listing.id)).where(
+            col(Listing.subject_id).in_(subjects),
+            col(Listing.list_type) == ListType.RED.value,
+            col(Listing.state).in_(
+                [S.CONFIRMED.value, S.IN_FORCE.value, S.REMOVAL_REVIEW.value]
+            ),
+        )
+    ).scalars().all()
+    if not red:
+        return result
+    result.moved, _ = routing.move(
+        session, list(red), Event.REVOKE, reason=REASON_LABELS["red_forfeited"]
+    )
+    session.execute(
+        sa.update(LISTING)
+        .where(LISTING.c.id.in_(result.moved))
+        .values(removal_reason="red_forfeited")
+    )
+    _after_removal(session, result, routing)
+    return result

@@ -1,0 +1,164 @@
+"""Screening (联合奖惩 嵌入审批): is this subject under joint measures today, which, from whom.
+
+What a partner department calls from its own approval process before granting a licence,
+a subsidy or a contract: for a USCC (or a person's ID lookup hash), every listing in force
+today and, per department, the measures it applies — since publication, until expiry. A
+subject we have never listed is simply clear; persons are shown masked only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from memoranda.loader import Catalogue
+from registry.clock import business_date
+from registry.models import DepartmentAction, Listing, Subject
+from registry.models import ListingState as S
+
+IN_FORCE_STATES = (S.IN_FORCE.value, S.REMOVAL_REVIEW.value)
+LIFTED = ("lift_requested", "lift_confirmed")
+
+
+@dataclass(frozen=True)
+class MeasureInForce:
+    listing_id: int
+    list_type: str
+    department: str
+    department_name: str
+    memorandum: str
+    measure: str
+    text: str
+    basis: str
+    since: date | None
+    until: date | None
+    department_says: str | None  # applied / not_applicable, from the department's feedback
+
+
+@dataclass(frozen=True)
+class Screening:
+    identifier: str
+    checked_on: date
+    subject_name: str | None = None
+    listings: list[dict[str, Any]] = field(default_factory=list)
+    measures: list[MeasureInForce] = field(default_factory=list)
+
+    @property
+    def under_sanction(self) -> bool:
+        return any(m.list_type == "black" for m in self.measures)
+
+    @property
+    def under_incentive(self) -> bool:
+        return any(m.list_type == "red" for m in self.measures)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "identifier": self.identifier,
+            "subject_name": self.subject_name,
+            "checked_on": self.checked_on.isoformat(),
+            "under_sanction": self.under_sanction,
+            "under_incentive": self.under_incentive,
+            "listings": self.listings,
+            "measures": [
+                {
+                    k: (v.isoformat() if isinstance(v, date) else v)
+                    for k, v in asdict(measure).items()
+                }
+                for measure in self.measures
+            ],
+        }
+
+
+def screen(
+    session: Session,
+    *,
+    catalogue: Catalogue,
+    today: date,
+    uscc: str | None = None,
+    id_hash: str | None = None,
+    shown_as: str,
+    department: str | None = None,
+) -> Screening:
+    """Measures in force today for one subject (optionally only one department's)."""
+    where = col(Subject.uscc) == uscc if uscc is not None else col(Subject.id_hash) == id_hash
+    subject = session.execute(sa.select(col(Subject.id), col(Subject.name)).where(where)).first()
+    if subject is None:
+        return Screening(identifier=shown_as, checked_on=today)
+    listings = session.execute(
+        sa.select(
+            col(Listing.id),
+            col(Listing.list_type),
+            col(Listing.rule_set),
+            col(Listing.state),
+            col(Listing.decision_number),
+            col(Listing.published_at),
+            col(Listing.expires_on),
+        ).where(
+            col(Listing.subject_id) == subject.id,
+            col(Listing.state).in_(IN_FORCE_STATES),
+            sa.or_(col(Listing.expires_on).is_(None), col(Listing.expires_on) >= today),
+        )
+    ).all()
+    by_id = {row.id: row for row in listings}
+    actions = session.execute(
+        sa.select(
+            col(DepartmentAction.listing_id),
+            col(DepartmentAction.department),
+            col(DepartmentAction.memorandum),
+            col(DepartmentAction.measures),
+            col(DepartmentAction.feedback_outcome),
+        )
+        .where(
+            col(DepartmentAction.listing_id).in_(list(by_id)),
+            col(DepartmentAction.state).not_in(LIFTED),
+            *([col(DepartmentAction.department) == department] if department else []),
+        )
+        .order_by(col(DepartmentAction.department), col(DepartmentAction.listing_id))
+    ).all()
+    measures = []
+    for action in actions:
+        listing = by_id[action.listing_id]
+        known = {m.id: m for m in catalogue.measures_for(action.memorandum, action.department)}
+        for code in action.measures:
+            measure = known.get(code)
+            measures.append(
+                MeasureInForce(
+                    listing_id=listing.id,
+                    list_type=listing.list_type,
+                    department=action.department,
+                    department_name=catalogue.departments[action.department].name
+                    if action.department in catalogue.departments
+                    else action.department,
+                    memorandum=action.memorandum,
+                    measure=code,
+                    text=measure.text if measure else code,
+                    basis=(measure.basis.document + (measure.basis.article or ""))
+                    if measure
+                    else "",
+                    since=business_date(listing.published_at) if listing.published_at else None,
+                    until=listing.expires_on,
+                    department_says=action.feedback_outcome,
+                )
+            )
+    return Screening(
+        identifier=shown_as,
+        checked_on=today,
+        subject_name=subject.name,
+        listings=[
+            {
+                "listing_id": row.id,
+                "list_type": row.list_type,
+                "rule_set": row.rule_set,
+                "state": row.state,
+                "decision_number": row.decision_number,
+                "since": business_date(row.published_at).isoformat() if row.published_at else None,
+                "until": row.expires_on.isoformat() if row.expires_on else None,
+            }
+            for row in listings
+        ],
+        measures=measures,
+    )

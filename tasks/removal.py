@@ -1,0 +1,83 @@
+"""Prefect tasks of `review-removals`: expiry review, the pending decisions, applying them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from prefect import task
+from sqlmodel import Session, col
+
+from registry import db
+from registry.models import Listing, RemovalApplication, Subject
+from registry.models import ListingState as S
+from registry.removal import decide_removal, review_expired
+from registry.routing import Routing, StepResult
+from tasks.runtime import opened_runtime
+from tasks.steps import run_core
+
+SOURCE = "flow:review-removals"
+
+
+@task(name="review-expired")
+def review_expired_listings(actor: str) -> dict[str, Any]:
+    """Term ended: removed where the rule-set says so, otherwise queued for an operator."""
+    with opened_runtime() as runtime:
+        return run_core(runtime, review_expired, actor=actor, source=SOURCE).as_dict()
+
+
+@task(name="pending-removal-decisions")
+def pending_decisions() -> list[dict[str, Any]]:
+    """Listings in removal review: expired under the legacy rule, or applied for."""
+    with opened_runtime() as runtime, db.session_scope(runtime.engine) as session:
+        rows = session.execute(
+            sa.select(
+                col(Listing.id),
+                col(Subject.name),
+                col(Listing.rule_set),
+                col(Listing.removal_reason),
+                col(Listing.expires_on),
+                col(RemovalApplication.id).label("application_id"),
+            )
+            .join(Subject, col(Subject.id) == col(Listing.subject_id))
+            .outerjoin(
+                RemovalApplication,
+                sa.and_(
+                    col(RemovalApplication.listing_id) == col(Listing.id),
+                    col(RemovalApplication.state) == "open",
+                ),
+            )
+            .where(col(Listing.state) == S.REMOVAL_REVIEW.value)
+            .order_by(col(Listing.id))
+        ).all()
+    return [dict(row._mapping) for row in rows]
+
+
+def removal_decision(
+    listing_ids: list[int], *, approve: bool, reviewer: str, reason: str | None
+) -> Callable[[Session, Routing], StepResult]:
+    """The operator's decision on listings in removal review, ready for `run_core`."""
+
+    def operation(session: Session, routing: Routing) -> StepResult:
+        return decide_removal(
+            session, listing_ids, approve=approve, reviewer=reviewer, reason=reason, routing=routing
+        )
+
+    return operation
+
+
+@task(name="apply-removal-decisions")
+def apply_removal_decisions(
+    reviewer: str, approve: list[int], refusals: dict[int, str]
+) -> list[dict[str, Any]]:
+    decisions = [removal_decision(approve, approve=True, reviewer=reviewer, reason=None)]
+    decisions += [
+        removal_decision([listing_id], approve=False, reviewer=reviewer, reason=reason)
+        for listing_id, reason in refusals.items()
+    ]
+    with opened_runtime() as runtime:
+        return [
+            run_core(runtime, decision, actor=reviewer, source=SOURCE).as_dict()
+            for decision in (decisions if approve else decisions[1:])
+        ]

@@ -1,0 +1,363 @@
+"""The end of listings with time travel: expiry, applications, early removal, fraud, objections,
+red lists forfeited — each removal with exactly one lift request per department."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col
+
+from memoranda.loader import Catalogue
+from notifications.compose import Issuer, notice_enqueuer
+from registry.audit import verify
+from registry.calendar import WorkingCalendar
+from registry.clock import BUSINESS_TZ, FrozenClock
+from registry.db import session_scope
+from registry.models import DepartmentAction, Listing, Notice
+from registry.removal import (
+    RemovalRefused,
+    apply_for_removal,
+    decide_objection,
+    decide_removal,
+    file_objection,
+    restore_after_fraud,
+    review_expired,
+    revoke_red_listings_of,
+)
+from registry.routing import (
+    Decision,
+    Routing,
+    close_defence_windows,
+    decide,
+    dispatch_in_force,
+    notify_proposed,
+    publish_confirmed,
+)
+from registry.screening import screen
+from tests.integration.routing_factories import REVIEWER, proposed_batch
+
+ISSUER = Issuer(name="四川省应急管理厅", office="信用管理处", email="xinyong@example.org")
+
+
+def at(clock: FrozenClock, day: date) -> None:
+    clock.set(datetime(day.year, day.month, day.day, 10, 0, tzinfo=BUSINESS_TZ))
+
+
+@pytest.fixture
+def routing(catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenClock) -> Routing:
+    return Routing(
+        catalogue=catalogue,
+        calendar=calendar,
+        clock=clock,
+        actor="flow:review-removals",
+        source="test",
+        enqueue=notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock),
+    )
+
+
+def run(engine: sa.Engine, operation: Any, *args: Any, **kwargs: Any) -> Any:
+    with session_scope(engine) as session:
+        return operation(session, *args, **kwargs)
+
+
+def in_force(
+    engine: sa.Engine,
+    catalogue: Catalogue,
+    clock: FrozenClock,
+    routing: Routing,
+    *,
+    published: date,
+    rule_set: str = "mem-2023-serious",
+    units: int = 1,
+) -> tuple[int, list[int]]:
+    """A batch routed to the end, published on `published`."""
+    at(clock, date.fromordinal(published.toordinal() - 20))
+    batch, ids = proposed_batch(engine, catalogue, clock, rule_set=rule_set, units=units, persons=0)
+    run(engine, notify_proposed, batch, routing)
+    at(clock, date.fromordinal(published.toordinal() - 1))
+    run(engine, close_defence_windows, batch, routing)
+    run(engine, decide, batch, Decision(REVIEWER, "川应急信决〔2023〕1号"), routing)
+    at(clock, published)
+    run(engine, publish_confirmed, batch, routing)
+    run(engine, dispatch_in_force, batch, routing)
+    return batch, ids
+
+
+def states(engine: sa.Engine, ids: list[int]) -> Counter[str]:
+    with session_scope(engine) as session:
+        return Counter(
+            session.execute(sa.select(col(Listing.state)).where(col(Listing.id).in_(ids))).scalars()
+        )
+
+
+def actions(engine: sa.Engine, ids: list[int]) -> Counter[str]:
+    with session_scope(engine) as session:
+        return Counter(
+            session.execute(
+                sa.select(col(DepartmentAction.state)).where(
+                    col(DepartmentAction.listing_id).in_(ids)
+                )
+            ).scalars()
+        )
+
+
+def lift_requests_by_department(engine: sa.Engine, since_id: int) -> Counter[str | None]:
+    with session_scope(engine) as session:
+        return Counter(
+            session.execute(
+                sa.select(col(Notice.department_code)).where(
+                    col(Notice.kind) == "lift_request", col(Notice.id) > since_id
+                )
+            ).scalars()
+        )
+
+
+def last_notice_id(engine: sa.Engine) -> int:
+    with session_scope(engine) as session:
+        return session.execute(
+            sa.select(sa.func.coalesce(sa.func.max(col(Notice.id)), 0))
+        ).scalar_one()
+
+
+def screened(engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, listing: int) -> Any:
+    with session_scope(engine) as session:
+        uscc = session.execute(
+            sa.text(
+                "SELECT s.uscc FROM subject s JOIN listing l ON l.subject_id = s.id WHERE l.id = :i"
+            ),
+            {"i": listing},
+        ).scalar_one()
+        return screen(session, catalogue=catalogue, today=clock.today(), uscc=uscc, shown_as=uscc)
+
+
+def test_a_current_rule_listing_is_removed_at_expiry_with_one_lift_request_per_department(
+    engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
+) -> None:
+    _batch, ids = in_force(engine, catalogue, clock, routing, published=date(2023, 11, 20))
+    departments = catalogue.departments_of("mem-2023-art78")
+    assert screened(engine, catalogue, clock, ids[0]).under_sanction
+    before = last_notice_id(engine)
+
+    at(clock, date(2026, 11, 27))  # three years later: the term ended on 2026-11-20
+    first = run(engine, review_expired, routing)
+    again = run(engine, review_expired, routing)
+
+    assert first.moved == ids
+    assert again.moved == []
+    assert states(engine, ids) == {"removed": 1}
+    assert actions(engine, ids) == {"lift_requested": len(departments)}
+    assert lift_requests_by_department(engine, before) == dict.fromkeys(departments, 1)
+    with session_scope(engine) as session:
+        removal = session.execute(
+            sa.select(Notice).where(col(Notice.kind) == "removal_notice", col(Notice.id) > before)
+        ).scalar_one()
+        assert "公示期满" in removal.body_text
+        lift = session.execute(
+            sa.select(col(DepartmentAction.lift_due), col(DepartmentAction.lift_wd)).where(
+                col(DepartmentAction.listing_id) == ids[0]
+            )
+        ).first()
+        assert lift is not None
+        assert lift[0] > clock.today()
+        assert verify(session).ok
+    assert screened(engine, catalogue, clock, ids[0]).measures == []
+
+
+def test_early_removal_waits_twelve_months_then_fraud_restores_it(
+    engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
+) -> None:
+    _batch, (listing,) = in_force(engine, catalogue, clock, routing, published=date(2026, 1, 12))
+    with session_scope(engine) as session:
+        original_expiry = session.get(Listing, listing).expires_on  # type: ignore[union-attr]
+
+    at(clock, date(2026, 11, 27))
+    with pytest.raises(RemovalRefused, match="2027-01-12") as refused:
+        run(
+            engine,
+            apply_for_removal,
+            listing,
+            evidence="已缴清罚款，完成整改",
+            commitment="本单位公开承诺守法经营",
+            routing=routing,
+        )
+    assert refused.value.fields["earliest"] == "2027-01-12"
+
+    at(clock, date(2027, 1, 12))
+    application = run(
+        engine,
+        apply_for_removal,
+        listing,
+        evidence="已缴清罚款，完成整改",
+        commitment="本单位公开承诺守法经营",
+        routing=routing,
+    )
+    assert states(engine, [listing]) == {"removal_review": 1}
+    removed = run(
+        engine,
+        decide_removal,
+        [listing],
+        approve=True,
+        reviewer=REVIEWER,
+        reason=None,
+        routing=routing,
+    )
+    assert removed.moved == [listing]
+    assert states(engine, [listing]) == {"removed": 1}
+    with session_scope(engine) as session:
+        row = session.get(Listing, listing)
+        assert row is not None
+        assert row.removal_reason == "early_removal"
+        assert (
+            session.execute(
+                sa.text("SELECT state FROM removal_application WHERE id = :i"),
+                {"i": application.id},
+            ).scalar_one()
+            == "approved"
+        )
+
+    at(clock, date(2027, 3, 1))
+    restored = run(
+        engine,
+        restore_after_fraud,
+        listing,
+        reviewer=REVIEWER,
+        reason="整改证明系伪造",
+        routing=routing,
+    )
+    assert restored.moved == [listing]
+    departments = catalogue.departments_of("mem-2023-art78")
+    assert actions(engine, [listing]) == {"dispatched": len(departments)}
+    with session_scope(engine) as session:
+        row = session.get(Listing, listing)
+        assert row is not None
+        assert (row.state, row.expires_on, row.removed_at) == ("in_force", original_expiry, None)
+    assert screened(engine, catalogue, clock, listing).under_sanction
+
+
+def test_a_legacy_listing_waits_for_an_operator_at_expiry(
+    engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
+) -> None:
+    _batch, ids = in_force(
+        engine,
+        catalogue,
+        clock,
+        routing,
+        published=date(2025, 11, 3),
+        rule_set="saws-2017-sanction",
+    )
+    at(clock, date(2026, 11, 27))
+    reviewed = run(engine, review_expired, routing)
+    assert reviewed.moved == ids
+    assert states(engine, ids) == {"removal_review": 1}  # no application: an operator decides
+    kept = run(
+        engine,
+        decide_removal,
+        ids,
+        approve=False,
+        reviewer=REVIEWER,
+        reason="仍有未履行的处罚",
+        routing=routing,
+    )
+    assert kept.moved == ids
+    assert states(engine, ids) == {"in_force": 1}
+    with pytest.raises(RemovalRefused, match="不在移出审查中"):
+        run(
+            engine,
+            decide_removal,
+            ids,
+            approve=True,
+            reviewer=REVIEWER,
+            reason=None,
+            routing=routing,
+        )
+
+
+def test_an_upheld_objection_revokes_and_lifts_a_dismissed_one_changes_nothing(
+    engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
+) -> None:
+    _batch, (first, second) = in_force(
+        engine, catalogue, clock, routing, published=date(2026, 10, 9), units=2
+    )
+    at(clock, date(2026, 11, 2))
+    upheld = run(
+        engine, file_objection, first, filed_by="当事人", reason="主体认定错误", routing=routing
+    )
+    dismissed = run(
+        engine, file_objection, second, filed_by="当事人", reason="处罚过重", routing=routing
+    )
+    with session_scope(engine) as session:
+        due = session.execute(
+            sa.text("SELECT answer_due FROM objection WHERE id = :i"), {"i": upheld}
+        ).scalar_one()
+    assert str(due) == "2026-11-23"  # 15 working days
+
+    run(
+        engine,
+        decide_objection,
+        upheld,
+        upheld=True,
+        reviewer=REVIEWER,
+        reason="经核查，主体有误",
+        routing=routing,
+    )
+    run(
+        engine,
+        decide_objection,
+        dismissed,
+        upheld=False,
+        reviewer=REVIEWER,
+        reason="证据充分",
+        routing=routing,
+    )
+    with pytest.raises(RemovalRefused, match="已处理"):
+        run(
+            engine,
+            decide_objection,
+            upheld,
+            upheld=True,
+            reviewer=REVIEWER,
+            reason="再次",
+            routing=routing,
+        )
+
+    assert states(engine, [first]) == {"revoked": 1}
+    assert states(engine, [second]) == {"in_force": 1}
+    departments = catalogue.departments_of("mem-2023-art78")
+    assert actions(engine, [first]) == {"lift_requested": len(departments)}
+
+
+def test_a_red_listing_is_forfeited_when_its_subject_is_confirmed_black(
+    engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
+) -> None:
+    _red_batch, (red,) = in_force(
+        engine,
+        catalogue,
+        clock,
+        routing,
+        published=date(2026, 6, 1),
+        rule_set="saws-2017-incentive",
+    )
+    with session_scope(engine) as session:
+        subject = session.get(Listing, red).subject_id  # type: ignore[union-attr]
+        black = session.execute(
+            sa.text(
+                "INSERT INTO listing (subject_id, batch_id, list_type, rule_set, grounds, "
+                "decision_number, state, proposed_at, proposed_by, catalogue_hash, updated_at, "
+                "typical_case, needs_review, warnings, defence_provisional) "
+                "SELECT subject_id, batch_id, 'black', 'mem-2023-serious', '[\"A4\"]', 'x', "
+                "'confirmed', proposed_at, proposed_by, catalogue_hash, updated_at, false, false, "
+                "'[]', false FROM listing WHERE id = :red RETURNING id"
+            ),
+            {"red": red},
+        ).scalar_one()
+        assert subject
+    at(clock, date(2026, 11, 27))
+    forfeited = run(engine, revoke_red_listings_of, [black], routing)
+    assert forfeited.moved == [red]
+    assert states(engine, [red]) == {"revoked": 1}
+    with session_scope(engine) as session:
+        assert session.get(Listing, red).removal_reason == "red_forfeited"  # type: ignore[union-attr]

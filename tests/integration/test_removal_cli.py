@@ -1,0 +1,84 @@
+"""`jointcredit screen`, `removal …` and `objection …` as an operator and a department run them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from memoranda.loader import Catalogue
+from notifications.compose import notice_enqueuer
+from registry import db
+from registry.calendar import WorkingCalendar
+from registry.clock import FrozenClock
+from registry.routing import Routing
+from tests.integration.cli_runner import run, run_json, run_json_error
+from tests.integration.test_removal import ISSUER, at, in_force
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[tuple[sa.Engine, dict[str, str]]]:
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    yield engine, {"JOINTCREDIT_DATABASE_URL": url}
+    engine.dispose()
+
+
+def test_screen_objection_and_removal_from_the_command_line(
+    local: tuple[sa.Engine, dict[str, str]],
+    catalogue: Catalogue,
+    calendar: WorkingCalendar,
+    clock: FrozenClock,
+    tmp_path: Path,
+) -> None:
+    engine, env = local
+    routing = Routing(
+        catalogue=catalogue,
+        calendar=calendar,
+        clock=clock,
+        actor="test",
+        source="test",
+        enqueue=notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock),
+    )
+    _batch, (listing,) = in_force(engine, catalogue, clock, routing, published=date(2026, 6, 1))
+    with engine.connect() as connection:
+        uscc = connection.execute(
+            sa.text("SELECT s.uscc FROM subject s JOIN listing l ON l.subject_id = s.id")
+        ).scalar_one()
+    at(clock, date(2026, 11, 27))
+    env = {**env, "JOINTCREDIT_NOW": clock.now().isoformat()}
+
+    screened = run_json(tmp_path, "screen", uscc, "--department", "mem", env=env)
+    assert screened["under_sanction"] is True
+    assert {m["department"] for m in screened["measures"]} == {"mem"}
+    text = run(tmp_path, "screen", uscc, env=env)
+    assert "今日在施措施" in text.stdout
+    clear = run(tmp_path, "screen", "91512081MA62K0260E", env=env)
+    assert "无在施的联合奖惩措施" in clear.stdout
+    bad = run_json_error(tmp_path, "screen", "12345", env=env)
+    assert bad["error"] == "IdentifierError"
+
+    early = run_json_error(
+        tmp_path,
+        "removal", "apply", str(listing),
+        "--evidence", "整改完毕", "--commitment", "公开承诺",
+        env=env,
+    )
+    assert early["earliest"] == "2027-06-01"
+
+    filed = run_json(
+        tmp_path, "objection", "file", str(listing), "--by", "当事人", "--reason", "认定有误",
+        env=env,
+    )
+    decided = run_json(
+        tmp_path,
+        "objection", "decide", str(filed["objection_id"]),
+        "--reviewer", "李娜", "--upheld", "--reason", "经核查，认定有误",
+        env=env,
+    )
+    assert decided["moved"] == 1
+    assert run_json(tmp_path, "screen", uscc, env=env)["measures"] == []
