@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -38,6 +38,7 @@ from notifications.contexts import (
     RedAwardContext,
     RejectionContext,
     RemovalNoticeContext,
+    RemovalWindowContext,
     RepairTerms,
     SubjectLine,
 )
@@ -276,6 +277,18 @@ def _party_context(
     published_on = _published_on(row, today)
     expires_on = listing["expires_on"] or today
     decision_number = listing.get("decision_number") or "—"
+    if request.kind is NoticeKindName.REMOVAL_WINDOW:
+        removal = rule_set.removal
+        window = removal.application_window_days if removal else None
+        return RemovalWindowContext(
+            letterhead=letterhead,
+            party=row.subject,
+            list_name=list_name,
+            decision_number=decision_number,
+            expires_on=expires_on,
+            window_opens_on=expires_on - timedelta(days=window or 0),
+            contact=contact,
+        )
     if request.kind is NoticeKindName.REMOVAL_NOTICE:
         return RemovalNoticeContext(
             letterhead=letterhead,

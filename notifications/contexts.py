@@ -255,6 +255,17 @@ class RemovalNoticeContext(NoticeContext):
     contact: Contact
 
 
+class RemovalWindowContext(NoticeContext):
+    """移出申请提示: under the legacy rule the party must apply in the days before expiry."""
+
+    party: SubjectLine
+    list_name: str
+    decision_number: str
+    expires_on: date
+    window_opens_on: date
+    contact: Contact
+
+
 class LiftEntry(Frozen):
     """One removed listing in a 解除函, with the measures this department must lift."""
 

@@ -37,6 +37,7 @@ from notifications.contexts import (
     RejectionContext,
     ReminderContext,
     RemovalNoticeContext,
+    RemovalWindowContext,
 )
 from registry.errors import JointcreditError
 from registry.identifiers import mask_resident_id
@@ -55,6 +56,7 @@ class NoticeKind(StrEnum):
     REMINDER = "reminder"  # 催办函 to a department
     ESCALATION = "escalation"  # 督办 notice to the supervising office
     REMOVAL_NOTICE = "removal_notice"  # 移出名单告知 to the party
+    REMOVAL_WINDOW = "removal_window"  # legacy rule: apply to leave in the 30 days before expiry
     LIFT_REQUEST = "lift_request"  # 解除函 to departments: lift measures and confirm
     RED_AWARD = "red_award"  # 红名单 award notice to the party
     MONTHLY_REPORT = "monthly_report"  # monthly typical-case report mail to leadership
@@ -68,6 +70,7 @@ _CONTEXT_MODELS: dict[NoticeKind, type[NoticeContext]] = {
     NoticeKind.REMINDER: ReminderContext,
     NoticeKind.ESCALATION: EscalationContext,
     NoticeKind.REMOVAL_NOTICE: RemovalNoticeContext,
+    NoticeKind.REMOVAL_WINDOW: RemovalWindowContext,
     NoticeKind.LIFT_REQUEST: LiftRequestContext,
     NoticeKind.RED_AWARD: RedAwardContext,
     NoticeKind.MONTHLY_REPORT: MonthlyReportContext,

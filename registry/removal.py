@@ -82,9 +82,35 @@ def review_expired(session: Session, routing: Routing) -> StepResult:
     to_remove = [i for i, rule_set in expired if i in set(moved) and rule_set in automatic]
     removed = remove(session, to_remove, routing)
     result.moved = moved
-    result.notices = removed.notices
+    result.notices = removed.notices + _window_reminders(session, routing)
     result.actions_created = removed.actions_created
     return routing.finish(session, result)
+
+
+def _window_reminders(session: Session, routing: Routing) -> list[NoticeRequest]:
+    """Legacy rule: the party may apply in the days before expiry — tell it when that opens.
+
+    Asked every day while the window is open; the notice key makes it go out once per listing.
+    """
+    today = routing.clock.today()
+    requests: list[NoticeRequest] = []
+    for rule_set in routing.catalogue.rule_sets.values():
+        window = rule_set.removal.application_window_days if rule_set.removal else None
+        if window is None:
+            continue
+        rows = session.execute(
+            sa.select(col(Listing.id), col(Listing.batch_id)).where(
+                col(Listing.rule_set) == rule_set.id,
+                col(Listing.state) == S.IN_FORCE.value,
+                col(Listing.expires_on) > today,
+                col(Listing.expires_on) <= today + timedelta(days=window),
+            )
+        ).all()
+        requests += [
+            NoticeRequest(NoticeKindName.REMOVAL_WINDOW, batch_id, (listing_id,), step="window")
+            for listing_id, batch_id in rows
+        ]
+    return requests
 
 
 def remove(session: Session, listing_ids: Sequence[int], routing: Routing) -> StepResult:

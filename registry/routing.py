@@ -47,6 +47,7 @@ class NoticeKindName(StrEnum):
     DEPARTMENT_DISPATCH = "department_dispatch"
     RED_AWARD = "red_award"
     REMOVAL_NOTICE = "removal_notice"
+    REMOVAL_WINDOW = "removal_window"
     LIFT_REQUEST = "lift_request"
 
 

@@ -33,6 +33,7 @@ from notifications.contexts import (
     RejectionContext,
     ReminderContext,
     RemovalNoticeContext,
+    RemovalWindowContext,
     RepairTerms,
     SlaRow,
     SubjectLine,
@@ -237,6 +238,16 @@ REMOVAL_NOTICE = RemovalNoticeContext(
     contact=CONTACT,
 )
 
+REMOVAL_WINDOW = RemovalWindowContext(
+    letterhead=Letterhead(issuer=ISSUER, issued_on=date(2026, 11, 2)),
+    party=EXPIRED_UNIT,
+    list_name="安全生产领域失信联合惩戒对象名单",
+    decision_number="川安监决〔2025〕31号",
+    expires_on=date(2026, 12, 1),
+    window_opens_on=date(2026, 11, 1),
+    contact=CONTACT,
+)
+
 LIFT_REQUEST = LiftRequestContext(
     letterhead=Letterhead(
         issuer=ISSUER, reference="川应急信函〔2026〕41号", issued_on=date(2026, 11, 23)
@@ -337,6 +348,7 @@ SAMPLE_CONTEXTS: dict[NoticeKind, NoticeContext] = {
     NoticeKind.REMINDER: REMINDER,
     NoticeKind.ESCALATION: ESCALATION,
     NoticeKind.REMOVAL_NOTICE: REMOVAL_NOTICE,
+    NoticeKind.REMOVAL_WINDOW: REMOVAL_WINDOW,
     NoticeKind.LIFT_REQUEST: LIFT_REQUEST,
     NoticeKind.RED_AWARD: RED_AWARD,
     NoticeKind.MONTHLY_REPORT: MONTHLY_REPORT,

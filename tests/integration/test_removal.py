@@ -361,3 +361,40 @@ def test_a_red_listing_is_forfeited_when_its_subject_is_confirmed_black(
     assert states(engine, [red]) == {"revoked": 1}
     with session_scope(engine) as session:
         assert session.get(Listing, red).removal_reason == "red_forfeited"  # type: ignore[union-attr]
+
+
+def test_the_legacy_party_is_told_once_when_its_application_window_opens(
+    engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
+) -> None:
+    _batch, (listing,) = in_force(
+        engine,
+        catalogue,
+        clock,
+        routing,
+        published=date(2025, 11, 3),
+        rule_set="saws-2017-sanction",
+    )
+
+    def windows() -> int:
+        with session_scope(engine) as session:
+            return session.execute(
+                sa.select(sa.func.count()).where(
+                    col(Notice.kind) == "removal_window", col(Notice.listing_id) == listing
+                )
+            ).scalar_one()
+
+    at(clock, date(2026, 9, 1))
+    run(engine, review_expired, routing)
+    assert windows() == 0
+    at(clock, date(2026, 10, 10))  # within the 30 days before the 2026-11-03 expiry
+    run(engine, review_expired, routing)
+    at(clock, date(2026, 10, 12))
+    run(engine, review_expired, routing)
+    assert windows() == 1
+    with session_scope(engine) as session:
+        body = session.execute(
+            sa.select(col(Notice.body_text)).where(
+                col(Notice.listing_id) == listing, col(Notice.kind) == "removal_window"
+            )
+        ).scalar_one()
+    assert "2026年10月4日" in body
