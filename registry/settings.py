@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     authority_office: str = "信用管理科"
     authority_email: str = "jointcredit@example.org"
     authority_phone: str | None = None
+    report_recipients: list[str] = Field(
+        default_factory=list,
+        description="月报收件人（leadership mailboxes）；留空则发给 departments.yml 的督办室",
+    )
     outbox_max_attempts: int = Field(default=8, ge=1, le=100)
     outbox_retry_base_seconds: float = Field(default=60.0, gt=0)
     outbox_retry_cap_seconds: float = Field(default=3600.0, gt=0)

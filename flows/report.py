@@ -1,0 +1,48 @@
+"""`monthly-report`: the typical-case report of a month — files, artifact, mail to leadership.
+
+Scheduled early each month for the month before (the default month is the previous one in
+Asia/Shanghai by the injected clock). Re-entrant: a second run for the same month rewrites the
+files and the artifact with the current figures, and enqueues no second mail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+from prefect.artifacts import acreate_markdown_artifact
+
+from registry.reports import ReportMonth, report_markdown
+from tasks.report import HTML_FILE, enqueue_report_mail_task, monthly_figures, write_report_files
+
+
+def artifact_key(month: ReportMonth) -> str:
+    """`monthly-report-2026-10`: artifact keys are lower-case letters, digits and dashes."""
+    return f"monthly-report-{month.key}"
+
+
+@flow(name="monthly-report")
+async def monthly_report(month: str | None = None) -> dict[str, Any]:
+    """典型案例月报：各辖区典型案例占比、部门办理时效、近12个月趋势；生成文件并报送领导。
+
+    month 为报告月份（YYYY-MM），默认为上个月。
+    """
+    if month:
+        ReportMonth.parse(month)  # a bad month fails the run before any work
+    report = monthly_figures(month)
+    files = write_report_files(report)
+    mail = enqueue_report_mail_task(report, files[HTML_FILE])
+    folder = str(Path(files[HTML_FILE]).parent)
+    await acreate_markdown_artifact(
+        key=artifact_key(report.month),
+        markdown=report_markdown(report, location=folder),
+        description=f"{report.month.label}典型案例月报：未达标辖区 {len(report.below_target)} 个"
+        "（monthly typical-case report）",
+    )
+    return {
+        "month": report.month.key,
+        "files": files,
+        "mail": mail,
+        "figures": report.as_dict(),
+    }
