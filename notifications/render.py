@@ -22,7 +22,6 @@ from typing import Any, Protocol
 
 import jinja2
 from pydantic import BaseModel
-from stdnum.cn import ric
 
 from notifications.contexts import (
     DepartmentDispatchContext,
@@ -40,7 +39,7 @@ from notifications.contexts import (
     RemovalWindowContext,
 )
 from registry.errors import JointcreditError
-from registry.identifiers import mask_resident_id
+from registry.identifiers import is_resident_id, mask_resident_id
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 SUBJECT_MAX_CHARS = 200
@@ -215,7 +214,7 @@ def _refuse_unmasked_ids(kind: NoticeKind, part: str, rendered: str) -> None:
         digits = unicodedata.normalize("NFKC", run.group())
         for start in range(len(digits) - 17):
             candidate = digits[start : start + 18]
-            if bool(ric.is_valid(candidate)):
+            if is_resident_id(candidate):
                 masked = mask_resident_id(candidate)
                 raise NoticeContentError(
                     f"通知 {kind.value} 的{_PART_LABELS[part]}含有未脱敏的身份证号 {masked}，"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from stdnum.cn import ric
 
 from registry.errors import IdentifierError
 from registry.identifiers import (
     UsccStatus,
     check_resident_id,
     check_uscc,
+    is_resident_id,
     mask_resident_id,
     resident_id_hash,
 )
@@ -63,3 +65,14 @@ def test_an_invalid_id_error_shows_only_the_masked_number() -> None:
 def test_masking_short_or_odd_numbers_hides_the_middle() -> None:
     assert mask_resident_id("1234") == "****"
     assert mask_resident_id("110105491231002") == "1101*********02"
+
+
+def test_a_region_coded_after_the_birth_year_is_still_a_valid_number() -> None:
+    """510104 (锦江区) dates from 1990; a Chengdu resident born in 1968 holds it all the same."""
+    body = "51010419681203035"
+    number = body + ric.calc_check_digit(body + "0")
+    assert not ric.is_valid(number)  # stdnum's stricter reading
+    assert is_resident_id(number)
+    assert check_resident_id(number, "k").masked == f"510104********{number[-4:]}"
+    unknown = "99999919681203035"
+    assert not is_resident_id(unknown + ric.calc_check_digit(unknown + "0"))
