@@ -12,12 +12,16 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from stdnum.cn import ric
 
 from deployments.console import JsonFlag, emit_json, operator, out, reported
 from registry import db
 from registry.errors import IdentifierError
-from registry.identifiers import check_resident_id, check_uscc, mask_resident_id
+from registry.identifiers import (
+    check_resident_id,
+    check_uscc,
+    is_resident_id,
+    mask_resident_id,
+)
 from registry.removal import (
     apply_for_removal,
     decide_objection,
@@ -26,9 +30,8 @@ from registry.removal import (
 )
 from registry.routing import Routing, StepResult
 from registry.screening import screen
-from tasks.removal import removal_decision
 from tasks.runtime import opened_runtime
-from tasks.steps import run_core
+from tasks.steps import removal_decision, run_core
 
 removal_app = typer.Typer(help="移出名单（removal）", no_args_is_help=True)
 objection_app = typer.Typer(help="异议（objections）", no_args_is_help=True)
@@ -183,7 +186,7 @@ def screen_command(
         uscc: str | None = code
         id_hash: str | None = None
         shown = code
-        if ric.is_valid(code):  # a person: looked up by the keyed hash, shown masked
+        if is_resident_id(code):  # a person: looked up by the keyed hash, shown masked
             person = check_resident_id(code, runtime.settings.id_hash_key.get_secret_value())
             uscc, id_hash, shown = None, person.lookup_hash, person.masked
         elif not check_uscc(code).accepted:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from prefect import task
-from sqlmodel import Session, col
+from sqlmodel import col
 
 from registry import db
 from registry.models import Listing, RemovalApplication, Subject
 from registry.models import ListingState as S
-from registry.removal import decide_removal, review_expired
-from registry.routing import Routing, StepResult
+from registry.removal import review_expired
 from tasks.runtime import opened_runtime
-from tasks.steps import run_core
+from tasks.steps import removal_decision, run_core
 
 SOURCE = "flow:review-removals"
 
@@ -52,19 +50,6 @@ def pending_decisions() -> list[dict[str, Any]]:
             .order_by(col(Listing.id))
         ).all()
     return [dict(row._mapping) for row in rows]
-
-
-def removal_decision(
-    listing_ids: list[int], *, approve: bool, reviewer: str, reason: str | None
-) -> Callable[[Session, Routing], StepResult]:
-    """The operator's decision on listings in removal review, ready for `run_core`."""
-
-    def operation(session: Session, routing: Routing) -> StepResult:
-        return decide_removal(
-            session, listing_ids, approve=approve, reviewer=reviewer, reason=reason, routing=routing
-        )
-
-    return operation
 
 
 @task(name="apply-removal-decisions")

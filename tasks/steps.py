@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 from registry import db
 from registry.errors import TransitionRefused
 from registry.models import Listing
-from registry.removal import revoke_red_listings_of
+from registry.removal import decide_removal, revoke_red_listings_of
 from registry.routing import (
     BatchPosition,
     Decision,
@@ -108,3 +108,16 @@ def run_core(
     transaction."""
     with db.session_scope(runtime.engine) as session:
         return operation(session, runtime.routing(actor=actor, source=source))
+
+
+def removal_decision(
+    listing_ids: list[int], *, approve: bool, reviewer: str, reason: str | None
+) -> Callable[[Session, Routing], StepResult]:
+    """The operator's decision on listings in removal review, ready for `run_core`."""
+
+    def operation(session: Session, routing: Routing) -> StepResult:
+        return decide_removal(
+            session, listing_ids, approve=approve, reviewer=reviewer, reason=reason, routing=routing
+        )
+
+    return operation
