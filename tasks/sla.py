@@ -1,0 +1,84 @@
+"""Prefect tasks of `sweep-sla`: the sweep (one transaction) and the per-department figures.
+
+The sweep's Prefect event is one per level reached (`jointcredit.action.reminded`,
+`jointcredit.action.escalated`) with the count per department — not one per action.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.events import emit_event
+
+from notifications.compose import Issuer
+from notifications.sla_notices import sla_notice_enqueuer
+from registry import db
+from registry.sla_report import report_markdown, sla_report
+from registry.sla_sweep import Sweep, SweepResult, sweep_overdue
+from tasks.runtime import Runtime, opened_runtime
+
+SOURCE = "flow:sweep-sla"
+
+
+def sweep_of(runtime: Runtime, *, actor: str, source: str = SOURCE) -> Sweep:
+    """The sweep's rules, time and notice wiring, from an opened runtime."""
+    return Sweep(
+        catalogue=runtime.catalogue,
+        calendar=runtime.calendar,
+        clock=runtime.clock,
+        actor=actor,
+        source=source,
+        enqueue=sla_notice_enqueuer(
+            catalogue=runtime.catalogue,
+            issuer=Issuer.from_settings(runtime.settings),
+            clock=runtime.clock,
+        ),
+    )
+
+
+def _emit(result: SweepResult) -> None:
+    summary = result.as_dict()
+    for event, counts in (
+        ("jointcredit.action.reminded", summary["reminders_by_department"]),
+        ("jointcredit.action.escalated", summary["escalations_by_department"]),
+    ):
+        if counts:
+            emit_event(
+                event=event,
+                resource={"prefect.resource.id": "jointcredit.sla"},
+                payload={"today": summary["today"], "by_department": counts},
+            )
+
+
+@task(name="sweep-overdue-actions")
+def sweep_overdue_actions(actor: str) -> dict[str, Any]:
+    """催办、督办：逾期事项升级一级，并在同一事务中写入通知与审计记录。"""
+    with opened_runtime() as runtime, db.session_scope(runtime.engine) as session:
+        result = sweep_overdue(session, sweep_of(runtime, actor=actor))
+    _emit(result)
+    logger = get_run_logger()
+    if not result.working_day:
+        logger.info("%s 不是工作日，不发催办函、督办函", result.today.isoformat())
+    if result.unknown_departments:
+        logger.warning(
+            "以下部门已不在 departments.yml 中，其逾期事项无法催办：%s",
+            result.unknown_departments,
+        )
+    return result.as_dict()
+
+
+@task(name="sla-figures")
+def sla_figures() -> dict[str, Any]:
+    """各部门办理时限统计：事项数、未办结、逾期、催办、督办、响应用时中位数。"""
+    with opened_runtime() as runtime:
+        today = runtime.clock.today()
+        with db.session_scope(runtime.engine) as session:
+            lines = sla_report(
+                session, catalogue=runtime.catalogue, calendar=runtime.calendar, today=today
+            )
+    return {
+        "today": today.isoformat(),
+        "departments": [line.as_dict() for line in lines],
+        "markdown": report_markdown(lines, today=today),
+    }
