@@ -19,7 +19,10 @@ from deployments.console import JsonFlag, emit_json, err, operator, out, reporte
 from deployments.import_commands import import_file_command
 from deployments.outbox_commands import mail_sink, outbox_app
 from deployments.removal_commands import objection_app, removal_app, screen_command
+from deployments.report_commands import report_app
+from deployments.respond_commands import respond
 from deployments.route_commands import confirm, route
+from deployments.sla_commands import sla_app
 from deployments.view_commands import archive, batch_app, listing_app
 from memoranda.loader import Catalogue, load_catalogue
 from registry import db
@@ -54,6 +57,9 @@ app.command("archive")(archive)
 app.add_typer(removal_app, name="removal")
 app.add_typer(objection_app, name="objection")
 app.command("screen")(screen_command)
+app.add_typer(report_app, name="report")
+app.command("respond")(respond)
+app.add_typer(sla_app, name="sla")
 
 def load_context() -> tuple[Settings, Catalogue, WorkingCalendar]:
     settings = get_settings()
@@ -285,12 +291,11 @@ def calendar_reload(as_json: JsonFlag = False) -> None:
 
 @app.command("demo")
 def demo(as_json: JsonFlag = False) -> None:
-    """演示：在 var/demo.db 上走一遍名单流程（run the demonstration on var/demo.db）。"""
+    """演示：导入、告知、确认、推送、投递、答复、巡查、移出、月报，一条命令走完（the demo）。"""
     from deployments.demo import run_demo
 
     with reported(as_json):
-        settings, catalogue, calendar = load_context()
-        report = run_demo(settings, catalogue, calendar, say=_say(as_json))
+        report = run_demo(get_settings(), say=_say(as_json))
     if as_json:
         emit_json(report)
 

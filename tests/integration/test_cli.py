@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from registry import db
-from tests.conftest import CATALOGUE_DIR
+from tests.conftest import CATALOGUE_DIR, REPO
 from tests.integration.cli_runner import run, run_json
 
 
@@ -102,18 +103,47 @@ def test_production_refuses_a_frozen_clock(tmp_path: Path) -> None:
     assert "JOINTCREDIT_NOW" in result.stderr
 
 
-def test_demo_walks_the_lifecycle_and_verifies_the_chain(tmp_path: Path) -> None:
-    env = {"JOINTCREDIT_NOW": "2026-11-27T09:00:00+08:00"}
-    payload = run_json(tmp_path, "demo", env=env)
-    assert payload["listing_states"] == {"black": {"in_force": 3}, "red": {"in_force": 1}}
-    assert payload["transitions"] == {"applied": 15, "refused": 2}
-    assert payload["audit"] == {"ok": True, "events": 15}
-    assert (tmp_path / "var" / "demo.db").exists()
-    again = run_json(tmp_path, "demo", env=env)  # idempotent: a fresh demo database each run
-    assert again["audit"] == payload["audit"]
-    text = run(tmp_path, "demo", env=env)
-    assert "审计链校验" in text.stdout
-    assert "110105********002X" not in text.stdout  # nothing personal is printed at all
-    assert "11010519491231002X" not in text.stdout
-    stored = b"".join(p.read_bytes() for p in (tmp_path / "var").glob("demo.db*"))
-    assert b"19491231" not in stored  # the ID number itself is never stored
+def test_the_demo_runs_the_whole_mission_and_its_summary_matches_mail_and_report(
+    tmp_path: Path,
+) -> None:
+    """`make demo` as a new user runs it: the summary is checked against the mail folder, the
+    report file and the database, and no resident ID number appears anywhere in clear."""
+    raw_ids = [
+        row["身份证号"]
+        for row in csv.DictReader(
+            (REPO / "deployments" / "demo_data" / "batch-2026.csv").open(encoding="utf-8-sig")
+        )
+        if row["身份证号"]
+    ]
+    assert raw_ids
+    result = run(tmp_path, "demo", "--json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    payload = json.loads(result.stdout)
+
+    mail = tmp_path / "var" / "mail"
+    files = list(mail.glob("*.eml"))
+    assert payload["mail_files"] == payload["distinct_message_ids"] == len(files)
+    assert sum(payload["notices_sent"].values()) == len(files)
+    assert payload["notices_not_sent"] == 0
+    assert payload["batch_2023"]["states"] == {"removed": 3}
+    assert payload["batch_2026"]["states"] == {"in_force": 6, "rejected": 1}
+    assert payload["batch_2026"]["quarantined"] == 3
+    assert payload["removed"] == 3
+    assert payload["reminders"] > 0
+    assert payload["audit_chain_ok"] is True
+    report = Path(payload["report"])
+    assert report.is_file()
+    assert "典型案例" in report.read_text(encoding="utf-8")
+    everything = (
+        b"".join(
+            [
+                *(f.read_bytes() for f in files),
+                *(p.read_bytes() for p in (tmp_path / "var").glob("demo.db*")),
+            ]
+        )
+        + result.stdout.encode()
+        + result.stderr.encode()
+    )
+    for raw in raw_ids:
+        assert raw.encode() not in everything
+        assert raw[6:14].encode() not in everything  # not even the birth date
