@@ -6,10 +6,40 @@ boolean is named so that its field name reads well (the UI shows booleans by nam
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, TypeVar
 
+import pydantic
 from prefect.input import RunInput
 from pydantic import BaseModel, Field
+from pydantic.fields import FieldInfo
+
+Form = TypeVar("Form", bound=RunInput)
+
+
+def form_with(form: type[Form], description: str, **defaults: Any) -> type[Form]:
+    """The form with `description` above it and some fields pre-filled.
+
+    Prefect's `with_initial_data` rebuilds each given field from its type alone, which drops
+    the Chinese title and the constraints (a reviewer could then be left empty); this keeps
+    each field's FieldInfo and changes only its default. An empty value for a required field
+    leaves the field required.
+    """
+    fields: dict[str, Any] = {}
+    for name, value in defaults.items():
+        original = form.model_fields[name]
+        if value in ("", None) and original.is_required():
+            continue
+        if original.default_factory is not None:
+            info = FieldInfo.merge_field_infos(
+                original, default_factory=lambda value=value: copy.deepcopy(value)
+            )
+        else:
+            info = FieldInfo.merge_field_infos(original, default=value)
+        fields[name] = (original.annotation, info)
+    model: type[Form] = pydantic.create_model(form.__name__, __base__=form, **fields)
+    model._description = description  # what Prefect shows above the form
+    return model
 
 
 class Rejection(BaseModel):

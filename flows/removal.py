@@ -16,7 +16,7 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import apause_flow_run, asuspend_flow_run
 from prefect.runtime import deployment
 
-from flows.operator_ui import RemovalForm, removal_report, removal_review_markdown
+from flows.operator_ui import RemovalForm, form_with, removal_report, removal_review_markdown
 from tasks.removal import apply_removal_decisions, pending_decisions, review_expired_listings
 
 ACTOR = "flow:review-removals"
@@ -51,9 +51,7 @@ async def review_removals(
 async def _ask_operator(
     pending: list[dict[str, Any]], timeout_hours: float, poll_seconds: int
 ) -> RemovalForm | None:
-    form = RemovalForm.with_initial_data(
-        description=removal_review_markdown(pending), reviewer="", approve=[], refusals=[]
-    )
+    form = form_with(RemovalForm, removal_review_markdown(pending))
     timeout = int(timeout_hours * 3600)
     try:
         if deployment.id:

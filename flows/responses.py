@@ -22,6 +22,7 @@ from prefect.input import RunInput
 from prefect.runtime import deployment
 from pydantic import Field
 
+from flows.operator_ui import form_with
 from registry.responses import KIND_LABELS, Refusal, ResponseRefused, parse_kind
 from tasks.responses import SOURCE, record_department_responses
 
@@ -77,8 +78,9 @@ async def record_responses(
     listings = [str(i) for i in listing_ids or []]
     if not (department and response and (listings or batch_id)):
         form = await _ask_operator(
-            ResponseForm.with_initial_data(
-                description=FORM_DESCRIPTION,
+            form_with(
+                ResponseForm,
+                FORM_DESCRIPTION,
                 department=department or "",
                 response=KIND_LABELS[parse_kind(response)] if response else "响应",
                 listing_ids="，".join(listings),

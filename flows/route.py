@@ -18,7 +18,7 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import apause_flow_run, asuspend_flow_run
 from prefect.runtime import deployment
 
-from flows.operator_ui import ConfirmationForm, batch_report
+from flows.operator_ui import ConfirmationForm, batch_report, form_with
 from tasks.routing import (
     apply_decision,
     close_defence_windows,
@@ -68,13 +68,7 @@ async def _ask_operator(
     batch_id: int, timeout_hours: float, poll_seconds: int
 ) -> ConfirmationForm | None:
     """The confirmation form; None when nobody answered in time (the batch keeps waiting)."""
-    form = ConfirmationForm.with_initial_data(
-        description=review_table(batch_id),
-        reviewer="",
-        decision_number="",
-        approve_others=True,
-        rejections=[],
-    )
+    form = form_with(ConfirmationForm, review_table(batch_id))
     timeout = int(timeout_hours * 3600)
     key = f"confirm-batch-{batch_id}"
     try:
