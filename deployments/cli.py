@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
 from deployments.import_commands import import_file_command
+from deployments.ops_commands import serve_command, up_command
 from deployments.outbox_commands import mail_sink, outbox_app
 from deployments.removal_commands import objection_app, removal_app, screen_command
 from deployments.report_commands import report_app
@@ -60,6 +61,8 @@ app.command("screen")(screen_command)
 app.add_typer(report_app, name="report")
 app.command("respond")(respond)
 app.add_typer(sla_app, name="sla")
+app.command("serve")(serve_command)
+app.command("up")(up_command)
 
 def load_context() -> tuple[Settings, Catalogue, WorkingCalendar]:
     settings = get_settings()

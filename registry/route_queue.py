@@ -1,0 +1,75 @@
+"""Which batches the 15-minute sweep (`route-due-batches`) must move, and which wait on a person.
+
+A batch is *due* when some of its listings are ready for a step of `route-batch` that needs no
+operator: proposed (告知 not yet given), notified with the defence received or its window
+lapsed (the due day itself still belongs to the party, as in `close_defence_windows`),
+confirmed but not published, or in force but never dispatched to the departments of a
+memorandum. A batch *awaits the operator* when any listing is awaiting confirmation.
+
+Pure SQL on a session, no Prefect: the flow decides what to do with the ids. Oldest batch
+first, and at most `limit` of them, so one sweep does bounded work and the next one continues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import date
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from registry.models import DepartmentAction, Listing
+from registry.models import ListingState as S
+
+_ACTION = sa.inspect(DepartmentAction).local_table
+
+
+def due_batches(
+    session: Session, *, today: date, dispatchable_rule_sets: Collection[str], limit: int
+) -> list[int]:
+    """Ids of batches with listings a step of `route-batch` can move now, oldest first.
+
+    `dispatchable_rule_sets` are the rule-sets that have at least one memorandum: a listing in
+    force under any other has no department to dispatch to and never makes its batch due.
+    """
+    if limit < 1:
+        return []
+    undispatched = sa.and_(
+        col(Listing.state) == S.IN_FORCE.value,
+        col(Listing.rule_set).in_(sorted(dispatchable_rule_sets)),
+        ~sa.exists().where(_ACTION.c.listing_id == col(Listing.id)),
+    )
+    defence_over = sa.and_(
+        col(Listing.state) == S.NOTIFIED.value,
+        sa.or_(
+            col(Listing.defence_received_at).is_not(None),
+            col(Listing.defence_due) < today,
+        ),
+    )
+    ready = sa.or_(
+        col(Listing.state).in_([S.PROPOSED.value, S.CONFIRMED.value]),
+        defence_over,
+        undispatched,
+    )
+    rows = session.execute(
+        sa.select(col(Listing.batch_id))
+        .where(ready)
+        .group_by(col(Listing.batch_id))
+        .order_by(col(Listing.batch_id))
+        .limit(limit)
+    )
+    return [int(batch_id) for batch_id in rows.scalars()]
+
+
+def batches_awaiting_operator(session: Session, *, limit: int) -> list[int]:
+    """Ids of batches with listings awaiting the operator's decision, oldest first."""
+    if limit < 1:
+        return []
+    rows = session.execute(
+        sa.select(col(Listing.batch_id))
+        .where(col(Listing.state) == S.AWAITING_CONFIRMATION.value)
+        .group_by(col(Listing.batch_id))
+        .order_by(col(Listing.batch_id))
+        .limit(limit)
+    )
+    return [int(batch_id) for batch_id in rows.scalars()]

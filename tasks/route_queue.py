@@ -1,0 +1,103 @@
+"""Prefect tasks of `route-due-batches`: find the batches to move, and put a confirmation form in
+front of the operator for every batch that waits on one.
+
+The form is a run of the `route-batch` deployment — never a subflow of the sweep: Prefect
+suspends only top-level runs of a deployment ("Cannot suspend subflows"), and a paused subflow
+would hold the sweep's process for a day. A batch that already has an open run of that
+deployment (scheduled, pending, running, paused or suspended) gets no second one, whether the
+sweep or an operator started it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.exceptions import ObjectNotFound
+
+from registry import db
+from registry.route_queue import batches_awaiting_operator, due_batches
+from tasks.runtime import opened_runtime
+
+OPEN_STATES = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED]
+PAGE = 200
+
+
+@task(name="find-due-batches")
+def find_due_batches(limit: int) -> list[int]:
+    """Batches with listings ready for a step that needs no operator (oldest first)."""
+    with opened_runtime() as runtime, db.session_scope(runtime.engine) as session:
+        catalogue = runtime.catalogue
+        dispatchable = [r for r in catalogue.rule_sets if catalogue.memoranda_for(r)]
+        return due_batches(
+            session,
+            today=runtime.clock.today(),
+            dispatchable_rule_sets=dispatchable,
+            limit=limit,
+        )
+
+
+@task(name="find-batches-awaiting-operator")
+def find_batches_awaiting_operator(limit: int) -> list[int]:
+    with opened_runtime() as runtime, db.session_scope(runtime.engine) as session:
+        return batches_awaiting_operator(session, limit=limit)
+
+
+@task(name="request-confirmation-forms")
+async def request_confirmation_forms(batch_ids: list[int], deployment: str) -> dict[str, Any]:
+    """Start a run of `deployment` (it suspends on the form) for each batch without one."""
+    report: dict[str, Any] = {"requested": [], "already_open": [], "deployment_missing": False}
+    if not batch_ids:
+        return report
+    async with get_client() as client:
+        try:
+            target = await client.read_deployment_by_name(deployment)
+        except ObjectNotFound:
+            get_run_logger().warning(
+                "部署 %s 不存在，无法在界面生成确认表单；请用 jointcredit confirm 确认批次 %s"
+                "（deployment missing: confirm from the command line）",
+                deployment,
+                batch_ids,
+            )
+            report["deployment_missing"] = True
+            return report
+        open_batches: set[int] = set()
+        offset = 0
+        while True:
+            runs = await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[target.id])),
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=OPEN_STATES))
+                ),
+                limit=PAGE,
+                offset=offset,
+            )
+            open_batches.update(
+                int(run.parameters["batch_id"])
+                for run in runs
+                if isinstance(run.parameters.get("batch_id"), int)
+            )
+            if len(runs) < PAGE:
+                break
+            offset += PAGE
+        for batch_id in batch_ids:
+            if batch_id in open_batches:
+                report["already_open"].append(batch_id)
+                continue
+            await client.create_flow_run_from_deployment(
+                target.id,
+                parameters={"batch_id": batch_id},
+                name=f"confirm-batch-{batch_id}",
+                tags=["confirmation", f"batch-{batch_id}"],
+            )
+            report["requested"].append(batch_id)
+    return report
