@@ -4,9 +4,7 @@ for the legacy listing nobody applied for."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -14,42 +12,21 @@ from prefect.flow_runs import aresume_flow_run
 
 from flows.removal import review_removals
 from memoranda.loader import Catalogue
-from notifications.compose import notice_enqueuer
-from registry import db
-from registry.calendar import WorkingCalendar
 from registry.clock import FrozenClock
 from registry.routing import Routing
 from tests.flows.test_route_flow import _paused_run
 from tests.integration.routing_factories import REVIEWER
-from tests.integration.test_removal import ISSUER, at, in_force, states
-
-
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sa.Engine]:
-    url = f"sqlite:///{tmp_path / 'removal.db'}"
-    db.upgrade(url)
-    monkeypatch.setenv("JOINTCREDIT_DATABASE_URL", url)
-    engine = db.make_engine(url)
-    yield engine
-    engine.dispose()
+from tests.integration.test_removal import at, in_force, states
 
 
 async def test_expiry_removes_automatically_and_asks_about_the_legacy_listing(
     prefect_server: None,
     database: sa.Engine,
     catalogue: Catalogue,
-    calendar: WorkingCalendar,
+    routing: Routing,
     clock: FrozenClock,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    routing = Routing(
-        catalogue=catalogue,
-        calendar=calendar,
-        clock=clock,
-        actor="test",
-        source="test",
-        enqueue=notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock),
-    )
     _b, current = in_force(database, catalogue, clock, routing, published=date(2023, 11, 20))
     _b, legacy = in_force(
         database,

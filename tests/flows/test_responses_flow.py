@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +23,6 @@ from sqlmodel import col
 
 from flows.responses import record_responses
 from memoranda.loader import Catalogue
-from registry import db
 from registry.audit import verify
 from registry.clock import FrozenClock
 from registry.db import session_scope
@@ -35,19 +32,6 @@ from registry.routing import Decision
 from tasks.runtime import opened_runtime
 from tasks.steps import record_decision, run_step
 from tests.integration.routing_factories import REVIEWER, proposed_batch
-
-
-@pytest.fixture
-def database(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FrozenClock
-) -> Iterator[sa.Engine]:
-    url = f"sqlite:///{tmp_path / 'responses.db'}"
-    db.upgrade(url)
-    monkeypatch.setenv("JOINTCREDIT_DATABASE_URL", url)
-    monkeypatch.setenv("JOINTCREDIT_NOW", clock.now().isoformat())
-    engine = db.make_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def dispatched(

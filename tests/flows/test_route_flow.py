@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,6 @@ from sqlmodel import col
 from flows.intake import intake_batch
 from flows.route import route_batch
 from memoranda.loader import Catalogue
-from registry import db
 from registry.audit import verify
 from registry.clock import FrozenClock
 from registry.db import session_scope
@@ -38,14 +36,6 @@ from tests.integration.routing_factories import REVIEWER, proposed_batch
 DECISION_NUMBER = "川应急信决〔2026〕21号"
 
 
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sa.Engine]:
-    url = f"sqlite:///{tmp_path / 'route.db'}"
-    db.upgrade(url)
-    monkeypatch.setenv("JOINTCREDIT_DATABASE_URL", url)
-    engine = db.make_engine(url)
-    yield engine
-    engine.dispose()
 
 
 def _at(monkeypatch: pytest.MonkeyPatch, clock: FrozenClock) -> None:

@@ -4,8 +4,7 @@ requested as runs of the `route-batch` deployment (once per batch), failures col
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,24 +16,10 @@ from sqlmodel import col
 from flows.route import route_batch
 from flows.route_sweep import ROUTE_BATCH_DEPLOYMENT, BatchesFailed, route_due_batches
 from memoranda.loader import Catalogue
-from registry import db
 from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.models import Listing
 from tests.integration.routing_factories import proposed_batch
-
-
-@pytest.fixture
-def database(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: FrozenClock
-) -> Iterator[sa.Engine]:
-    url = f"sqlite:///{tmp_path / 'sweep.db'}"
-    db.upgrade(url)
-    monkeypatch.setenv("JOINTCREDIT_DATABASE_URL", url)
-    monkeypatch.setenv("JOINTCREDIT_NOW", clock.now().isoformat())
-    engine = db.make_engine(url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -12,9 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from memoranda.loader import Catalogue
-from notifications.compose import Issuer, notice_enqueuer
 from registry.audit import verify
-from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ, FrozenClock
 from registry.db import session_scope
 from registry.models import DepartmentAction, Listing, Notice
@@ -40,23 +38,11 @@ from registry.routing import (
 from registry.screening import screen
 from tests.integration.routing_factories import REVIEWER, proposed_batch
 
-ISSUER = Issuer(name="四川省应急管理厅", office="信用管理处", email="xinyong@example.org")
-
 
 def at(clock: FrozenClock, day: date) -> None:
     clock.set(datetime(day.year, day.month, day.day, 10, 0, tzinfo=BUSINESS_TZ))
 
 
-@pytest.fixture
-def routing(catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenClock) -> Routing:
-    return Routing(
-        catalogue=catalogue,
-        calendar=calendar,
-        clock=clock,
-        actor="flow:review-removals",
-        source="test",
-        enqueue=notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock),
-    )
 
 
 def run(engine: sa.Engine, operation: Any, *args: Any, **kwargs: Any) -> Any:

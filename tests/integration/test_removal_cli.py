@@ -10,13 +10,11 @@ import pytest
 import sqlalchemy as sa
 
 from memoranda.loader import Catalogue
-from notifications.compose import notice_enqueuer
 from registry import db
-from registry.calendar import WorkingCalendar
 from registry.clock import FrozenClock
 from registry.routing import Routing
 from tests.integration.cli_runner import run, run_json, run_json_error
-from tests.integration.test_removal import ISSUER, at, in_force
+from tests.integration.test_removal import at, in_force
 
 
 @pytest.fixture
@@ -31,19 +29,11 @@ def local(tmp_path: Path) -> Iterator[tuple[sa.Engine, dict[str, str]]]:
 def test_screen_objection_and_removal_from_the_command_line(
     local: tuple[sa.Engine, dict[str, str]],
     catalogue: Catalogue,
-    calendar: WorkingCalendar,
+    routing: Routing,
     clock: FrozenClock,
     tmp_path: Path,
 ) -> None:
     engine, env = local
-    routing = Routing(
-        catalogue=catalogue,
-        calendar=calendar,
-        clock=clock,
-        actor="test",
-        source="test",
-        enqueue=notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock),
-    )
     _batch, (listing,) = in_force(engine, catalogue, clock, routing, published=date(2026, 6, 1))
     with engine.connect() as connection:
         uscc = connection.execute(

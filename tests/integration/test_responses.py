@@ -22,9 +22,7 @@ from typer.testing import CliRunner
 
 from deployments.respond_commands import respond
 from memoranda.loader import Catalogue
-from notifications.compose import Issuer, notice_enqueuer
 from registry.audit import verify
-from registry.calendar import WorkingCalendar
 from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.importing import ImportFileError
@@ -54,20 +52,9 @@ from tests.integration.routing_factories import REVIEWER, proposed_batch
 
 CORPUS = REPO / "tests" / "corpus" / "responses"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
-ISSUER = Issuer(name="四川省应急管理厅", office="信用管理处", email="xinyong@example.org")
 OPERATOR = "cli:录入员"
 
 
-@pytest.fixture
-def routing(catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenClock) -> Routing:
-    return Routing(
-        catalogue=catalogue,
-        calendar=calendar,
-        clock=clock,
-        actor="flow:route-batch",
-        source="test",
-        enqueue=notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock),
-    )
 
 
 def dispatched_batch(

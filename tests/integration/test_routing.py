@@ -11,9 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from memoranda.loader import Catalogue
-from notifications.compose import Issuer, notice_enqueuer
 from registry.audit import verify
-from registry.calendar import WorkingCalendar
 from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.errors import NotFound
@@ -33,20 +31,6 @@ from registry.routing import (
     review_markdown,
 )
 from tests.integration.routing_factories import PROPOSER, REVIEWER, proposed_batch
-
-ISSUER = Issuer(name="四川省应急管理厅", office="信用管理处", email="xinyong@example.org")
-
-
-@pytest.fixture
-def routing(catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenClock) -> Routing:
-    return Routing(
-        catalogue=catalogue,
-        calendar=calendar,
-        clock=clock,
-        actor="flow:route-batch",
-        source="test",
-        enqueue=notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock),
-    )
 
 
 def _states(engine: sa.Engine, ids: list[int]) -> Counter[str]:

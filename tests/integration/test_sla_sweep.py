@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from deployments.sla_commands import sla_app
 from memoranda.loader import Catalogue
-from notifications.compose import Issuer, notice_enqueuer
+from notifications.compose import notice_enqueuer
 from notifications.sla_notices import sla_notice_enqueuer
 from registry import db
 from registry.audit import verify
@@ -50,9 +50,9 @@ from registry.sla_sweep import (
     SweepResult,
     sweep_overdue,
 )
+from tests.conftest import ISSUER
 from tests.integration.routing_factories import REVIEWER, proposed_batch
 
-ISSUER = Issuer(name="四川省应急管理厅", office="信用管理处", email="xinyong@example.org")
 MEMORANDUM = "mem-2023-art78"  # the memorandum of `mem-2023-serious` (7 departments)
 DISPATCH_DAY = datetime(2026, 9, 28, 9, 0, tzinfo=BUSINESS_TZ)
 
