@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from memoranda.loader import Catalogue
-from memoranda.schema import Measure, RuleSet
+from memoranda.schema import Department, Measure, Memorandum, RuleSet
 from notifications.contexts import (
     Contact,
     DepartmentDispatchContext,
@@ -344,6 +344,66 @@ def _party_context(
     )
 
 
+@dataclass(frozen=True)
+class _Digest:
+    """What a department digest (推送函, 解除函) is about: one department, one memorandum, the
+    measures it applies under it, and the listings the digest names."""
+
+    department: Department
+    memorandum: Memorandum
+    measures: list[MeasureLine]
+    rows: list[_Row]
+    rule_set: RuleSet
+
+    @classmethod
+    def of(cls, request: NoticeRequest, rows: dict[int, _Row], catalogue: Catalogue) -> _Digest:
+        department = catalogue.departments[request.department or ""]
+        memorandum = catalogue.memoranda[request.memorandum or ""]
+        named = [rows[i] for i in request.listing_ids]
+        return cls(
+            department=department,
+            memorandum=memorandum,
+            measures=[
+                _measure_line(m) for m in catalogue.measures_for(memorandum.id, department.code)
+            ],
+            rows=named,
+            rule_set=catalogue.rule_sets[named[0].listing["rule_set"]],
+        )
+
+    @property
+    def list_name(self) -> str:
+        return LIST_NAMES.get(self.rule_set.id, self.rule_set.title)
+
+    @property
+    def memorandum_ref(self) -> MemorandumRef:
+        return MemorandumRef(
+            title=self.memorandum.title, document_number=self.memorandum.document_number
+        )
+
+    def due(self, session: Session, *columns: Any) -> Any:
+        """Due dates of this department's actions (equal for every listing of one digest)."""
+        return session.execute(
+            sa.select(*columns).where(
+                col(DepartmentAction.listing_id) == self.rows[0].id,
+                col(DepartmentAction.department) == self.department.code,
+                col(DepartmentAction.memorandum) == self.memorandum.id,
+            )
+        ).one()
+
+    def draft(
+        self, name: NoticeKindName, scope: str, request: NoticeRequest, context: NoticeContext
+    ) -> NoticeDraft:
+        kind = _kind(name)
+        mailbox = self.department.mailbox
+        return NoticeDraft(
+            kind=kind,
+            recipient=Recipient(mailbox, self.department.name),
+            context=context,
+            key=NoticeKey(kind, scope, mailbox, request.step or digest_step(request.listing_ids)),
+            department_code=self.department.code,
+        )
+
+
 def _dispatch(
     session: Session,
     request: NoticeRequest,
@@ -352,62 +412,40 @@ def _dispatch(
     issuer: Issuer,
     letterhead: Letterhead,
 ) -> NoticeDraft:
-    department = catalogue.departments[request.department or ""]
-    memorandum = catalogue.memoranda[request.memorandum or ""]
-    measures = [_measure_line(m) for m in catalogue.measures_for(memorandum.id, department.code)]
-    first = rows[request.listing_ids[0]]
-    rule_set = catalogue.rule_sets[first.listing["rule_set"]]
-    due = session.execute(
-        sa.select(
-            col(DepartmentAction.ack_due),
-            col(DepartmentAction.ack_provisional),
-            col(DepartmentAction.feedback_due),
-            col(DepartmentAction.feedback_provisional),
-        ).where(
-            col(DepartmentAction.listing_id) == first.id,
-            col(DepartmentAction.department) == department.code,
-            col(DepartmentAction.memorandum) == memorandum.id,
-        )
-    ).one()
-    entries = [
-        DispatchEntry(
-            listing_reference=row.reference,
-            decision_number=row.listing.get("decision_number") or "—",
-            subject=row.subject,
-            grounds=_grounds(rule_set, row.listing["grounds"]),
-            published_on=_published_on(row, letterhead.issued_on),
-            expires_on=row.listing["expires_on"] or letterhead.issued_on,
-        )
-        for row in (rows[i] for i in request.listing_ids)
-    ]
+    """推送函: every listing of the batch this department must now apply its measures to."""
+    digest = _Digest.of(request, rows, catalogue)
+    due = digest.due(
+        session,
+        col(DepartmentAction.ack_due),
+        col(DepartmentAction.ack_provisional),
+        col(DepartmentAction.feedback_due),
+        col(DepartmentAction.feedback_provisional),
+    )
     context = DepartmentDispatchContext(
         letterhead=letterhead,
-        department=department.name,
-        batch_reference=first.batch_reference,
-        list_name=LIST_NAMES.get(rule_set.id, rule_set.title),
-        list_type=memorandum.list_type,
-        memorandum=MemorandumRef(
-            title=memorandum.title, document_number=memorandum.document_number
-        ),
-        measures=measures,
-        entries=entries,
+        department=digest.department.name,
+        batch_reference=digest.rows[0].batch_reference,
+        list_name=digest.list_name,
+        list_type=digest.memorandum.list_type,
+        memorandum=digest.memorandum_ref,
+        measures=digest.measures,
+        entries=[
+            DispatchEntry(
+                listing_reference=row.reference,
+                decision_number=row.listing.get("decision_number") or "—",
+                subject=row.subject,
+                grounds=_grounds(digest.rule_set, row.listing["grounds"]),
+                published_on=_published_on(row, letterhead.issued_on),
+                expires_on=row.listing["expires_on"] or letterhead.issued_on,
+            )
+            for row in digest.rows
+        ],
         ack_due=DueDate(due=due[0], provisional=due[1]),
         feedback_due=DueDate(due=due[2], provisional=due[3]),
         contact=issuer.contact(),
     )
-    kind = _kind(NoticeKindName.DEPARTMENT_DISPATCH)
-    return NoticeDraft(
-        kind=kind,
-        recipient=Recipient(department.mailbox, department.name),
-        context=context,
-        key=NoticeKey(
-            kind,
-            f"batch:{request.batch_id}",
-            department.mailbox,
-            request.step or digest_step(request.listing_ids),
-        ),
-        department_code=department.code,
-    )
+    scope = f"batch:{request.batch_id}"
+    return digest.draft(NoticeKindName.DEPARTMENT_DISPATCH, scope, request, context)
 
 
 def _lift(
@@ -419,56 +457,33 @@ def _lift(
     letterhead: Letterhead,
 ) -> NoticeDraft:
     """解除函: the removed listings this department must stop applying measures to."""
-    department = catalogue.departments[request.department or ""]
-    memorandum = catalogue.memoranda[request.memorandum or ""]
-    measures = [_measure_line(m) for m in catalogue.measures_for(memorandum.id, department.code)]
-    first = rows[request.listing_ids[0]]
-    rule_set = catalogue.rule_sets[first.listing["rule_set"]]
-    due = session.execute(
-        sa.select(col(DepartmentAction.lift_due), col(DepartmentAction.lift_provisional)).where(
-            col(DepartmentAction.listing_id) == first.id,
-            col(DepartmentAction.department) == department.code,
-            col(DepartmentAction.memorandum) == memorandum.id,
-        )
-    ).one()
-    references = sorted({rows[i].batch_reference for i in request.listing_ids})
-    entries = [
-        LiftEntry(
-            listing_reference=row.reference,
-            decision_number=row.listing.get("decision_number") or "—",
-            subject=row.subject,
-            reason=REASON_LABELS.get(row.listing.get("removal_reason") or "", "移出名单"),
-            removed_on=_removed_on(row, letterhead.issued_on),
-            measures=measures,
-        )
-        for row in (rows[i] for i in request.listing_ids)
-    ]
+    digest = _Digest.of(request, rows, catalogue)
+    due = digest.due(
+        session, col(DepartmentAction.lift_due), col(DepartmentAction.lift_provisional)
+    )
     context = LiftRequestContext(
         letterhead=letterhead,
-        department=department.name,
-        batch_reference="、".join(references),
-        list_name=LIST_NAMES.get(rule_set.id, rule_set.title),
-        list_type=memorandum.list_type,
-        memorandum=MemorandumRef(
-            title=memorandum.title, document_number=memorandum.document_number
-        ),
-        entries=entries,
+        department=digest.department.name,
+        batch_reference="、".join(sorted({row.batch_reference for row in digest.rows})),
+        list_name=digest.list_name,
+        list_type=digest.memorandum.list_type,
+        memorandum=digest.memorandum_ref,
+        entries=[
+            LiftEntry(
+                listing_reference=row.reference,
+                decision_number=row.listing.get("decision_number") or "—",
+                subject=row.subject,
+                reason=REASON_LABELS.get(row.listing.get("removal_reason") or "", "移出名单"),
+                removed_on=_removed_on(row, letterhead.issued_on),
+                measures=digest.measures,
+            )
+            for row in digest.rows
+        ],
         confirm_due=DueDate(due=due[0] or letterhead.issued_on, provisional=due[1]),
         contact=issuer.contact(),
     )
-    kind = _kind(NoticeKindName.LIFT_REQUEST)
-    return NoticeDraft(
-        kind=kind,
-        recipient=Recipient(department.mailbox, department.name),
-        context=context,
-        key=NoticeKey(
-            kind,
-            f"lift:{memorandum.id}",
-            department.mailbox,
-            request.step or digest_step(request.listing_ids),
-        ),
-        department_code=department.code,
-    )
+    scope = f"lift:{digest.memorandum.id}"
+    return digest.draft(NoticeKindName.LIFT_REQUEST, scope, request, context)
 
 
 def _removed_on(row: _Row, today: date) -> date:
