@@ -306,7 +306,7 @@ def demo(as_json: JsonFlag = False) -> None:
 def _say(as_json: bool) -> Callable[[Any], None]:
     def say(renderable: Any) -> None:
         if not as_json:
-            out.print(renderable)
+            out.print(renderable, soft_wrap=isinstance(renderable, str))
 
     return say
 

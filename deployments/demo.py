@@ -224,6 +224,7 @@ def _summary(
         chain = audit.verify(session)
     engine.dispose()
     arrived = message_id_counts(mail)
+    total = report["figures"]["total"]
     summary = {
         "database": str(database),
         "mail_dir": str(mail),
@@ -244,6 +245,13 @@ def _summary(
         "escalations": swept.get("escalated", 0),
         "removed": removals["review"]["moved"],
         "report": report["files"].get("report.html"),
+        "report_total": {
+            "red": total["red"],
+            "black": total["black"],
+            "typical": total["typical"],
+            "ratio": total["ratio"],
+            "below_target": report["figures"]["below_target"],
+        },
         "delivered": delivered["sent"],
         "audit_events": chain.checked,
         "audit_chain_ok": chain.ok,
@@ -260,6 +268,13 @@ def _summary(
     table.add_row("部门事项", _states(actions))
     table.add_row("催办 / 督办", f"{swept.get('reminded', 0)} / {swept.get('escalated', 0)}")
     table.add_row("期满移出", f"{removals['review']['moved']} 条")
+    ratio = "—" if total["ratio"] is None else f"{total['ratio']:.0%}"
+    table.add_row(
+        f"{REPORT_MONTH} 月报",
+        f"报送 {total['red'] + total['black']} 条（红 {total['red']}，黑 {total['black']}），"
+        f"典型案例 {total['typical']} 条（{ratio}）；"
+        f"未达标：{'、'.join(report['figures']['below_target']) or '无'}",
+    )
     table.add_row("已发出通知", "，".join(f"{k} {v}" for k, v in sorted(notices.items())))
     table.add_row("收信目录", f"{sum(arrived.values())} 封，{len(arrived)} 个不同 Message-ID")
     table.add_row("审计链", f"{chain.checked} 条事件，{'完整' if chain.ok else '已损坏'}")

@@ -134,6 +134,18 @@ def test_the_demo_runs_the_whole_mission_and_its_summary_matches_mail_and_report
     report = Path(payload["report"])
     assert report.is_file()
     assert "典型案例" in report.read_text(encoding="utf-8")
+    rows = list(csv.reader((report.parent / "report.csv").open(encoding="utf-8-sig")))
+    total = next(row for row in rows if row[1] == "合计")
+    figures = payload["report_total"]
+    assert [int(total[2]), int(total[3]), int(total[5])] == [
+        figures["red"],
+        figures["black"],
+        figures["typical"],
+    ]
+    # The month's entries are the 2026 batch's listings that were not rejected.
+    assert figures["red"] + figures["black"] == payload["batch_2026"]["states"]["in_force"]
+    below = {row[1] for row in rows[1:] if row[-1] == "未达标"}
+    assert below == set(figures["below_target"])
     everything = (
         b"".join(
             [
