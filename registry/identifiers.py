@@ -130,7 +130,7 @@ def validate_resident_id(number: str) -> str:
     card was issued — a person born in 1968 in Chengdu holds 510104 (锦江区, coded 1990) — so
     stdnum refuses genuine numbers. We accept a region code valid in any period.
     """
-    compact = ric.compact(number)
+    compact = number if len(number) == 18 and number.isascii() else ric.compact(number)
     if len(compact) != 18 or not compact[:17].isdigit():
         raise stdnum_errors.InvalidFormat()
     if compact[-1] != ric.calc_check_digit(compact):
