@@ -17,20 +17,9 @@ from rich.table import Table
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
 from registry.errors import JointcreditError
 from registry.routing import Decision, Waiting
+from registry.views import LISTING_STATE_LABELS
 from tasks.runtime import opened_runtime
 from tasks.steps import position, record_decision, run_step
-
-STATE_LABELS = {
-    "proposed": "拟列入",
-    "notified": "已告知",
-    "awaiting_confirmation": "待确认",
-    "confirmed": "已确认",
-    "in_force": "已生效",
-    "rejected": "不予列入",
-    "removal_review": "移出审查",
-    "removed": "已移出",
-    "revoked": "已撤销",
-}
 
 
 class RejectionFormatError(JointcreditError):
@@ -107,7 +96,7 @@ def _show(result: dict[str, Any], as_json: bool) -> None:
     table.add_column("状态")
     table.add_column("名单数", justify="right")
     for state, count in result["states"].items():
-        table.add_row(STATE_LABELS.get(state, state), str(count))
+        table.add_row(LISTING_STATE_LABELS.get(state, state), str(count))
     out.print(table)
     for step in result.get("steps", []):
         if step["moved"] or step["actions_created"] or step["notices_queued"]:

@@ -14,6 +14,8 @@ from prefect.input import RunInput
 from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
+from registry.views import LISTING_STATE_LABELS
+
 Form = TypeVar("Form", bound=RunInput)
 
 
@@ -54,17 +56,6 @@ class ConfirmationForm(RunInput):
     rejections: list[Rejection] = Field(title="不予列入的名单", default_factory=list)
 
 
-STATE_LABELS = {
-    "proposed": "拟列入",
-    "notified": "已告知",
-    "awaiting_confirmation": "待确认",
-    "confirmed": "已确认",
-    "in_force": "已生效",
-    "rejected": "不予列入",
-    "removal_review": "移出审查",
-    "removed": "已移出",
-    "revoked": "已撤销",
-}
 STEP_LABELS = {
     "notify": "告知",
     "close_defence": "申辩期满",
@@ -82,7 +73,7 @@ def batch_report(position: dict[str, Any], steps: list[dict[str, Any]]) -> str:
         "| 状态 | 名单数 |",
         "|---|---:|",
         *(
-            f"| {STATE_LABELS.get(state, state)} | {count} |"
+            f"| {LISTING_STATE_LABELS.get(state, state)} | {count} |"
             for state, count in position["states"].items()
         ),
         "",
