@@ -33,6 +33,7 @@ test: lint
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.notices
 	$(BIN)/python -m bench.route
+	$(BIN)/python -m bench.sla
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
