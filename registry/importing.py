@@ -123,28 +123,47 @@ class Header:
         return self.labels.get(name, name)
 
 
-def map_header(cells: Sequence[object], *, file_name: str) -> Header:
-    """Map header cells to fields; a repeated or missing required column fails the file."""
+def match_columns(
+    cells: Sequence[object],
+    index: Mapping[str, str],
+    duplicate: Callable[[str, str, str], Exception],
+) -> tuple[dict[int, str], dict[str, str], list[str]]:
+    """Header cells → (position → field, field → header text as written, unknown headers).
+
+    `index` maps normalised header text (`header_key`) to field names; two headers naming the
+    same field raise `duplicate(field, first text, second text)`. Shared by intake and the
+    department response sheets.
+    """
     positions: dict[int, str] = {}
     labels: dict[str, str] = {}
     unknown: list[str] = []
-    for index, cell in enumerate(cells):
+    for position, cell in enumerate(cells):
         if cell is None or not str(cell).strip():
             continue
         text = str(cell).replace("\ufeff", "").strip()
-        name = _HEADER_INDEX.get(header_key(text))
+        name = index.get(header_key(text))
         if name is None:
             unknown.append(text)
-            continue
-        if name in labels:
-            raise ImportFileError(
-                f"文件 {file_name} 的表头中「{labels[name]}」与「{text}」是同一列，无法确定取哪一列"
-                f"（duplicate column: {name}）",
-                file=file_name,
-                column=name,
-            )
-        positions[index] = name
-        labels[name] = text
+        elif name in labels:
+            raise duplicate(name, labels[name], text)
+        else:
+            positions[position] = name
+            labels[name] = text
+    return positions, labels, unknown
+
+
+def map_header(cells: Sequence[object], *, file_name: str) -> Header:
+    """Map header cells to fields; a repeated or missing required column fails the file."""
+
+    def duplicate(name: str, first: str, second: str) -> Exception:
+        return ImportFileError(
+            f"文件 {file_name} 的表头中「{first}」与「{second}」是同一列，无法确定取哪一列"
+            f"（duplicate column: {name}）",
+            file=file_name,
+            column=name,
+        )
+
+    positions, labels, unknown = match_columns(cells, _HEADER_INDEX, duplicate)
     missing = [name for name in REQUIRED if name not in labels]
     if missing:
         wanted = "、".join(f"{_ZH[name]}（{name}）" for name in missing)

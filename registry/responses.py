@@ -62,6 +62,7 @@ from registry.importing import (
     _Row,
     detect_encoding,
     header_key,
+    match_columns,
     shown_value,
 )
 from registry.models import ActionState, Batch, DepartmentAction, Listing
@@ -1002,23 +1003,12 @@ def _open_records(
 def _map_header(
     cells: Sequence[object], path: Path, *, has_default: bool
 ) -> tuple[dict[int, str], dict[str, str], list[str]]:
-    positions: dict[int, str] = {}
-    labels: dict[str, str] = {}
-    unknown: list[str] = []
-    for index, cell in enumerate(cells):
-        if cell is None or not str(cell).strip():
-            continue
-        text = str(cell).replace("\ufeff", "").strip()
-        name = _HEADER_INDEX.get(header_key(text))
-        if name is None:
-            unknown.append(text)
-        elif name in labels:
-            raise _file_error(
-                path, f"表头中「{labels[name]}」与「{text}」是同一列（duplicate column: {name}）"
-            )
-        else:
-            positions[index] = name
-            labels[name] = text
+    def duplicate(name: str, first: str, second: str) -> Exception:
+        return _file_error(
+            path, f"表头中「{first}」与「{second}」是同一列（duplicate column: {name}）"
+        )
+
+    positions, labels, unknown = match_columns(cells, _HEADER_INDEX, duplicate)
     missing = [name for name in ("listing_id",) if name not in labels]
     if "department" not in labels and not has_default:
         missing.insert(0, "department")
