@@ -31,10 +31,10 @@ from registry.responses import (
     ResponseKind,
     ResponseRequestError,
     record_response_sheet,
-    record_responses,
     response_request,
 )
 from tasks.runtime import opened_runtime
+from tasks.steps import record_response
 
 SOURCE = "cli:respond"
 SHOWN_LINES = 30
@@ -141,15 +141,8 @@ def _record_flags(
         feedback=feedback,
         not_applicable=not_applicable,
     )
-    with opened_runtime() as runtime, db.session_scope(runtime.engine) as session:
-        result = record_responses(
-            session,
-            responses=[response],
-            catalogue=runtime.catalogue,
-            clock=runtime.clock,
-            recorded_by=operator(),
-            source=SOURCE,
-        )
+    with opened_runtime() as runtime:
+        result = record_response(runtime, response, recorded_by=operator(), source=SOURCE)
     return {"department": response.department, "kind": response.kind.value, **result.as_dict()}
 
 

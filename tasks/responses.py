@@ -13,9 +13,9 @@ from typing import Any
 from prefect import task
 from prefect.events import emit_event
 
-from registry import db
-from registry.responses import RULES, ResponseResult, record_responses, response_request
+from registry.responses import RULES, ResponseResult, response_request
 from tasks.runtime import opened_runtime
+from tasks.steps import record_response
 
 SOURCE = "flow:record-responses"
 EVENT_IDS_SHOWN = 50
@@ -59,14 +59,7 @@ def record_department_responses(
         feedback=feedback,
         not_applicable=not_applicable,
     )
-    with opened_runtime() as runtime, db.session_scope(runtime.engine) as session:
-        result = record_responses(
-            session,
-            responses=[response],
-            catalogue=runtime.catalogue,
-            clock=runtime.clock,
-            recorded_by=recorded_by,
-            source=SOURCE,
-        )
+    with opened_runtime() as runtime:
+        result = record_response(runtime, response, recorded_by=recorded_by, source=SOURCE)
     emit_response_events(result)
     return result.as_dict()

@@ -16,6 +16,7 @@ from registry import db
 from registry.errors import TransitionRefused
 from registry.models import Listing
 from registry.removal import decide_removal, revoke_red_listings_of
+from registry.responses import Response, ResponseResult, record_responses
 from registry.routing import (
     BatchPosition,
     Decision,
@@ -121,3 +122,18 @@ def removal_decision(
         )
 
     return operation
+
+
+def record_response(
+    runtime: Runtime, response: Response, *, recorded_by: str, source: str
+) -> ResponseResult:
+    """One department's answer in one transaction: the CLI and `record-responses` share it."""
+    with db.session_scope(runtime.engine) as session:
+        return record_responses(
+            session,
+            responses=[response],
+            catalogue=runtime.catalogue,
+            clock=runtime.clock,
+            recorded_by=recorded_by,
+            source=source,
+        )
