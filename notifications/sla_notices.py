@@ -52,6 +52,8 @@ def compose_sla_notices(
     listings = _listing_lines(session, sorted({a.listing_id for r in requests for a in r.actions}))
     letterhead = Letterhead(issuer=issuer.name, issued_on=today)
     office = catalogue.supervising_office
+    # A digest lists hundreds of actions that share a few due dates: one DueDate per date.
+    dues: dict[tuple[date, bool], DueDate] = {}
     for request in requests:
         department = catalogue.departments[request.department]
         items = [
@@ -59,7 +61,10 @@ def compose_sla_notices(
                 listing_reference=listings[a.listing_id][0],
                 subject_name=listings[a.listing_id][1],
                 step=ActionStep(a.clock.value),
-                due=DueDate(due=a.due, provisional=a.provisional),
+                due=dues.get((a.due, a.provisional))
+                or dues.setdefault(
+                    (a.due, a.provisional), DueDate(due=a.due, provisional=a.provisional)
+                ),
                 overdue_wd=a.overdue_wd,
             )
             for a in request.actions
