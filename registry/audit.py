@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -59,6 +59,18 @@ def jsonable(values: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def event_hash(prev_hash: str, seq: int, at: datetime, draft: EventDraft) -> str:
+    return _stored_hash(prev_hash, seq, at, draft, jsonable(draft.before), jsonable(draft.after))
+
+
+def _stored_hash(
+    prev_hash: str,
+    seq: int,
+    at: datetime,
+    draft: EventDraft,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> str:
+    """The hash over the event as stored: `before`/`after` already through `jsonable`."""
     payload = {
         "seq": seq,
         "at": at.astimezone(UTC).isoformat(),
@@ -66,8 +78,8 @@ def event_hash(prev_hash: str, seq: int, at: datetime, draft: EventDraft) -> str
         "action": draft.action,
         "entity_type": draft.entity_type,
         "entity_id": str(draft.entity_id),
-        "before": jsonable(draft.before),
-        "after": jsonable(draft.after),
+        "before": before,
+        "after": after,
         "source": draft.source,
     }
     return hashlib.sha256((prev_hash + canonical_json(payload)).encode()).hexdigest()
@@ -90,7 +102,8 @@ def append_events(session: Session, drafts: Sequence[EventDraft], *, at: datetim
     rows: list[dict[str, Any]] = []
     for draft in drafts:
         seq += 1
-        digest = event_hash(prev, seq, at, draft)
+        before, after = jsonable(draft.before), jsonable(draft.after)
+        digest = _stored_hash(prev, seq, at, draft, before, after)
         rows.append(
             {
                 "seq": seq,
@@ -99,19 +112,23 @@ def append_events(session: Session, drafts: Sequence[EventDraft], *, at: datetim
                 "action": draft.action,
                 "entity_type": draft.entity_type,
                 "entity_id": str(draft.entity_id),
-                "before": jsonable(draft.before),
-                "after": jsonable(draft.after),
+                "before": before,
+                "after": after,
                 "source": draft.source,
                 "prev_hash": prev,
                 "hash": digest,
             }
         )
         prev = digest
-    session.execute(sa.insert(AuditEvent), rows)
+    # Core, not the ORM bulk path: an import appends one event per listing.
+    session.execute(sa.insert(_AUDIT_EVENT), rows)
     session.execute(
         sa.update(AuditHead).where(col(AuditHead.id) == 1).values(last_seq=seq, last_hash=prev)
     )
     return [row["seq"] for row in rows]
+
+
+_AUDIT_EVENT = cast(sa.Table, sa.inspect(AuditEvent).local_table)
 
 
 @dataclass(frozen=True)

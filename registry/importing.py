@@ -40,7 +40,7 @@ from typing import Any, TextIO
 import openpyxl
 import sqlalchemy as sa
 from openpyxl.utils.exceptions import InvalidFileException
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session, col
 
 from memoranda.loader import Catalogue
 from memoranda.schema import RuleSet
@@ -49,6 +49,7 @@ from registry.clock import Clock
 from registry.errors import IdentifierError, JointcreditError
 from registry.identifiers import UsccStatus, check_resident_id, check_uscc, mask_resident_id
 from registry.models import Batch, ImportRejection, Listing, ListingState, Subject
+from registry.repository import core_table, insert_returning_ids
 
 CHUNK_ROWS = 1_000
 QUARANTINE_KEPT = 1_000
@@ -1280,11 +1281,7 @@ class _Importer:
                 }
             if not new:
                 continue
-            subjects = _table(Subject)
-            ids = self._core(
-                sa.insert(subjects).returning(subjects.c.id, sort_by_parameter_order=True),
-                list(new.values()),
-            ).scalars()
+            ids = insert_returning_ids(self.session, core_table(Subject), list(new.values()))
             for (identity, values), sid in zip(new.items(), ids, strict=True):
                 self.subjects[identity] = _SubjectRef(
                     int(sid), values["name"], values["unit_id"], False
@@ -1301,7 +1298,7 @@ class _Importer:
             self._link_units(links)
 
     def _link_units(self, links: list[dict[str, int]]) -> None:
-        table = _table(Subject)
+        table = core_table(Subject)
         self._core(
             sa.update(table)
             .where(table.c.id == sa.bindparam("sid"), table.c.unit_id.is_(None))
@@ -1351,11 +1348,7 @@ class _Importer:
                     "updated_at": self.now,
                 }
             )
-        listings = _table(Listing)
-        result = self._core(
-            sa.insert(listings).returning(listings.c.id, sort_by_parameter_order=True), values
-        )
-        ids = [int(i) for i in result.scalars()]
+        ids = insert_returning_ids(self.session, core_table(Listing), values)
         self.listing_ids.extend(ids)
         drafts: list[EventDraft] = []
         for listing_id, (number, row), stored, pending in zip(
@@ -1412,7 +1405,7 @@ class _Importer:
         if room > 0:
             self.kept.extend(lines[:room])
         self._core(
-            sa.insert(_table(ImportRejection)),
+            sa.insert(core_table(ImportRejection)),
             [
                 {
                     "batch_id": self.batch_id,
@@ -1505,7 +1498,7 @@ class _Importer:
         if not resolved:
             return
         self._link_units([{"sid": p.subject_id, "unit": unit.id} for p, unit in resolved])
-        table = _table(Listing)
+        table = core_table(Listing)
         self._core(
             sa.update(table)
             .where(table.c.id == sa.bindparam("lid"))
@@ -1515,11 +1508,6 @@ class _Importer:
                 for p, _ in resolved
             ],
         )
-
-
-def _table(model: type[SQLModel]) -> sa.Table:
-    """The Core table of a model, for bulk statements that bypass the ORM."""
-    return SQLModel.metadata.tables[str(model.__tablename__)]
 
 
 def _keys(row: ValidRow) -> list[tuple[str, str, str]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from stdnum.cn import ric
+from hypothesis import given
+from hypothesis import strategies as st
+from stdnum.cn import ric, uscc
 
 from registry.errors import IdentifierError
 from registry.identifiers import (
@@ -30,6 +32,23 @@ from registry.identifiers import (
 )
 def test_uscc_classification(code: str, status: UsccStatus) -> None:
     assert check_uscc(code).status is status
+
+
+_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXYIOZSVabc -"
+
+
+@given(
+    st.text(alphabet=_USCC_CHARS, min_size=16, max_size=20)
+    | st.builds(
+        lambda body: body + uscc.calc_check_digit(body),
+        st.text(alphabet="0123456789ABCDEFGHJKLMNPQRTUWXY", min_size=17, max_size=17),
+    )
+)
+def test_uscc_fast_path_agrees_with_stdnum(code: str) -> None:
+    """`check_uscc` skips stdnum for codes already in compact form; the verdict must not change."""
+    assert (check_uscc(code).status is UsccStatus.VALID) == uscc.is_valid(code)
+    if uscc.is_valid(code):
+        assert check_uscc(code).code == uscc.compact(code)
 
 
 def test_check_mismatch_is_a_warning_that_needs_review() -> None:
