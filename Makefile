@@ -34,6 +34,8 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.notices
 	$(BIN)/python -m bench.route
 	$(BIN)/python -m bench.sla
+	$(BIN)/python -m bench.import_csv
+	$(BIN)/python -m bench.naive
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
