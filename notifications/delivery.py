@@ -29,6 +29,7 @@ from notifications.outbox import (
 from notifications.smtp import SendResult, SendVerdict, SmtpConfig, SmtpSender, build_message
 from registry.clock import Clock
 from registry.db import session_scope
+from registry.faults import BoundaryHook
 from registry.models import AttemptOutcome
 from registry.settings import Settings
 
@@ -88,8 +89,14 @@ async def drain_outbox(
     deliverer: str | None = None,
     rng: random.Random | None = None,
     progress: Callable[[DrainReport], None] | None = None,
+    on_boundary: BoundaryHook | None = None,
 ) -> DrainReport:
-    """Deliver every notice due now (up to `options.limit`); safe to run beside other drains."""
+    """Deliver every notice due now (up to `options.limit`); safe to run beside other drains.
+
+    `on_boundary` (registry.faults) is told `after-claim`, `after-send` and `after-record` for
+    each batch; `after-send` is the RFC 1047 window — the relay has the messages, our database
+    does not know yet.
+    """
     options = options or DrainOptions()
     report = DrainReport(deliverer=deliverer or deliverer_name())
     jitter = rng or random.Random()
@@ -103,15 +110,21 @@ async def drain_outbox(
                 break
             report.claimed += len(batch)
             report.batches += 1
+            if on_boundary is not None:
+                on_boundary("after-claim")
             started = clock.now()
             messages = [build_message(notice, config, date=started) for notice in batch]
             results = await sender.send_many(messages)
             finished = clock.now()
+            if on_boundary is not None:
+                on_boundary("after-send")
             outcomes = [
                 _outcome(notice, result, options.policy, started, finished, jitter)
                 for notice, result in zip(batch, results, strict=True)
             ]
             await asyncio.to_thread(_record, engine, outcomes, report)
+            if on_boundary is not None:
+                on_boundary("after-record")
             if progress is not None:
                 progress(report)
     return report

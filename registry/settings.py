@@ -8,12 +8,15 @@ production.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 import memoranda
 from registry.errors import ConfigurationError
@@ -28,6 +31,9 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
+        # A validation error's text would otherwise quote every input, secrets included, and
+        # its traceback reaches Prefect's run logs.
+        hide_input_in_errors=True,
     )
 
     env: Literal["development", "test", "production"] = "development"
@@ -64,6 +70,10 @@ class Settings(BaseSettings):
         default=None,
         description="Rehearse a crash: fail the run right after this step commits (tests only).",
     )
+    kill_at: str | None = Field(
+        default=None,
+        description="Rehearse a hard crash: SIGKILL at this `<flow>:<boundary>` (registry.faults).",
+    )
 
     @model_validator(mode="after")
     def _production_refuses_rehearsal_settings(self) -> Settings:
@@ -72,6 +82,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "生产环境不允许注入故障：请删除 JOINTCREDIT_FAULT_AFTER_STEP"
                     "（fault injection is refused in production）"
+                )
+            if self.kill_at is not None:
+                raise ValueError(
+                    "生产环境不允许注入进程中断：请删除 JOINTCREDIT_KILL_AT"
+                    "（kill points are refused in production）"
                 )
             if self.now is not None:
                 raise ValueError(
@@ -85,6 +100,11 @@ class Settings(BaseSettings):
                 )
         return self
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """repr() and str() hide the database password, as SecretStr hides the other secrets."""
+        for name, value in super().__repr_args__():
+            yield name, _hidden_password(value) if name == "database_url" else value
+
     @property
     def mail_dir(self) -> Path:
         """Where `jointcredit mail-sink` stores what it receives (one `.eml` per message)."""
@@ -94,6 +114,13 @@ class Settings(BaseSettings):
     def calendar_dir(self) -> Path:
         """Operator-maintained holiday years beyond chinese-calendar (`calendar/<year>.yml`)."""
         return self.catalogue_dir / "calendar"
+
+
+def _hidden_password(url: object) -> object:
+    try:
+        return make_url(str(url)).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "***"
 
 
 def get_settings() -> Settings:

@@ -14,6 +14,7 @@ from notifications.delivery import DrainOptions, DrainReport, drain_outbox
 from notifications.smtp import SmtpConfig
 from registry.clock import clock_from_settings
 from registry.db import make_engine
+from registry.faults import boundary_hook
 from registry.settings import get_settings
 
 
@@ -40,6 +41,7 @@ async def drain_outbox_task(limit: int | None = None) -> dict[str, Any]:
             clock=clock_from_settings(settings),
             options=DrainOptions.from_settings(settings, limit=limit),
             progress=progress,
+            on_boundary=boundary_hook(settings.kill_at, "deliver-notices"),
         )
     finally:
         engine.dispose()

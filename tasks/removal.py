@@ -9,6 +9,7 @@ from prefect import task
 from sqlmodel import col
 
 from registry import db
+from registry.faults import boundary_hook
 from registry.models import Listing, RemovalApplication, Subject
 from registry.models import ListingState as S
 from registry.removal import review_expired
@@ -16,13 +17,17 @@ from tasks.runtime import opened_runtime
 from tasks.steps import removal_decision, run_core
 
 SOURCE = "flow:review-removals"
+FLOW = "review-removals"
 
 
 @task(name="review-expired")
 def review_expired_listings(actor: str) -> dict[str, Any]:
     """Term ended: removed where the rule-set says so, otherwise queued for an operator."""
     with opened_runtime() as runtime:
-        return run_core(runtime, review_expired, actor=actor, source=SOURCE).as_dict()
+        hook = boundary_hook(runtime.settings.kill_at, FLOW)
+        return run_core(
+            runtime, review_expired, actor=actor, source=SOURCE, on_boundary=hook, step="review"
+        ).as_dict()
 
 
 @task(name="pending-removal-decisions")
@@ -62,7 +67,10 @@ def apply_removal_decisions(
         for listing_id, reason in refusals.items()
     ]
     with opened_runtime() as runtime:
+        hook = boundary_hook(runtime.settings.kill_at, FLOW)
         return [
-            run_core(runtime, decision, actor=reviewer, source=SOURCE).as_dict()
+            run_core(
+                runtime, decision, actor=reviewer, source=SOURCE, on_boundary=hook, step="decide"
+            ).as_dict()
             for decision in (decisions if approve else decisions[1:])
         ]

@@ -14,11 +14,13 @@ from prefect.events import emit_event
 
 from registry import db
 from registry.errors import JointcreditError
+from registry.faults import boundary_hook
 from registry.routing import Decision, StepResult, awaiting_review, review_markdown
 from tasks.runtime import opened_runtime
 from tasks.steps import position, record_decision, run_step, states_of
 
 SOURCE = "flow:route-batch"
+FLOW = "route-batch"
 
 
 class InjectedFault(JointcreditError):
@@ -38,7 +40,8 @@ def _emit(batch_id: int, step: str, states: dict[str, int], result: StepResult) 
 
 def _routed(batch_id: int, step: str, actor: str) -> dict[str, Any]:
     with opened_runtime() as runtime:
-        result = run_step(runtime, batch_id, step, actor=actor, source=SOURCE)
+        hook = boundary_hook(runtime.settings.kill_at, FLOW)
+        result = run_step(runtime, batch_id, step, actor=actor, source=SOURCE, on_boundary=hook)
         states = (
             {"dispatched": len(result.moved)}
             if step == "dispatch"
@@ -88,7 +91,8 @@ def apply_decision(
 ) -> dict[str, Any]:
     decision = Decision(reviewer, decision_number, rejections, approve_others)
     with opened_runtime() as runtime:
-        result = record_decision(runtime, batch_id, decision, source=SOURCE)
+        hook = boundary_hook(runtime.settings.kill_at, FLOW)
+        result = record_decision(runtime, batch_id, decision, source=SOURCE, on_boundary=hook)
         states = states_of(runtime, result.moved)
     if result.moved:
         _emit(batch_id, "decide", states, result)

@@ -14,11 +14,13 @@ from prefect.events import emit_event
 from notifications.compose import Issuer
 from notifications.sla_notices import sla_notice_enqueuer
 from registry import db
+from registry.faults import boundary_hook
 from registry.sla_report import report_markdown, sla_report
 from registry.sla_sweep import Sweep, SweepResult, sweep_overdue
 from tasks.runtime import Runtime, opened_runtime
 
 SOURCE = "flow:sweep-sla"
+FLOW = "sweep-sla"
 
 
 def sweep_of(runtime: Runtime, *, actor: str, source: str = SOURCE) -> Sweep:
@@ -54,8 +56,16 @@ def _emit(result: SweepResult) -> None:
 @task(name="sweep-overdue-actions")
 def sweep_overdue_actions(actor: str) -> dict[str, Any]:
     """催办、督办：逾期事项升级一级，并在同一事务中写入通知与审计记录。"""
-    with opened_runtime() as runtime, db.session_scope(runtime.engine) as session:
-        result = sweep_overdue(session, sweep_of(runtime, actor=actor))
+    with opened_runtime() as runtime:
+        # The boundary sits here, around the commit, not inside the core sweep: the sweep is
+        # one transaction, so "before" and "after" its commit are the only crash points it has.
+        hook = boundary_hook(runtime.settings.kill_at, FLOW)
+        with db.session_scope(runtime.engine) as session:
+            result = sweep_overdue(session, sweep_of(runtime, actor=actor))
+            if hook is not None:
+                hook("before-commit")
+        if hook is not None:
+            hook("after-commit")
     _emit(result)
     logger = get_run_logger()
     if not result.working_day:

@@ -14,6 +14,7 @@ from sqlmodel import Session, col
 
 from registry import db
 from registry.errors import TransitionRefused
+from registry.faults import BoundaryHook
 from registry.models import Listing
 from registry.removal import decide_removal, revoke_red_listings_of
 from registry.responses import Response, ResponseResult, record_responses
@@ -44,17 +45,38 @@ STEPS: dict[str, Step] = {
 second and the third."""
 
 
-def run_step(runtime: Runtime, batch_id: int, step: str, *, actor: str, source: str) -> StepResult:
+def run_step(
+    runtime: Runtime,
+    batch_id: int,
+    step: str,
+    *,
+    actor: str,
+    source: str,
+    on_boundary: BoundaryHook | None = None,
+) -> StepResult:
+    """`on_boundary` is told `before-<step>-commit` and `after-<step>` (registry.faults)."""
+    name = step.replace("_", "-")
     with db.session_scope(runtime.engine) as session:
-        return STEPS[step](session, batch_id, runtime.routing(actor=actor, source=source))
+        result = STEPS[step](session, batch_id, runtime.routing(actor=actor, source=source))
+        if on_boundary is not None:
+            on_boundary(f"before-{name}-commit")
+    if on_boundary is not None:
+        on_boundary(f"after-{name}")
+    return result
 
 
 def record_decision(
-    runtime: Runtime, batch_id: int, decision: Decision, *, source: str
+    runtime: Runtime,
+    batch_id: int,
+    decision: Decision,
+    *,
+    source: str,
+    on_boundary: BoundaryHook | None = None,
 ) -> StepResult:
     """Apply the decision; a refused one is committed as an audit event, then raised.
 
     A subject confirmed on the black list forfeits its red listing in the same transaction.
+    `on_boundary` is told `before-decide-commit` and `after-decide`.
     """
     with db.session_scope(runtime.engine) as session:
         routing = runtime.routing(actor=decision.reviewer, source=source)
@@ -68,6 +90,10 @@ def record_decision(
         ).scalars().all()
         forfeited = revoke_red_listings_of(session, list(confirmed_black), routing)
         routing.finish(session, forfeited)
+        if on_boundary is not None:
+            on_boundary("before-decide-commit")
+    if on_boundary is not None:
+        on_boundary("after-decide")
     if result.refused:
         raise TransitionRefused("confirm", result.refused)
     return result
@@ -104,11 +130,18 @@ def run_core(
     *,
     actor: str,
     source: str,
+    on_boundary: BoundaryHook | None = None,
+    step: str = "core",
 ) -> T:
     """Any core operation that needs a routing context (and enqueues its notices), in one
-    transaction."""
+    transaction; `on_boundary` is told `before-<step>-commit` and `after-<step>`."""
     with db.session_scope(runtime.engine) as session:
-        return operation(session, runtime.routing(actor=actor, source=source))
+        result = operation(session, runtime.routing(actor=actor, source=source))
+        if on_boundary is not None:
+            on_boundary(f"before-{step}-commit")
+    if on_boundary is not None:
+        on_boundary(f"after-{step}")
+    return result
 
 
 def removal_decision(
