@@ -45,7 +45,7 @@ from registry import db
 from registry.clock import BUSINESS_TZ, FrozenClock
 from registry.importing import COLUMNS, import_batch
 from registry.models import Listing, Subject
-from registry.repository import add_batch
+from registry.repository import add_batch, insert_returning_ids
 from registry.settings import get_settings
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=BUSINESS_TZ)
@@ -206,8 +206,9 @@ def run_baseline(url: str, path: Path) -> dict[str, Any]:
 def _insert_plain(session: Session, batch: int, chunk: list[dict[str, str]], now: datetime) -> int:
     if not chunk:
         return 0
-    subjects = session.execute(
-        sa.insert(SUBJECT).returning(SUBJECT.c.id, sort_by_parameter_order=True),
+    subjects = insert_returning_ids(
+        session,
+        SUBJECT,
         [
             {
                 "kind": "person" if values["subject_kind"] == "个人" else "unit",
@@ -221,7 +222,7 @@ def _insert_plain(session: Session, batch: int, chunk: list[dict[str, str]], now
             }
             for values in chunk
         ],
-    ).scalars()
+    )
     session.execute(
         sa.insert(LISTING),
         [

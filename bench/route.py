@@ -39,7 +39,7 @@ from registry import db
 from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ
 from registry.models import AuditEvent, DepartmentAction, Listing, Subject
-from registry.repository import add_batch
+from registry.repository import add_batch, insert_returning_ids
 from registry.routing import Decision, NoticeKindName, NoticeRequest
 from registry.settings import get_settings
 from registry.sla import action_deadlines, add_months, defence_deadline
@@ -70,8 +70,9 @@ def seed(url: str, catalogue: Catalogue, count: int) -> int:
             catalogue_hash=catalogue.content_hash,
             created_at=START,
         )
-        subjects = session.execute(
-            sa.insert(SUBJECT).returning(SUBJECT.c.id, sort_by_parameter_order=True),
+        subjects = insert_returning_ids(
+            session,
+            SUBJECT,
             [
                 {
                     "kind": "unit",
@@ -83,7 +84,7 @@ def seed(url: str, catalogue: Catalogue, count: int) -> int:
                 }
                 for i in range(count)
             ],
-        ).scalars().all()
+        )
         session.execute(
             sa.insert(LISTING),
             [

@@ -48,7 +48,7 @@ from registry import db
 from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ, FrozenClock
 from registry.models import Listing, Subject
-from registry.repository import add_batch
+from registry.repository import add_batch, insert_returning_ids
 from registry.settings import get_settings
 from registry.sla_report import sla_report
 from registry.sla_sweep import ACTION, SlaNoticeRequest, Sweep, sweep_overdue
@@ -98,8 +98,9 @@ def seed(url: str, actions: int) -> None:
         )
         for first in range(0, listings, CHUNK):
             count = min(CHUNK, listings - first)
-            subjects = session.execute(
-                sa.insert(SUBJECT).returning(SUBJECT.c.id, sort_by_parameter_order=True),
+            subjects = insert_returning_ids(
+                session,
+                SUBJECT,
                 [
                     {
                         "kind": "unit",
@@ -110,7 +111,7 @@ def seed(url: str, actions: int) -> None:
                     }
                     for i in range(first, first + count)
                 ],
-            ).scalars()
+            )
             session.execute(
                 sa.insert(LISTING),
                 [
