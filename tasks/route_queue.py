@@ -5,11 +5,14 @@ The form is a run of the `route-batch` deployment — never a subflow of the swe
 suspends only top-level runs of a deployment ("Cannot suspend subflows"), and a paused subflow
 would hold the sweep's process for a day. A batch that already has an open run of that
 deployment (scheduled, pending, running, paused or suspended) gets no second one, whether the
-sweep or an operator started it.
+sweep or an operator started it — except a run left Running for over an hour: routing takes
+minutes, so such a run died with its machine (nothing marks it Crashed when the whole host goes
+down), and the batch would otherwise never see a form again.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -21,7 +24,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.exceptions import ObjectNotFound
 
 from registry import db
@@ -30,6 +33,16 @@ from tasks.runtime import opened_runtime
 
 OPEN_STATES = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED]
 PAGE = 200
+STALE_RUNNING = timedelta(hours=1)
+
+
+def holds_form(run: FlowRun, now: datetime) -> bool:
+    """Whether a run of `route-batch` is, or will be, showing the batch's form."""
+    if run.state is None or run.state.type not in OPEN_STATES:
+        return False
+    if run.state.type is StateType.RUNNING:
+        return now - run.state.timestamp < STALE_RUNNING
+    return True
 
 
 @task(name="find-due-batches")
@@ -81,10 +94,11 @@ async def request_confirmation_forms(batch_ids: list[int], deployment: str) -> d
                 limit=PAGE,
                 offset=offset,
             )
+            now = datetime.now(UTC)
             open_batches.update(
                 int(run.parameters["batch_id"])
                 for run in runs
-                if isinstance(run.parameters.get("batch_id"), int)
+                if isinstance(run.parameters.get("batch_id"), int) and holds_form(run, now)
             )
             if len(runs) < PAGE:
                 break
