@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -410,13 +411,15 @@ def _params(outcome: DeliveryOutcome) -> dict[str, Any]:
 def _flag_refused_contacts(session: Session, failed: Sequence[DeliveryOutcome]) -> None:
     """A permanent refusal flags the mailbox (5xx: the address itself is wrong or closed)."""
     latest = {outcome.notice.recipient.lower(): outcome for outcome in failed}
+    # Every refusal counts, however the drain happened to batch them.
+    refusals = Counter(outcome.notice.recipient.lower() for outcome in failed)
     for address, outcome in latest.items():
         values = {
             "address": address,
             "reason": outcome.reply[:REPLY_MAX],
             "notice_id": outcome.notice.id,
             "flagged_at": outcome.finished_at,
-            "failures": 1,
+            "failures": refusals[address],
             "cleared_at": None,
         }
         dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
@@ -427,7 +430,7 @@ def _flag_refused_contacts(session: Session, failed: Sequence[DeliveryOutcome]) 
                 "reason": upsert.excluded.reason,
                 "notice_id": upsert.excluded.notice_id,
                 "flagged_at": upsert.excluded.flagged_at,
-                "failures": FLAG.c.failures + 1,
+                "failures": FLAG.c.failures + upsert.excluded.failures,
                 "cleared_at": None,
             },
         )

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from registry.models import AuditEvent, AuditHead
@@ -90,12 +91,16 @@ def append_events(session: Session, drafts: Sequence[EventDraft], *, at: datetim
     if not drafts:
         return []
     at = at.astimezone(UTC)
-    # Take the lock on the chain tip before reading it.
-    locked = session.execute(
-        sa.update(AuditHead).where(col(AuditHead.id) == 1).values(last_seq=AuditHead.last_seq)
-    )
-    if locked.rowcount == 0:  # type: ignore[attr-defined]
-        session.execute(sa.insert(AuditHead).values(id=1, last_seq=0, last_hash=GENESIS_HASH))
+    if _lock_head(session) == 0:
+        # The very first events: two appenders may both find no tip. Whoever inserts it second
+        # waits for the first to commit and then inserts nothing, so both lock the same row.
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+        session.execute(
+            dialect.insert(AuditHead)
+            .values(id=1, last_seq=0, last_hash=GENESIS_HASH)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        _lock_head(session)
     seq, prev = session.execute(
         sa.select(col(AuditHead.last_seq), col(AuditHead.last_hash)).where(col(AuditHead.id) == 1)
     ).one()
@@ -126,6 +131,15 @@ def append_events(session: Session, drafts: Sequence[EventDraft], *, at: datetim
         sa.update(AuditHead).where(col(AuditHead.id) == 1).values(last_seq=seq, last_hash=prev)
     )
     return [row["seq"] for row in rows]
+
+
+def _lock_head(session: Session) -> int:
+    """Lock the chain tip before reading it (a row lock on PostgreSQL, the write lock on
+    SQLite); returns how many tips there are (0 before the first event)."""
+    locked = session.execute(
+        sa.update(AuditHead).where(col(AuditHead.id) == 1).values(last_seq=AuditHead.last_seq)
+    )
+    return int(locked.rowcount)  # type: ignore[attr-defined]
 
 
 _AUDIT_EVENT = cast(sa.Table, sa.inspect(AuditEvent).local_table)
