@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from deployments.audit_commands import audit_app
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
 from deployments.import_commands import import_file_command
 from deployments.ops_commands import serve_command, up_command
@@ -61,6 +62,7 @@ app.command("screen")(screen_command)
 app.add_typer(report_app, name="report")
 app.command("respond")(respond)
 app.add_typer(sla_app, name="sla")
+app.add_typer(audit_app, name="audit")
 app.command("serve")(serve_command)
 app.command("up")(up_command)
 

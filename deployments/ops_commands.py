@@ -11,9 +11,10 @@ stops them in reverse order — serve first, the server last — and exits 0. Ea
 own process group, so one Ctrl-C reaches each exactly once, from here; their output goes to
 `<data dir>/logs/`.
 
-Basic authentication: when `PREFECT_SERVER_API_AUTH_STRING` (`user:password`) is set, the
-server requires it, the children get it as `PREFECT_API_AUTH_STRING` (unless that is set), and
-the UI asks for it once per browser. `/api/health` stays open, so the readiness probe needs none.
+Basic authentication: when `PREFECT_SERVER_API_AUTH_STRING` (`user:password`) is set — in the
+environment or in `./.env`, which Prefect reads too — the server requires it, the children get
+it as `PREFECT_API_AUTH_STRING` (unless that is set), and the UI asks for it once per browser.
+`/api/health` stays open, so the readiness probe needs none. The string is never printed.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from types import FrameType
 from typing import IO, Annotated, Any
 
 import typer
+from dotenv import dotenv_values
 
 from deployments.console import err, out, reported
 from deployments.definitions import DEFINITIONS
@@ -44,6 +46,7 @@ from registry.errors import JointcreditError
 from registry.settings import get_settings
 
 HOST = "127.0.0.1"
+AUTH_VARIABLES = ("PREFECT_SERVER_API_AUTH_STRING", "PREFECT_API_AUTH_STRING")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 SERVER_START_SECONDS = 180.0
 SERVE_READY_SECONDS = 120.0
@@ -104,7 +107,9 @@ def up_command(
             port=port,
             prefect_home=data_dir / "prefect",
             log_dir=data_dir / "logs",
-            environment=child_environment(os.environ, port=port, prefect_home=data_dir / "prefect"),
+            environment=child_environment(
+                os.environ, port=port, prefect_home=data_dir / "prefect", dotenv=Path(".env")
+            ),
         )
         sink = None
         if not no_sink and settings.smtp_host in LOOPBACK:
@@ -148,9 +153,15 @@ def up_command(
 
 
 def child_environment(
-    base: Mapping[str, str], *, port: int, prefect_home: Path
+    base: Mapping[str, str], *, port: int, prefect_home: Path, dotenv: Path | None = None
 ) -> dict[str, str]:
-    """What every child sees: our API, UI and home; no telemetry; auth passed to clients."""
+    """What every child sees: our API, UI and home; no telemetry; auth passed to clients.
+
+    Prefect reads `.env` in the working directory as well, so an auth string set there (as
+    `.env.example` suggests) would protect the server while `serve` and the readiness checks
+    here went without it: the auth variables of `dotenv` are made explicit (the environment
+    wins, as in Prefect).
+    """
     api = f"http://{HOST}:{port}/api"
     env = dict(base)
     env.update(
@@ -165,6 +176,12 @@ def child_environment(
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         }
     )
+    if dotenv is not None and dotenv.is_file():
+        values = dotenv_values(dotenv)
+        for name in AUTH_VARIABLES:
+            value = values.get(name)
+            if value and not env.get(name):
+                env[name] = value
     auth = env.get("PREFECT_SERVER_API_AUTH_STRING")
     if auth and not env.get("PREFECT_API_AUTH_STRING"):
         env["PREFECT_API_AUTH_STRING"] = auth

@@ -8,6 +8,7 @@ exit code 2 and, where the rules give one, the earliest date that would be accep
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Annotated, Any
 
 import typer
@@ -185,15 +186,14 @@ def screen_command(
         code = identifier.strip().upper()
         uscc: str | None = code
         id_hash: str | None = None
-        shown = code
+        shown = _shown(code)
         if is_resident_id(code):  # a person: looked up by the keyed hash, shown masked
             person = check_resident_id(code, runtime.settings.id_hash_key.get_secret_value())
             uscc, id_hash, shown = None, person.lookup_hash, person.masked
         elif not check_uscc(code).accepted:
             raise IdentifierError(
-                f"既不是有效的统一社会信用代码，也不是有效的身份证号（not a USCC or ID）："
-                f"{mask_resident_id(code) if code.isdigit() else code}",
-                value=code if not code.isdigit() else mask_resident_id(code),
+                f"既不是有效的统一社会信用代码，也不是有效的身份证号（not a USCC or ID）：{shown}",
+                value=shown,
             )
         with db.session_scope(runtime.engine) as session:
             result = screen(
@@ -223,3 +223,12 @@ def screen_command(
             str(m.until or ""),
         )
     out.print(table)
+
+
+def _shown(code: str) -> str:
+    """What may be printed back of what was typed: a mistyped ID number (a wrong check digit
+    reads as a pilot USCC) is still personal data, so digit-led input is shown masked only —
+    the same rule as `registry.views` applies to `jointcredit archive`."""
+    if check_uscc(code).accepted and not code[:17].isdigit():
+        return code  # letters among the first 17: a USCC, never an ID number
+    return mask_resident_id(code) if re.search(r"\d{6,}", code) else code

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -45,7 +45,7 @@ class SmtpConfig:
     port: int
     tls: TlsMode = "none"
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log or a traceback
     timeout: float = 30.0
     connections: int = 4
     mail_from: str = "jointcredit@example.org"
