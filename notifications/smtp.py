@@ -108,6 +108,17 @@ def classify(exc: BaseException) -> SendResult:
     return SendResult(SendVerdict.TRANSIENT, None, reason)
 
 
+def relay_unavailable(exc: BaseException) -> SendResult:
+    """Connecting or logging in failed: the relay or our credentials, never the recipient.
+
+    Even a 5xx here (535: authentication failed) is retried, not parked against the address
+    — a wrong relay password must not flag every department's mailbox as refused.
+    """
+    found = classify(exc)
+    reason = f"发信服务器连接或登录失败（relay connection or login failed）：{found.reply}"
+    return SendResult(SendVerdict.TRANSIENT, found.code, reason)
+
+
 def _by_code(code: int, message: str) -> SendResult:
     verdict = SendVerdict.PERMANENT if 500 <= code < 600 else SendVerdict.TRANSIENT
     return SendResult(verdict, code, f"{code} {message}".strip())
@@ -137,7 +148,10 @@ class SmtpSender:
         client = await self._idle.get()
         try:
             if client is None or not client.is_connected:
-                client = await self._connect()
+                try:
+                    client = await self._connect()
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                    return relay_unavailable(exc)
             _errors, reply = await client.send_message(message)
             # aiosmtplib hands back the text of the 250 reply to DATA, without its code.
             return SendResult(SendVerdict.DELIVERED, 250, f"250 {reply}".strip())

@@ -22,16 +22,20 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from sqlmodel import col
 
 from notifications.delivery import DrainOptions, DrainReport, drain_outbox
 from notifications.outbox import RetryPolicy
-from notifications.sink import RunningSink, message_id_counts, running_sink
+from notifications.sink import MailSink, RunningSink, free_port, message_id_counts, running_sink
 from notifications.smtp import SmtpConfig
 from registry.clock import FrozenClock
 from registry.db import session_scope
@@ -293,3 +297,46 @@ async def test_a_bad_day_at_the_relay_loses_nothing(
     # 40 busy + 4 dropped + 44 refused connections while down = 88 retries.
     assert outcomes == Counter({"sent": 147, "retry": 88, "failed": 3})
     assert waiting == 0
+
+
+def _refuse_every_login(
+    _server: Any, _session: Any, _envelope: Any, _mechanism: str, _data: Any
+) -> AuthResult:
+    return AuthResult(success=False, handled=False)
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+async def test_a_refused_login_is_retried_and_flags_no_mailbox(
+    outbox: sa.Engine, mail_dir: Path, clock: FrozenClock
+) -> None:
+    """535 at login is about our credentials, not the recipients: every notice waits for a
+    retry (no mailbox is flagged as refused), and goes out once the login is put right."""
+    ids = queue_notices(outbox, clock, 6)
+    controller = Controller(
+        MailSink(mail_dir),
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=_refuse_every_login,
+        auth_required=True,
+        auth_require_tls=False,  # loopback test relay: AUTH over plain text
+    )
+    controller.start()
+    try:
+        wrong = replace(smtp(controller.port), username="jointcredit", password="wrong")
+        refused = await drain_outbox(outbox, wrong, clock=clock, options=OPTIONS)
+    finally:
+        controller.stop()
+    assert (refused.sent, refused.retry, refused.failed) == (0, 6, 0)
+    waiting = notices(outbox, ids)
+    assert {row.state for row in waiting} == {NoticeState.RETRY_WAIT.value}
+    assert all("535" in (row.last_error or "") for row in waiting)
+    assert all("登录失败" in (row.last_error or "") for row in waiting)
+    with session_scope(outbox) as session:
+        assert list(session.execute(sa.select(ContactFlag)).scalars()) == []
+
+    clock.advance(AFTER_BACKOFF)
+    with running_sink(mail_dir) as sink:
+        fixed = await drain_outbox(outbox, smtp(sink), clock=clock, options=OPTIONS)
+    assert fixed.sent == 6
+    ledger = assert_nothing_lost(outbox, ids, mail_dir)
+    assert ledger == {"notices": 6, "sent": 6, "failed": 0, "files": 6, "duplicates": 0}
