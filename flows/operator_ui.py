@@ -44,13 +44,19 @@ def form_with(form: type[Form], description: str, **defaults: Any) -> type[Form]
     return model
 
 
+NOT_BLANK = r"\S"
+"""A name made only of spaces is no name: refused in the form, where the operator sees it."""
+
+
 class Rejection(BaseModel):
     listing_id: int = Field(title="名单编号", ge=1)
     reason: str = Field(title="不予列入理由", min_length=2, max_length=2000)
 
 
 class ConfirmationForm(RunInput):
-    reviewer: str = Field(title="审核人（不得为提出人）", min_length=1, max_length=100)
+    reviewer: str = Field(
+        title="审核人（不得为提出人）", min_length=1, max_length=100, pattern=NOT_BLANK
+    )
     decision_number: str = Field(title="决定书文号", default="", max_length=100)
     approve_others: bool = Field(title="其余名单全部确认", default=True)
     rejections: list[Rejection] = Field(title="不予列入的名单", default_factory=list)
@@ -121,7 +127,7 @@ class RemovalRefusal(BaseModel):
 
 
 class RemovalForm(RunInput):
-    reviewer: str = Field(title="审核人", min_length=1, max_length=100)
+    reviewer: str = Field(title="审核人", min_length=1, max_length=100, pattern=NOT_BLANK)
     approve: list[int] = Field(title="同意移出的名单编号", default_factory=list)
     refusals: list[RemovalRefusal] = Field(title="不予移出的名单", default_factory=list)
 

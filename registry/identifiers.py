@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 from stdnum import exceptions as stdnum_errors
@@ -165,6 +166,11 @@ def _known_region(code: str) -> bool:
     """Whether the division list knows the region code in any period (a file repeats a few
     hundred codes; the list lookup costs ~0.4 ms)."""
     return bool(numdb.get("cn/loc").info(code)[-1][1])
+
+
+def resident_birth_date(number: str) -> date:
+    """The birth date a (validated) resident ID number carries."""
+    return ric.get_birth_date(number)
 
 
 def is_resident_id(number: str) -> bool:

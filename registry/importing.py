@@ -47,7 +47,15 @@ from memoranda.schema import RuleSet
 from registry.audit import EventDraft, append_events
 from registry.clock import Clock
 from registry.errors import IdentifierError, JointcreditError
-from registry.identifiers import UsccStatus, check_resident_id, check_uscc, mask_resident_id
+from registry.identifiers import (
+    UsccCheck,
+    UsccStatus,
+    check_resident_id,
+    check_uscc,
+    is_resident_id,
+    mask_resident_id,
+    resident_birth_date,
+)
 from registry.models import Batch, ImportRejection, Listing, ListingState, Subject
 from registry.repository import core_table, insert_returning_ids
 
@@ -117,11 +125,13 @@ class Header:
     positions: dict[int, str]
     labels: dict[str, str]
     unknown: list[str]
+    width: int
+    """Cells up to the last named header cell, known or not: a value beyond is misaligned."""
 
     def label(self, name: str) -> str:
         if name == ROW:
             return ROW_LABEL
-        return self.labels.get(name, name)
+        return self.labels.get(name) or _ZH.get(name, name)
 
 
 def match_columns(
@@ -175,7 +185,8 @@ def map_header(cells: Sequence[object], *, file_name: str) -> Header:
             missing=missing,
             found=list(labels.values()) + unknown,
         )
-    return Header(positions, labels, unknown)
+    named = [i for i, cell in enumerate(cells) if not _blank([cell])]
+    return Header(positions, labels, unknown, width=max(named, default=-1) + 1)
 
 
 _ZH = {c.name: c.zh for c in COLUMNS}
@@ -381,7 +392,7 @@ def _blank(cells: Iterable[object]) -> bool:
 def _table_rows(
     records: Iterator[tuple[int, Sequence[object]]], header: Header, *, extra_cells_rejected: bool
 ) -> Iterator[RawRow]:
-    width = max(header.positions) + 1
+    width = header.width  # cells under an unknown (ignored) column are not extra cells
     for number, cells in records:
         if _blank(cells):
             continue
@@ -409,6 +420,10 @@ def _json_source(path: Path) -> Source:
         raise _file_error(
             path, f"JSON 无法解析：第 {exc.lineno} 行第 {exc.colno} 列（invalid JSON: {exc.msg}）"
         ) from exc
+    except RecursionError as exc:
+        raise _file_error(path, "JSON 嵌套层数过多（JSON nested too deeply）") from exc
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise _file_error(path, f"JSON 含有无法读取的值（unreadable JSON value: {exc}）") from exc
     if isinstance(data, dict) and isinstance(data.get("rows"), list):
         data = data["rows"]
     if not isinstance(data, list):
@@ -639,7 +654,7 @@ def validate_row(
     )
     name = row.required("name")
     uscc, uscc_status, needs_review = _subject_code(row, kind)
-    id_hash, id_masked = _person_id(row, kind, rules.id_hash_key)
+    id_hash, id_masked = _person_id(row, kind, rules.id_hash_key, rules.today)
     unit_uscc = _unit_code(row, kind)
     region = row.text("region")
     if region is not None and not _REGION.match(region):
@@ -700,6 +715,8 @@ def _subject_code(row: _Row, kind: str | None) -> tuple[str | None, str | None, 
     if text is None:
         return None, None, False
     check = check_uscc(text)
+    if _is_misplaced_id(row, "uscc", check):
+        return None, None, False
     if check.status is UsccStatus.INVALID_FORMAT:
         zh, en = split_bilingual(check.message)
         row.fail("uscc", f"统一社会信用代码{zh}", en)
@@ -709,7 +726,9 @@ def _subject_code(row: _Row, kind: str | None) -> tuple[str | None, str | None, 
     return check.code, check.status.value, check.needs_review
 
 
-def _person_id(row: _Row, kind: str | None, key: str) -> tuple[str | None, str | None]:
+def _person_id(
+    row: _Row, kind: str | None, key: str, today: date
+) -> tuple[str | None, str | None]:
     raw = row.values.get("id_number")
     if kind == "unit":
         if not _blank([raw]):
@@ -731,6 +750,13 @@ def _person_id(row: _Row, kind: str | None, key: str) -> tuple[str | None, str |
         zh, en = split_bilingual(str(exc.fields.get("reason", exc.message)))
         row.fail("id_number", f"身份证号无效：{zh}", f"invalid resident ID number: {en}")
         return None, None
+    if resident_birth_date(text.upper()) > today:
+        row.fail(
+            "id_number",
+            "身份证号无效：出生日期晚于今天",
+            "invalid resident ID number: born after today",
+        )
+        return None, None
     return resident.lookup_hash, resident.masked
 
 
@@ -742,11 +768,28 @@ def _unit_code(row: _Row, kind: str | None) -> str | None:
         row.warnings.append("单位行的所属单位信用代码已忽略（unit_uscc ignored on a unit row）")
         return None
     check = check_uscc(text)
+    if _is_misplaced_id(row, "unit_uscc", check):
+        return None
     if check.status is UsccStatus.INVALID_FORMAT:
         zh, en = split_bilingual(check.message)
         row.fail("unit_uscc", f"所属单位信用代码{zh}", en)
         return None
     return check.code
+
+
+def _is_misplaced_id(row: _Row, name: str, check: UsccCheck) -> bool:
+    """A resident ID number in a credit-code column: refused, or it would be stored in clear
+    as a code (DOMAIN.md §5). One in 31 ID numbers also passes the USCC check character, but
+    none is a real code: a USCC's positions 3–8 are a region code, where an ID number has the
+    rest of its region code and the first digits of a birth year."""
+    if not is_resident_id(check.code):
+        return False
+    row.fail(
+        name,
+        f"{_ZH[name]}一栏填写的是身份证号：个人的身份证号请填在“身份证号”列",
+        f"{name} holds a resident ID number: put it in the id_number column",
+    )
+    return True
 
 
 def _decision_date(row: _Row, today: date) -> date | None:
@@ -903,7 +946,11 @@ def shown_value(name: str, value: object) -> str | None:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     if name == "id_number":
         text = mask_resident_id(text)
-    elif name != "uscc" and name != "unit_uscc":
+    elif name in ("uscc", "unit_uscc"):  # a code may be all digits; an ID number there is not
+        text = _ID_LIKE.sub(
+            lambda m: mask_resident_id(m.group()) if is_resident_id(m.group()) else m.group(), text
+        )
+    else:
         text = _ID_LIKE.sub(lambda m: mask_resident_id(m.group()), text)
     text = _SINGLE_LINE_BAD.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return text if len(text) <= VALUE_MAX else text[: VALUE_MAX - 1] + "…"

@@ -12,7 +12,7 @@ original expiry. An upheld objection (异议) revokes the listing as wrongly mad
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, cast
@@ -55,6 +55,18 @@ _OPEN_ACTIONS = (
 
 class RemovalRefused(JointcreditError):
     """An application, decision or objection the rules do not allow (with the reason)."""
+
+
+def check_removal_form(approved: Iterable[int], refused: Iterable[int]) -> None:
+    """A form that both approves and refuses one listing is refused whole, before any of its
+    decisions — each its own transaction — changes anything."""
+    both = sorted(set(approved) & set(refused))
+    if both:
+        raise RemovalRefused(
+            f"名单 {'、'.join(map(str, both))} 既被同意移出又被不予移出，请只保留一项"
+            "（a listing is both approved and refused）",
+            listing_ids=both,
+        )
 
 
 def review_expired(session: Session, routing: Routing) -> StepResult:

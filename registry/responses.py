@@ -911,7 +911,7 @@ def read_response_sheet(
         if first is None:
             raise _file_error(path, "文件为空（empty file）")
         positions, labels, unknown = _map_header(first[1], path, has_default=default is not None)
-        width = max(positions) + 1
+        width = len(first[1])  # cells under an unknown (ignored) column are not extra cells
         responses: list[Response] = []
         problems: list[QuarantineLine] = []
         skipped: list[int] = []

@@ -250,6 +250,11 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
     changes no listing but is itself recorded in the audit trail, so the attempt is traceable.
     """
     result = StepResult("decide")
+    # The reviewer as a person wrote it: " 张伟 " is 张伟 (so the proposer guard sees them),
+    # and a name made only of spaces is no reviewer at all.
+    reviewer = decision.reviewer.strip()
+    if not reviewer:
+        raise DecisionError("须填写审核人（a reviewer is required）", batch_id=batch_id)
     awaiting = {i for i, _ in _listings(session, batch_id, S.AWAITING_CONFIRMATION)}
     if not awaiting:
         return result  # decided already (by the UI or the CLI, whichever came first)
@@ -278,7 +283,7 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
             Event.CONFIRM,
             strict=True,
             decision_number=decision.decision_number.strip() or None,
-            actor=decision.reviewer,
+            actor=reviewer,
         )
     except TransitionRefused as refused:
         result.refused = refused.refusals
@@ -286,7 +291,7 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
             session,
             [
                 EventDraft(
-                    actor=decision.reviewer,
+                    actor=reviewer,
                     action="batch.decision_refused",
                     entity_type="batch",
                     entity_id=batch_id,
@@ -303,7 +308,7 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
         rejected_by_reason.setdefault(reason.strip(), []).append(listing_id)
     for reason, ids in rejected_by_reason.items():
         moved, _ = routing.move(
-            session, ids, Event.REJECT, strict=True, reason=reason, actor=decision.reviewer
+            session, ids, Event.REJECT, strict=True, reason=reason, actor=reviewer
         )
         result.moved += moved
         result.notices += [

@@ -12,7 +12,7 @@ from registry import db
 from registry.faults import boundary_hook
 from registry.models import Listing, RemovalApplication, Subject
 from registry.models import ListingState as S
-from registry.removal import review_expired
+from registry.removal import check_removal_form, review_expired
 from tasks.runtime import opened_runtime
 from tasks.steps import removal_decision, run_core
 
@@ -61,6 +61,7 @@ def pending_decisions() -> list[dict[str, Any]]:
 def apply_removal_decisions(
     reviewer: str, approve: list[int], refusals: dict[int, str]
 ) -> list[dict[str, Any]]:
+    check_removal_form(approve, refusals)
     decisions = [removal_decision(approve, approve=True, reviewer=reviewer, reason=None)]
     decisions += [
         removal_decision([listing_id], approve=False, reviewer=reviewer, reason=reason)

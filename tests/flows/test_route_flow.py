@@ -36,8 +36,6 @@ from tests.integration.routing_factories import REVIEWER, proposed_batch
 DECISION_NUMBER = "川应急信决〔2026〕21号"
 
 
-
-
 def _at(monkeypatch: pytest.MonkeyPatch, clock: FrozenClock) -> None:
     monkeypatch.setenv("JOINTCREDIT_NOW", clock.now().isoformat())
 

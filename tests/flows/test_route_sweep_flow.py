@@ -67,9 +67,7 @@ async def test_due_batches_are_routed_and_each_waiting_batch_gets_one_form(
     assert second["forms"] == {"requested": [], "already_open": [red], "deployment_missing": False}
     async with get_client() as client:
         runs = await client.read_flow_runs(
-            deployment_filter=DeploymentFilter(
-                id=DeploymentFilterId(any_=[route_batch_deployment])
-            )
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[route_batch_deployment]))
         )
     assert [(r.parameters, r.parent_task_run_id) for r in runs] == [({"batch_id": red}, None)]
 

@@ -70,7 +70,7 @@ def test_headers_match_in_chinese_english_any_case_spacing_and_bom() -> None:
         4: "decision_date",
     }
     assert header.label("subject_kind") == "Subject Kind"
-    assert header.label("uscc") == "uscc"  # not in the file: the canonical name
+    assert header.label("uscc") == "统一社会信用代码"  # not in the file: its Chinese name
     assert header.unknown == ["其他"]
 
 
