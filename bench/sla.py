@@ -310,6 +310,7 @@ def main() -> None:
         command = [sys.executable, "-m", "bench.sla", "--actions", str(args.actions)]
         subprocess.run([*command, "--seed-only", url], check=True)
         seed_seconds = time.perf_counter() - started
+        os.sync()  # the seed's write-back is not the sweep's: let it finish before the clock runs
         child = subprocess.run(
             [*command, "--sweep-only", url], capture_output=True, text=True, check=True
         )

@@ -36,6 +36,7 @@ UPDATE is the transaction's first statement, so the guard alone is enough. Nothi
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -289,9 +290,20 @@ def sweep_overdue(session: Session, sweep: Sweep) -> SweepResult:
         ACTION.c.reminded_at < business_day_start(cutoff + timedelta(days=1)),
         sa.or_(*(sa.and_(late[clock], DUE_COLUMNS[clock] <= cutoff) for clock in SlaClock)),
     )
-    escalated = _move(session, OverdueLevel.REMINDER, OverdueLevel.ESCALATION, escalate_when, now)
-    remind_when = sa.and_(ACTION.c.department.in_(known), overdue_condition(today))
-    reminded = _move(session, OverdueLevel.ON_TIME, OverdueLevel.REMINDER, remind_when, now)
+    escalated = _move(
+        session, OverdueLevel.REMINDER, OverdueLevel.ESCALATION, escalate_when, now, known
+    )
+    # The reminder pass also meets the overdue actions of departments no longer in
+    # departments.yml: nobody to remind, so they stay at level 0 and are counted for the operator
+    # instead of being skipped silently — in the same scan, not a second one.
+    newly_late = _move(
+        session, OverdueLevel.ON_TIME, OverdueLevel.REMINDER, overdue_condition(today), now, known
+    )
+    known_set = set(known)
+    reminded = [row for row in newly_late if row.department in known_set]
+    result.unknown_departments = dict(
+        sorted(Counter(r.department for r in newly_late if r.department not in known_set).items())
+    )
 
     counter = _OverdueDays(sweep.calendar, today)
     for department, rows in _grouped(escalated).items():
@@ -320,7 +332,6 @@ def sweep_overdue(session: Session, sweep: Sweep) -> SweepResult:
         )
     result.escalated = sorted(int(row.id) for row in escalated)
     result.reminded = sorted(int(row.id) for row in reminded)
-    result.unknown_departments = _unknown_departments(session, today, known)
     if result.notices:
         append_events(session, [_event(n, sweep, today) for n in result.notices], at=now)
         result.notices_queued = sweep.enqueue(session, result.notices)
@@ -333,17 +344,27 @@ def _move(
     to_level: int,
     condition: sa.ColumnElement[bool],
     now: datetime,
+    known: Sequence[str],
 ) -> list[sa.Row[Any]]:
-    """The guarded UPDATE: only rows still at `from_level` move, and only they are returned."""
+    """The guarded UPDATE: rows still at `from_level` that meet `condition` are returned; those
+    of a `known` department move to `to_level`, the others are left as they are."""
     guard = sa.and_(ACTION.c.escalation_level == from_level, condition)
     if session.get_bind().dialect.name == "postgresql":
         pick = sa.select(ACTION.c.id).where(guard).with_for_update(skip_locked=True)
         guard = sa.and_(ACTION.c.id.in_(pick.scalar_subquery()), guard)
     stamp = "escalated_at" if to_level == OverdueLevel.ESCALATION else "reminded_at"
+    is_known = ACTION.c.department.in_(known)
     statement = (
         sa.update(ACTION)
         .where(guard)
-        .values({"escalation_level": to_level, stamp: now})
+        .values(
+            {
+                "escalation_level": sa.case((is_known, to_level), else_=ACTION.c.escalation_level),
+                stamp: sa.case(
+                    (is_known, sa.literal(now, type_=ACTION.c[stamp].type)), else_=ACTION.c[stamp]
+                ),
+            }
+        )
         .returning(*_RETURNED)
     )
     return list(session.execute(statement).all())
@@ -404,21 +425,6 @@ class _OverdueDays:
 def _aware(value: datetime) -> datetime:
     """Stored times are UTC; be explicit should a driver hand back a naive one."""
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _unknown_departments(session: Session, today: date, known: list[str]) -> dict[str, int]:
-    """Overdue actions of departments no longer in departments.yml: nobody to remind, so the
-    operator must hear of them instead of the sweep skipping them silently."""
-    rows = session.execute(
-        sa.select(ACTION.c.department, sa.func.count())
-        .where(
-            ACTION.c.escalation_level == OverdueLevel.ON_TIME,
-            ACTION.c.department.not_in(known),
-            overdue_condition(today),
-        )
-        .group_by(ACTION.c.department)
-    ).all()
-    return {row[0]: int(row[1]) for row in rows}
 
 
 def _event(notice: SlaNoticeRequest, sweep: Sweep, today: date) -> EventDraft:
