@@ -55,6 +55,11 @@ ISSUER = Issuer(name="四川省应急管理厅", office="信用管理处", email
 @pytest.fixture
 def routing(catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenClock) -> Routing:
     """What every routing, removal and response step needs, with the real outbox behind it."""
+    return make_routing(catalogue, calendar, clock)
+
+
+def make_routing(catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenClock) -> Routing:
+    """The `routing` fixture's value, for module-scoped set-ups at a clock of their own."""
     return Routing(
         catalogue=catalogue,
         calendar=calendar,

@@ -49,6 +49,7 @@ from registry.routing import (
     notify_proposed,
     publish_confirmed,
 )
+from tests.conftest import make_routing
 from tests.corpus.bad_input import make_corpus as corpus
 from tests.integration.cli_runner import run as run_cli
 from tests.integration.routing_factories import PROPOSER, REVIEWER, proposed_batch
@@ -700,23 +701,14 @@ def cli_database(
     """A migrated SQLite file with a dispatched batch and one awaiting confirmation."""
     from datetime import datetime
 
-    from notifications.compose import notice_enqueuer
     from registry.clock import BUSINESS_TZ
-    from tests.conftest import ISSUER
 
     path = tmp_path_factory.mktemp("cli-template") / "template.db"
     url = f"sqlite:///{path}"
     db.upgrade(url)
     engine = db.make_engine(url)
     clock = FrozenClock(datetime(2026, 11, 27, 10, 0, tzinfo=BUSINESS_TZ))
-    routing = Routing(
-        catalogue=catalogue,
-        calendar=calendar,
-        clock=clock,
-        actor="flow:route-batch",
-        source="test",
-        enqueue=notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock),
-    )
+    routing = make_routing(catalogue, calendar, clock)
     dispatched, ids = proposed_batch(engine, catalogue, clock, units=2, persons=0)
     awaiting, _ = proposed_batch(engine, catalogue, clock, units=1, persons=0)
     with session_scope(engine) as session:

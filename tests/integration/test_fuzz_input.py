@@ -37,13 +37,13 @@ from registry.importing import import_batch
 from registry.responses import record_response_sheet
 from registry.routing import (
     Decision,
-    Routing,
     close_defence_windows,
     decide,
     dispatch_in_force,
     notify_proposed,
     publish_confirmed,
 )
+from tests.conftest import make_routing
 from tests.corpus.bad_input.make_corpus import IMPORT_ZH, resident_id, valid_uscc
 from tests.integration.routing_factories import REVIEWER, proposed_batch
 
@@ -306,18 +306,9 @@ def test_arbitrary_json_rows_beside_a_valid_one(target: Target, rows: list[dict[
 @pytest.fixture(scope="module")
 def dispatched_ids(engine: sa.Engine, catalogue: Catalogue, calendar: Any) -> list[int]:
     """Two listings dispatched to the 2023 memorandum's departments (committed once)."""
-    from notifications.compose import notice_enqueuer
-    from tests.conftest import ISSUER
 
     clock = FrozenClock(datetime(2026, 11, 27, 10, 0, tzinfo=BUSINESS_TZ))
-    routing = Routing(
-        catalogue=catalogue,
-        calendar=calendar,
-        clock=clock,
-        actor="flow:route-batch",
-        source="test",
-        enqueue=notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock),
-    )
+    routing = make_routing(catalogue, calendar, clock)
     batch, ids = proposed_batch(engine, catalogue, clock, units=2, persons=0)
     with session_scope(engine) as session:
         notify_proposed(session, batch, routing)

@@ -24,7 +24,6 @@ from typer.testing import CliRunner
 
 from deployments.sla_commands import sla_app
 from memoranda.loader import Catalogue
-from notifications.compose import notice_enqueuer
 from notifications.sla_notices import sla_notice_enqueuer
 from registry import db
 from registry.audit import verify
@@ -35,7 +34,6 @@ from registry.models import AuditEvent, Notice
 from registry.repository import add_batch, add_listings, add_subject
 from registry.routing import (
     Decision,
-    Routing,
     close_defence_windows,
     decide,
     dispatch_in_force,
@@ -50,7 +48,7 @@ from registry.sla_sweep import (
     SweepResult,
     sweep_overdue,
 )
-from tests.conftest import ISSUER
+from tests.conftest import ISSUER, make_routing
 from tests.integration.routing_factories import REVIEWER, proposed_batch
 
 MEMORANDUM = "mem-2023-art78"  # the memorandum of `mem-2023-serious` (7 departments)
@@ -82,14 +80,7 @@ def dispatched_batch(
 ) -> dict[int, list[int]]:
     """`units` black listings routed to dispatch on 2026-09-28; listing id → its action ids."""
     clock = FrozenClock(datetime(2026, 9, 1, 9, 0, tzinfo=BUSINESS_TZ))
-    routing = Routing(
-        catalogue=catalogue,
-        calendar=calendar,
-        clock=clock,
-        actor="flow:route-batch",
-        source="test",
-        enqueue=notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock),
-    )
+    routing = make_routing(catalogue, calendar, clock)
     batch, ids = proposed_batch(engine, catalogue, clock, units=units, persons=0)
     with session_scope(engine) as session:
         notify_proposed(session, batch, routing)
