@@ -8,7 +8,6 @@ exit code 2 and, where the rules give one, the earliest date that would be accep
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Annotated, Any
 
 import typer
@@ -21,7 +20,7 @@ from registry.identifiers import (
     check_resident_id,
     check_uscc,
     is_resident_id,
-    mask_resident_id,
+    shown_identifier,
 )
 from registry.removal import (
     apply_for_removal,
@@ -186,7 +185,7 @@ def screen_command(
         code = identifier.strip().upper()
         uscc: str | None = code
         id_hash: str | None = None
-        shown = _shown(code)
+        shown = shown_identifier(code)
         if is_resident_id(code):  # a person: looked up by the keyed hash, shown masked
             person = check_resident_id(code, runtime.settings.id_hash_key.get_secret_value())
             uscc, id_hash, shown = None, person.lookup_hash, person.masked
@@ -223,12 +222,3 @@ def screen_command(
             str(m.until or ""),
         )
     out.print(table)
-
-
-def _shown(code: str) -> str:
-    """What may be printed back of what was typed: a mistyped ID number (a wrong check digit
-    reads as a pilot USCC) is still personal data, so digit-led input is shown masked only —
-    the same rule as `registry.views` applies to `jointcredit archive`."""
-    if check_uscc(code).accepted and not code[:17].isdigit():
-        return code  # letters among the first 17: a USCC, never an ID number
-    return mask_resident_id(code) if re.search(r"\d{6,}", code) else code

@@ -199,3 +199,12 @@ def check_resident_id(number: str, key: str) -> ResidentId:
 def _id_error(number: str, reason: str) -> IdentifierError:
     masked = mask_resident_id(number)
     return IdentifierError(f"身份证号 {masked} 无效：{reason}", masked=masked, reason=reason)
+
+
+def shown_identifier(text: str) -> str:
+    """What may be printed back of an identifier someone typed: a USCC with letters as is; a
+    digit-led value masked, since a mistyped ID number (a wrong check digit reads as a pilot
+    USCC) is still personal data."""
+    if check_uscc(text).accepted and not text[:17].isdigit():
+        return text  # letters among the first 17: a USCC, never an ID number
+    return mask_resident_id(text) if re.search(r"\d{6,}", text) else text

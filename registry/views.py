@@ -25,7 +25,7 @@ from stdnum.cn import ric
 
 from registry.clock import BUSINESS_TZ
 from registry.errors import IdentifierError, NotFound
-from registry.identifiers import check_resident_id, check_uscc, mask_resident_id
+from registry.identifiers import check_resident_id, check_uscc, mask_resident_id, shown_identifier
 from registry.models import (
     ActionState,
     AuditEvent,
@@ -799,7 +799,7 @@ def credit_archive_by_identifier(
     digit short — is only ever named in its masked form.
     """
     text = re.sub(r"[\s\-]", "", identifier).upper()
-    shown = _shown(text)
+    shown = shown_identifier(text)
     try:
         person = check_resident_id(text, id_hash_key)
     except IdentifierError:
@@ -817,13 +817,6 @@ def credit_archive_by_identifier(
             identifier=shown,
         )
     return credit_archive(session, uscc=text, shown_as=shown)
-
-
-def _shown(text: str) -> str:
-    """`text` as it may appear in a message: a USCC with letters as is, digit runs masked."""
-    if check_uscc(text).accepted and not text[:17].isdigit():
-        return text  # ID numbers are digits (and a final X): this cannot be one
-    return mask_resident_id(text) if re.search(r"\d{6,}", text) else text
 
 
 def _archive(session: Session, subject: SubjectRef) -> CreditArchive:
