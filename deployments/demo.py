@@ -40,6 +40,7 @@ from registry.models import DepartmentAction, Listing, Notice
 from registry.responses import record_responses, response_request
 from registry.routing import Decision
 from registry.settings import Settings
+from registry.views import ACTION_STATE_LABELS, LISTING_STATE_LABELS, NOTICE_KIND_LABELS, label
 from tasks.runtime import opened_runtime
 from tasks.steps import record_decision
 
@@ -260,12 +261,12 @@ def _summary(
     table = Table(title="演示结果（summary）")
     table.add_column("项目")
     table.add_column("结果")
-    table.add_row("2023 年批次", _states(states[old["batch_id"]]))
+    table.add_row("2023 年批次", _counted(states[old["batch_id"]], LISTING_STATE_LABELS))
     table.add_row(
         "2026 年批次",
-        f"{_states(states[new['batch_id']])}；隔离 {new['rejected']} 行",
+        f"{_counted(states[new['batch_id']], LISTING_STATE_LABELS)}；隔离 {new['rejected']} 行",
     )
-    table.add_row("部门事项", _states(actions))
+    table.add_row("部门事项", _counted(actions, ACTION_STATE_LABELS))
     table.add_row("催办 / 督办", f"{swept.get('reminded', 0)} / {swept.get('escalated', 0)}")
     table.add_row("期满移出", f"{removals['review']['moved']} 条")
     ratio = "—" if total["ratio"] is None else f"{total['ratio']:.0%}"
@@ -275,7 +276,7 @@ def _summary(
         f"典型案例 {total['typical']} 条（{ratio}）；"
         f"未达标：{'、'.join(report['figures']['below_target']) or '无'}",
     )
-    table.add_row("已发出通知", "，".join(f"{k} {v}" for k, v in sorted(notices.items())))
+    table.add_row("已发出通知", _counted(notices, NOTICE_KIND_LABELS))
     table.add_row("收信目录", f"{sum(arrived.values())} 封，{len(arrived)} 个不同 Message-ID")
     table.add_row("审计链", f"{chain.checked} 条事件，{'完整' if chain.ok else '已损坏'}")
     say(table)
@@ -284,8 +285,10 @@ def _summary(
     return summary
 
 
-def _states(counts: dict[str, int]) -> str:
-    return "，".join(f"{state} {count}" for state, count in sorted(counts.items())) or "—"
+def _counted(counts: dict[str, int], labels: dict[str, str]) -> str:
+    """`已移出 3，生效中 6`: stored codes as the operator reads them (the --json summary keeps
+    the codes)."""
+    return "，".join(f"{label(labels, code)} {n}" for code, n in sorted(counts.items())) or "—"
 
 
 def _at(day: str) -> None:
