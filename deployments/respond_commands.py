@@ -75,6 +75,13 @@ def respond(
     lifted: Annotated[
         bool, typer.Option("--lifted", help="解除确认：已解除措施（measures lifted）")
     ] = False,
+    answered_on: Annotated[
+        str | None,
+        typer.Option(
+            "--answered-on",
+            help="部门答复的日期 YYYY-MM-DD，按此判断是否逾期；默认今天（the day it answered）",
+        ),
+    ] = None,
     file: Annotated[
         Path | None,
         typer.Option(
@@ -86,15 +93,17 @@ def respond(
     """录入部门答复：响应、反馈或解除确认（record department responses）。"""
     with reported(as_json):
         if file is not None:
-            if listing or batch is not None or ack or feedback is not None or lifted:
+            flags = (listing, batch is not None, ack, feedback is not None, lifted, answered_on)
+            if any(flags):
                 raise ResponseRequestError(
-                    "--file 不能与 --listing、--batch、--ack、--feedback、--lifted 同用"
+                    "--file 不能与 --listing、--batch、--ack、--feedback、--lifted、"
+                    "--answered-on 同用；答复日期请填在表格的“答复日期”列"
                     "（--file takes the answers from the file）"
                 )
             payload = _record_file(file, department)
         else:
             payload = _record_flags(
-                department, listing or [], batch, ack, feedback, lifted, not_applicable
+                department, listing or [], batch, ack, feedback, lifted, not_applicable, answered_on
             )
     if as_json:
         emit_json(payload)
@@ -112,6 +121,7 @@ def _record_flags(
     feedback: str | None,
     lifted: bool,
     not_applicable: bool,
+    answered_on: str | None,
 ) -> dict[str, Any]:
     chosen = [
         kind
@@ -140,6 +150,7 @@ def _record_flags(
         batch_id=batch,
         feedback=feedback,
         not_applicable=not_applicable,
+        answered_on=answered_on,
     )
     with opened_runtime() as runtime:
         result = record_response(runtime, response, recorded_by=operator(), source=SOURCE)

@@ -31,7 +31,7 @@ REFUSALS_SHOWN = 50
 
 
 class ResponseForm(RunInput):
-    """The form: six short fields; the one boolean is named to read well (the UI shows names)."""
+    """The form: seven short fields; the one boolean is named to read well (the UI shows names)."""
 
     department: str = Field(title="部门代码（如 mem、ndrc）", min_length=1, max_length=40)
     response: Literal["响应", "反馈", "解除确认"] = Field(title="答复类型", default="响应")
@@ -47,6 +47,11 @@ class ResponseForm(RunInput):
     feedback: str = Field(title="反馈内容（措施不适用时须写明理由）", default="", max_length=4000)
     measures_not_applicable: bool = Field(title="措施不适用", default=False)
     recorded_by: str = Field(title="录入人", default="", max_length=80)
+    answered_on: str = Field(
+        title="答复日期（YYYY-MM-DD；留空为今天，按此判断是否逾期）",
+        default="",
+        pattern=r"^\s*([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})?\s*$",
+    )
 
 
 FORM_DESCRIPTION = """### 录入部门答复（响应 / 反馈 / 解除确认）
@@ -58,7 +63,7 @@ FORM_DESCRIPTION = """### 录入部门答复（响应 / 反馈 / 解除确认）
 | 解除确认 | 收到解除函后已解除措施 | — |
 
 名单编号即推送函中的编号，可填数字或“批次编号-名单编号”；也可只填批次编号。
-逾期答复照常记录，并标记为逾期。
+逾期答复照常记录，并标记为逾期；是否逾期按“答复日期”（部门实际答复之日，留空为今天）判断。
 """
 
 
@@ -71,6 +76,7 @@ async def record_responses(
     feedback: str = "",
     measures_not_applicable: bool = False,
     recorded_by: str | None = None,
+    answered_on: str | None = None,
     form_timeout_hours: float = 24.0,
     form_poll_seconds: int = 10,
 ) -> dict[str, Any]:
@@ -88,6 +94,7 @@ async def record_responses(
                 feedback=feedback,
                 measures_not_applicable=measures_not_applicable,
                 recorded_by=recorded_by or "",
+                answered_on=answered_on or "",
             ),
             form_timeout_hours,
             form_poll_seconds,
@@ -97,6 +104,7 @@ async def record_responses(
         department, response, listings = form.department, form.response, [form.listing_ids]
         batch_id, feedback = form.batch_id or None, form.feedback
         measures_not_applicable, recorded_by = form.measures_not_applicable, form.recorded_by
+        answered_on = form.answered_on
     kind = parse_kind(response)
     who = recorded_by.strip() if recorded_by else ""
     result = record_department_responses(
@@ -107,6 +115,7 @@ async def record_responses(
         feedback,
         measures_not_applicable,
         f"{SOURCE}:{who}" if who else SOURCE,
+        answered_on or None,
     )
     await acreate_markdown_artifact(
         key=f"responses-{re.sub(r'[^a-z0-9-]+', '-', department.lower())}",

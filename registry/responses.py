@@ -176,6 +176,9 @@ class Response:
     outcome: Outcome | None = None
     references: Mapping[int, str] = field(default_factory=dict)
     row: int | None = None
+    answered_on: date | None = None
+    """The day the department answered, when the answer is entered later (a letter opened on
+    Monday, typed in on Thursday): lateness is judged on it, not on the day of entry."""
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,7 @@ def response_request(
     batch_id: int | None = None,
     feedback: str | None = None,
     not_applicable: bool = False,
+    answered_on: str | date | None = None,
 ) -> Response:
     """The one response of a form, of flow parameters or of `jointcredit respond` flags.
 
@@ -317,7 +321,31 @@ def response_request(
             else None
         ),
         references=references,
+        answered_on=parse_answer_date(answered_on),
     )
+
+
+_ANSWER_DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
+
+
+def parse_answer_date(value: str | date | None) -> date | None:
+    """`2026-11-20` (or `/`, `.` separated) → the date; empty → None (answered today)."""
+    if value is None or isinstance(value, date):
+        return value.date() if isinstance(value, datetime) else value
+    text = value.strip()
+    if not text:
+        return None
+    match = _ANSWER_DATE.match(text)
+    try:
+        if match is None:
+            raise ValueError(text)
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError as exc:
+        raise ResponseRequestError(
+            f"答复日期应为存在的日期，格式 YYYY-MM-DD：{text!r}"
+            "（answer date must be a real date, YYYY-MM-DD）",
+            answered_on=text,
+        ) from exc
 
 
 def resolve_department(catalogue: Catalogue, text: str) -> str | None:
@@ -393,6 +421,7 @@ class _Item:
     text: str | None
     outcome: Outcome | None
     row: int | None
+    answered_on: date | None
 
 
 @dataclass(frozen=True)
@@ -405,6 +434,7 @@ class _ActionView:
     lift_due: date | None
     acknowledged_at: datetime | None
     feedback_at: datetime | None
+    dispatched_at: datetime
 
 
 _VIEW_COLUMNS = [ACTION.c[name] for name in _ActionView.__dataclass_fields__]
@@ -423,16 +453,24 @@ def record_responses(
     now = clock.now()
     today = business_date(now)
     result = ResponseResult()
-    items = _items(session, responses, catalogue, result)
+    items = _items(session, responses, catalogue, result, today)
     drafts: list[EventDraft] = []
     for kind in ORDER:
-        by_department: dict[str, list[_Item]] = {}
+        groups: dict[tuple[str, date | None], list[_Item]] = {}
         for item in items:
             if item.kind is kind:
-                by_department.setdefault(item.department, []).append(item)
-        for department, group in by_department.items():
+                groups.setdefault((item.department, item.answered_on), []).append(item)
+        for (department, answered_on), group in groups.items():
             drafts += _apply(
-                session, kind, department, group, now, today, result, recorded_by, source
+                session,
+                kind,
+                department,
+                group,
+                now,
+                _Answered(answered_on or today, answered_on is not None),
+                result,
+                recorded_by,
+                source,
             )
     append_events(session, drafts, at=now)
     return result
@@ -470,7 +508,11 @@ def _refuse_all(
 
 
 def _items(
-    session: Session, responses: Sequence[Response], catalogue: Catalogue, result: ResponseResult
+    session: Session,
+    responses: Sequence[Response],
+    catalogue: Catalogue,
+    result: ResponseResult,
+    today: date,
 ) -> list[_Item]:
     """Responses as (department, listing, kind) items: request-level checks done, duplicates
     merged; whatever cannot become an item is refused here."""
@@ -478,6 +520,16 @@ def _items(
     references = _batch_references(session, [r for r in responses if r.references])
     items: dict[tuple[str, int, ResponseKind], _Item] = {}
     for response in responses:
+        if response.answered_on is not None and response.answered_on > today:
+            _refuse_all(
+                result,
+                response,
+                "answered_on",
+                f"答复日期 {response.answered_on.isoformat()} 晚于今天（{today.isoformat()}）",
+                f"answered on {response.answered_on.isoformat()}, after today",
+                response.answered_on.isoformat(),
+            )
+            continue
         department = resolve_department(catalogue, response.department)
         if department is None:
             _refuse_all(
@@ -526,7 +578,15 @@ def _items(
                     f"{quoted}-{listing_id}",
                 )
                 continue
-            item = _Item(department, listing_id, response.kind, text, outcome, response.row)
+            item = _Item(
+                department,
+                listing_id,
+                response.kind,
+                text,
+                outcome,
+                response.row,
+                response.answered_on,
+            )
             key = (department, listing_id, response.kind)
             first = items.get(key)
             if first is None:
@@ -627,13 +687,14 @@ def _apply(
     department: str,
     items: list[_Item],
     now: datetime,
-    today: date,
+    answered: _Answered,
     result: ResponseResult,
     recorded_by: str,
     source: str,
 ) -> list[EventDraft]:
-    """One kind for one department: read the actions, sort them, one guarded UPDATE."""
+    """One kind for one department and answer date: read the actions, one guarded UPDATE."""
     rule = RULES[kind]
+    today = answered.on  # lateness is judged on the day the department answered
     views = _actions(session, department, [i.listing_id for i in items])
     unknown = _missing_listings(session, [i.listing_id for i in items if i.listing_id not in views])
     moving: list[tuple[_Item, _ActionView]] = []
@@ -648,6 +709,18 @@ def _apply(
             _refuse(result, item, item.listing_id, "listing_id", zh, en, item.listing_id)
             continue
         for action in actions:
+            if answered.given and answered.on < business_date(action.dispatched_at):
+                _refuse(
+                    result,
+                    item,
+                    item.listing_id,
+                    "answered_on",
+                    f"答复日期 {answered.on.isoformat()} 早于推送日期"
+                    f"（{business_date(action.dispatched_at).isoformat()}）",
+                    "answered before the listing was sent to the department",
+                    answered.on.isoformat(),
+                )
+                continue
             verdict = _verdict(kind, action)
             if isinstance(verdict, tuple):
                 _refuse(result, item, item.listing_id, rule.field, *verdict)
@@ -710,6 +783,8 @@ def _apply(
             rule.late: late,
             "recorded_by": recorded_by,
         }
+        if answered.given:
+            after["answered_on"] = answered.on
         if kind is ResponseKind.FEEDBACK:
             after |= {"feedback_outcome": str(item.outcome), "feedback_text": item.text}
             if action.acknowledged_at is None:
@@ -729,6 +804,14 @@ def _apply(
         )
         result.recorded.append(ActionResponse(action.id, item.listing_id, department, kind, late))
     return drafts
+
+
+@dataclass(frozen=True)
+class _Answered:
+    """The day lateness is judged on, and whether the department's own date was given."""
+
+    on: date
+    given: bool
 
 
 def _verdict(kind: ResponseKind, action: _ActionView) -> str | tuple[str, str]:
@@ -803,6 +886,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("feedback", "反馈", aliases=("反馈内容", "feedback_text")),
     Column("outcome", "措施实施情况", aliases=("实施情况", "feedback_outcome")),
     Column("lifted", "解除确认", aliases=("lift_confirmed", "已解除")),
+    Column("answered_on", "答复日期", aliases=("回复日期", "answer_date")),
 )
 _ZH = {c.name: c.zh for c in COLUMNS}
 _HEADER_INDEX = {header_key(label): c.name for c in COLUMNS for label in (c.name, c.zh, *c.aliases)}
@@ -1081,6 +1165,7 @@ def _row_responses(
             "feedback given without an outcome (applied / not_applicable)",
             value="",
         )
+    answered_on = _answer_date_cell(row)
     if row.problems:
         return [], [
             QuarantineLine(
@@ -1100,6 +1185,7 @@ def _row_responses(
         "listing_ids": (listing_id,),
         "references": {listing_id: reference} if reference else {},
         "row": number,
+        "answered_on": answered_on,
     }
     found = []
     if ack:
@@ -1111,6 +1197,19 @@ def _row_responses(
     if lifted:
         found.append(Response(kind=ResponseKind.LIFT, **common))
     return found, []
+
+
+def _answer_date_cell(row: _Row) -> date | None:
+    """The optional 答复日期 of a returned row: a date cell, or text as `parse_answer_date`."""
+    raw = row.values.get("answered_on")
+    if isinstance(raw, date):
+        return raw.date() if isinstance(raw, datetime) else raw
+    text = row.text("answered_on")
+    try:
+        return parse_answer_date(text)
+    except ResponseRequestError:
+        row.fail("answered_on", "答复日期应为存在的日期，格式 YYYY-MM-DD", "invalid answer date")
+        return None
 
 
 def _yes_no(row: _Row, name: str, zh: str) -> bool:

@@ -49,6 +49,7 @@ def record_department_responses(
     feedback: str,
     not_applicable: bool,
     recorded_by: str,
+    answered_on: str | None = None,
 ) -> dict[str, Any]:
     """响应 / 反馈 / 解除确认 for the listings (or the whole batch) of one department."""
     response = response_request(
@@ -58,6 +59,7 @@ def record_department_responses(
         batch_id=batch_id,
         feedback=feedback,
         not_applicable=not_applicable,
+        answered_on=answered_on,
     )
     with opened_runtime() as runtime:
         result = record_response(runtime, response, recorded_by=recorded_by, source=SOURCE)

@@ -581,6 +581,7 @@ def apply_form(
             batch_id=form.batch_id or None,
             feedback=form.feedback,
             not_applicable=form.measures_not_applicable,
+            answered_on=form.answered_on,
         )
         with session_scope(engine) as session:
             outcome = record_responses(

@@ -173,6 +173,61 @@ def test_a_late_acknowledgement_is_accepted_and_marked_late(
     )
 
 
+def test_lateness_is_judged_on_the_day_the_department_answered(
+    engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
+) -> None:
+    """A letter answered on the due date but typed in three days later is on time; a reply dated
+    after today or before the dispatch is refused, naming the field."""
+    _batch, ids = dispatched_batch(engine, catalogue, clock, routing, units=2)
+    [first, second] = actions(engine, ids, "ndrc")
+    due = first.ack_due
+    assert due is not None
+    dispatched_on = clock.today()
+    clock.advance(timedelta(days=(due - clock.today()).days + 3))
+
+    future = clock.today() + timedelta(days=1)
+    refused = record(
+        engine,
+        catalogue,
+        clock,
+        response_request(department="ndrc", kind="ack", listings=ids, answered_on=future),
+        response_request(
+            department="ndrc",
+            kind="ack",
+            listings=[ids[1]],
+            answered_on=dispatched_on - timedelta(days=1),
+        ),
+    )
+    assert refused.recorded == []
+    assert [(r.listing_id, r.field) for r in refused.refused] == [
+        (ids[0], "answered_on"),
+        (ids[1], "answered_on"),
+        (ids[1], "answered_on"),
+    ]
+    assert "晚于今天" in refused.refused[0].reason_zh
+    assert "早于推送日期" in refused.refused[2].reason_zh
+
+    on_time = record(
+        engine,
+        catalogue,
+        clock,
+        response_request(department="ndrc", kind="ack", listings=[ids[0]], answered_on=due),
+        response_request(department="ndrc", kind="ack", listings=[ids[1]]),
+    )
+    assert sorted((r.listing_id, r.late) for r in on_time.recorded) == [
+        (ids[0], False),
+        (ids[1], True),
+    ]
+    rows = actions(engine, ids, "ndrc")
+    assert [(a.ack_late, a.acknowledged_at) for a in rows] == [
+        (False, clock.now()),  # entered now, answered on the due date
+        (True, clock.now()),
+    ]
+    events = audit_events(engine, [first.id, second.id])
+    assert [e.after and e.after.get("answered_on") for e in events] == [due.isoformat(), None]
+    assert chain_ok(engine)
+
+
 def test_feedback_implies_the_acknowledgement_and_a_repeat_changes_nothing(
     engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
 ) -> None:
@@ -486,6 +541,35 @@ def test_the_returned_sheets_feedback_lands_as_written(
         "feedback_reported",
         "not_applicable",
     )
+
+
+def test_a_returned_sheet_may_date_each_answer(
+    engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing, tmp_path: Path
+) -> None:
+    """The 答复日期 column: a row dated on the due date is on time however late it is typed in;
+    an impossible date is named at its row; a row without one is judged on today."""
+    _batch, ids = dispatched_batch(engine, catalogue, clock, routing, units=3)
+    due = actions(engine, ids, "mem")[0].ack_due
+    assert due is not None
+    clock.advance(timedelta(days=(due - clock.today()).days + 4))
+    sheet = tmp_path / "回执.csv"
+    sheet.write_text(
+        "部门代码,名单编号,响应,答复日期\n"
+        f"mem,{ids[0]},是,{due:%Y/%m/%d}\n"
+        f"mem,{ids[1]},是,2026-02-30\n"
+        f"mem,{ids[2]},是,\n",
+        encoding="utf-8-sig",
+    )
+    with session_scope(engine) as session:
+        done = record_response_sheet(
+            session, sheet, catalogue=catalogue, clock=clock, recorded_by=OPERATOR
+        )
+    assert sorted((r.listing_id, r.late) for r in done.result.recorded) == [
+        (ids[0], False),
+        (ids[2], True),
+    ]
+    assert [(p.row_number, p.column) for p in done.problems] == [(3, "答复日期")]
+    assert "YYYY-MM-DD" in done.problems[0].reason_zh
 
 
 @pytest.mark.parametrize(
