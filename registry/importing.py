@@ -185,8 +185,14 @@ def map_header(cells: Sequence[object], *, file_name: str) -> Header:
             missing=missing,
             found=list(labels.values()) + unknown,
         )
+    return Header(positions, labels, unknown, width=header_width(cells))
+
+
+def header_width(cells: Sequence[object]) -> int:
+    """Cells up to the last named header cell, known or not: a value beyond it is misaligned
+    (an unquoted comma), a value under an unknown column is merely ignored."""
     named = [i for i, cell in enumerate(cells) if not _blank([cell])]
-    return Header(positions, labels, unknown, width=max(named, default=-1) + 1)
+    return max(named, default=-1) + 1
 
 
 _ZH = {c.name: c.zh for c in COLUMNS}
@@ -792,6 +798,15 @@ def _is_misplaced_id(row: _Row, name: str, check: UsccCheck) -> bool:
     return True
 
 
+def calendar_date(text: str) -> date | None:
+    """`YYYY-MM-DD` or `YYYY/MM/DD` (with a midnight time, as spreadsheets export dates) → the
+    date; None when the text has another shape; ValueError for a date that does not exist."""
+    match = _DATE.match(text)
+    if match is None:
+        return None
+    return date(int(match[1]), int(match[3]), int(match[4]))
+
+
 def _decision_date(row: _Row, today: date) -> date | None:
     raw = row.values.get("decision_date")
     day: date
@@ -803,19 +818,19 @@ def _decision_date(row: _Row, today: date) -> date | None:
         text = row.required("decision_date")
         if text is None:
             return None
-        match = _DATE.match(text)
-        if match is None:
+        try:
+            found = calendar_date(text)
+        except ValueError:
+            row.fail("decision_date", "日期不存在", "no such date")
+            return None
+        if found is None:
             row.fail(
                 "decision_date",
                 "日期格式应为 YYYY-MM-DD 或 YYYY/MM/DD",
                 "date must be YYYY-MM-DD or YYYY/MM/DD",
             )
             return None
-        try:
-            day = date(int(match[1]), int(match[3]), int(match[4]))
-        except ValueError:
-            row.fail("decision_date", "日期不存在", "no such date")
-            return None
+        day = found
     if day > today:
         row.fail(
             "decision_date",

@@ -60,8 +60,10 @@ from registry.importing import (
     _guard_csv,
     _guard_xlsx,
     _Row,
+    calendar_date,
     detect_encoding,
     header_key,
+    header_width,
     match_columns,
     shown_value,
 )
@@ -325,21 +327,18 @@ def response_request(
     )
 
 
-_ANSWER_DATE = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$")
-
-
 def parse_answer_date(value: str | date | None) -> date | None:
-    """`2026-11-20` (or `/`, `.` separated) → the date; empty → None (answered today)."""
+    """`2026-11-20` or `2026/11/20`, as intake reads dates → the date; empty → None (today)."""
     if value is None or isinstance(value, date):
         return value.date() if isinstance(value, datetime) else value
     text = value.strip()
     if not text:
         return None
-    match = _ANSWER_DATE.match(text)
     try:
-        if match is None:
+        found = calendar_date(text)
+        if found is None:
             raise ValueError(text)
-        return date(int(match[1]), int(match[2]), int(match[3]))
+        return found
     except ValueError as exc:
         raise ResponseRequestError(
             f"答复日期应为存在的日期，格式 YYYY-MM-DD：{text!r}"
@@ -995,7 +994,7 @@ def read_response_sheet(
         if first is None:
             raise _file_error(path, "文件为空（empty file）")
         positions, labels, unknown = _map_header(first[1], path, has_default=default is not None)
-        width = len(first[1])  # cells under an unknown (ignored) column are not extra cells
+        width = header_width(first[1])
         responses: list[Response] = []
         problems: list[QuarantineLine] = []
         skipped: list[int] = []
