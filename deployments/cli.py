@@ -66,6 +66,7 @@ app.add_typer(audit_app, name="audit")
 app.command("serve")(serve_command)
 app.command("up")(up_command)
 
+
 def load_context() -> tuple[Settings, Catalogue, WorkingCalendar]:
     settings = get_settings()
     catalogue = load_catalogue(settings.catalogue_dir)

@@ -69,14 +69,17 @@ def run_demo(settings: Settings, *, say: Say) -> dict[str, Any]:
     url = f"sqlite:///{database}"
     db.upgrade(url)
     say(f"[bold]jointcredit 演示[/]  数据库 {database}  邮件目录 {mail}")
-    with running_sink(mail, port=free_port()) as sink, _environment(
-        JOINTCREDIT_DATABASE_URL=url,
-        JOINTCREDIT_DATA_DIR=str(data_dir),
-        JOINTCREDIT_SMTP_HOST=sink.host,
-        JOINTCREDIT_SMTP_PORT=str(sink.port),
-        JOINTCREDIT_SMTP_TLS="none",
-        PREFECT_LOGGING_LEVEL="WARNING",
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+    with (
+        running_sink(mail, port=free_port()) as sink,
+        _environment(
+            JOINTCREDIT_DATABASE_URL=url,
+            JOINTCREDIT_DATA_DIR=str(data_dir),
+            JOINTCREDIT_SMTP_HOST=sink.host,
+            JOINTCREDIT_SMTP_PORT=str(sink.port),
+            JOINTCREDIT_SMTP_TLS="none",
+            PREFECT_LOGGING_LEVEL="WARNING",
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        ),
     ):
         return asyncio.run(_walk(database, mail, say))
 

@@ -277,8 +277,17 @@ class LocalStack:
         cwd = Path.cwd()
         server = self._child(
             "Prefect 服务（server）",
-            [sys.executable, "-m", "prefect", "server", "start", "--host", HOST,
-             "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+            ],
             "prefect-server.log",
             signal.SIGINT,
         )
@@ -288,8 +297,18 @@ class LocalStack:
             host, port, directory = sink
             mail = self._child(
                 "本地收信服务（mail sink）",
-                [sys.executable, "-c", "from deployments.cli import main; main()", "mail-sink",
-                 "--host", host, "--port", str(port), "--dir", str(directory)],
+                [
+                    sys.executable,
+                    "-c",
+                    "from deployments.cli import main; main()",
+                    "mail-sink",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                    "--dir",
+                    str(directory),
+                ],
                 "mail-sink.log",
                 signal.SIGINT,
             )

@@ -163,5 +163,3 @@ def mail_sink(
     except OSError as exc:
         err.print(f"[bold red]错误：[/]无法监听 {host}:{port}（cannot listen）：{exc}")
         raise typer.Exit(2) from exc
-
-

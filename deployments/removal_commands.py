@@ -62,9 +62,7 @@ def review(as_json: JsonFlag = False) -> None:
     if as_json:
         emit_json(result)
         return
-    out.print(
-        f"期满进入审查 {result['review']['moved']} 条，等待操作员决定 {result['pending']} 条"
-    )
+    out.print(f"期满进入审查 {result['review']['moved']} 条，等待操作员决定 {result['pending']} 条")
 
 
 @removal_app.command("apply")

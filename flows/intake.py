@@ -18,9 +18,7 @@ from tasks.routing import notify_parties
 
 
 @flow(name="intake-batch")
-async def intake_batch(
-    path: str, proposed_by: str, reporter: str | None = None
-) -> dict[str, Any]:
+async def intake_batch(path: str, proposed_by: str, reporter: str | None = None) -> dict[str, Any]:
     """导入名单文件：校验、隔离问题行、生成待审核批次，并向当事人发出告知书。"""
     imported = import_file(path, proposed_by, reporter)
     notified = None

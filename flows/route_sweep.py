@@ -71,17 +71,17 @@ async def route_due_batches(limit: int = 20, ask_operator: bool = True) -> dict[
     return {"due": due, "routed": routed, "forms": forms}
 
 
-def sweep_report(
-    routed: list[dict[str, Any]], failed: list[int], forms: dict[str, Any]
-) -> str:
+def sweep_report(routed: list[dict[str, Any]], failed: list[int], forms: dict[str, Any]) -> str:
     """The run's artifact: each batch moved and where it waits now; the forms put up."""
     lines = [
         "## 定时推进批次",
         "",
         "| 批次 | 本次推进名单 | 当前 |",
         "|---|---:|---|",
-        *(f"| {r['reference']}（{r['batch_id']}） | {r['moved']} | {r['waiting_label']} |"
-          for r in routed),
+        *(
+            f"| {r['reference']}（{r['batch_id']}） | {r['moved']} | {r['waiting_label']} |"
+            for r in routed
+        ),
     ]
     if not routed:
         lines.append("| — | 0 | 无到期批次 |")

@@ -565,4 +565,3 @@ def outbox_status(session: Session, *, parked_limit: int = 20) -> OutboxStatus:
         parked=[dict(row._mapping) for row in parked_rows],
         flagged_contacts=[dict(row._mapping) for row in flags],
     )
-

@@ -732,9 +732,7 @@ def _subject_code(row: _Row, kind: str | None) -> tuple[str | None, str | None, 
     return check.code, check.status.value, check.needs_review
 
 
-def _person_id(
-    row: _Row, kind: str | None, key: str, today: date
-) -> tuple[str | None, str | None]:
+def _person_id(row: _Row, kind: str | None, key: str, today: date) -> tuple[str | None, str | None]:
     raw = row.values.get("id_number")
     if kind == "unit":
         if not _blank([raw]):

@@ -137,8 +137,9 @@ def _after_removal(session: Session, result: StepResult, routing: Routing) -> No
     if not result.moved:
         return
     rows = session.execute(
-        sa.select(col(Listing.id), col(Listing.removal_reason), col(Listing.batch_id))
-        .where(col(Listing.id).in_(result.moved))
+        sa.select(col(Listing.id), col(Listing.removal_reason), col(Listing.batch_id)).where(
+            col(Listing.id).in_(result.moved)
+        )
     ).all()
     today = routing.clock.today().isoformat()
     result.notices += [
@@ -532,15 +533,19 @@ def revoke_red_listings_of(
     if not black_listing_ids:
         return result
     subjects = sa.select(col(Listing.subject_id)).where(col(Listing.id).in_(black_listing_ids))
-    red = session.execute(
-        sa.select(col(Listing.id)).where(
-            col(Listing.subject_id).in_(subjects),
-            col(Listing.list_type) == ListType.RED.value,
-            col(Listing.state).in_(
-                [S.CONFIRMED.value, S.IN_FORCE.value, S.REMOVAL_REVIEW.value]
-            ),
+    red = (
+        session.execute(
+            sa.select(col(Listing.id)).where(
+                col(Listing.subject_id).in_(subjects),
+                col(Listing.list_type) == ListType.RED.value,
+                col(Listing.state).in_(
+                    [S.CONFIRMED.value, S.IN_FORCE.value, S.REMOVAL_REVIEW.value]
+                ),
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if not red:
         return result
     result.moved, _ = routing.move(

@@ -216,9 +216,7 @@ def notify_proposed(session: Session, batch_id: int, routing: Routing) -> StepRe
     moved, refused = routing.move(session, black, Event.NOTIFY)
     result.moved += moved
     result.refused.update(refused)
-    result.notices += [
-        NoticeRequest(NoticeKindName.PRIOR_NOTICE, batch_id, (i,)) for i in moved
-    ]
+    result.notices += [NoticeRequest(NoticeKindName.PRIOR_NOTICE, batch_id, (i,)) for i in moved]
     moved, refused = routing.move(session, red, Event.AWAIT_CONFIRMATION)
     result.moved += moved
     result.refused.update(refused)
@@ -321,9 +319,7 @@ def publish_confirmed(session: Session, batch_id: int, routing: Routing) -> Step
     """公开: the term starts; the party gets the decision (black) or the award notice (red)."""
     result = StepResult("publish")
     confirmed = _listings(session, batch_id, S.CONFIRMED)
-    result.moved, result.refused = routing.move(
-        session, [i for i, _ in confirmed], Event.PUBLISH
-    )
+    result.moved, result.refused = routing.move(session, [i for i, _ in confirmed], Event.PUBLISH)
     kinds = dict(confirmed)
     result.notices = [
         NoticeRequest(

@@ -25,6 +25,8 @@ FLOW = "route-batch"
 
 class InjectedFault(JointcreditError):
     """A rehearsed crash (`JOINTCREDIT_FAULT_AFTER_STEP`): the step committed, the run stops."""
+
+
 EVENT_IDS_SHOWN = 50
 
 

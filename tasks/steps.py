@@ -81,13 +81,17 @@ def record_decision(
     with db.session_scope(runtime.engine) as session:
         routing = runtime.routing(actor=decision.reviewer, source=source)
         result = decide(session, batch_id, decision, routing)
-        confirmed_black = session.execute(
-            sa.select(col(Listing.id)).where(
-                col(Listing.id).in_(result.moved),
-                col(Listing.state) == "confirmed",
-                col(Listing.list_type) == "black",
+        confirmed_black = (
+            session.execute(
+                sa.select(col(Listing.id)).where(
+                    col(Listing.id).in_(result.moved),
+                    col(Listing.state) == "confirmed",
+                    col(Listing.list_type) == "black",
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         forfeited = revoke_red_listings_of(session, list(confirmed_black), routing)
         routing.finish(session, forfeited)
         if on_boundary is not None:

@@ -475,12 +475,16 @@ def test_the_audit_chain_records_each_proposal_and_the_import(
     result = run_import(path)
     with Session(engine) as session:
         assert verify(session).ok
-        events = session.execute(
-            sa.select(AuditEvent)
-            .where(col(AuditEvent.source) == f"import:{path.name}")
-            .order_by(col(AuditEvent.seq).desc())
-            .limit(7)
-        ).scalars().all()
+        events = (
+            session.execute(
+                sa.select(AuditEvent)
+                .where(col(AuditEvent.source) == f"import:{path.name}")
+                .order_by(col(AuditEvent.seq).desc())
+                .limit(7)
+            )
+            .scalars()
+            .all()
+        )
     batch_event, *proposals = events
     assert batch_event.action == "batch.import"
     assert batch_event.after is not None

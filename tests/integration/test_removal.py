@@ -43,8 +43,6 @@ def at(clock: FrozenClock, day: date) -> None:
     clock.set(datetime(day.year, day.month, day.day, 10, 0, tzinfo=BUSINESS_TZ))
 
 
-
-
 def run(engine: sa.Engine, operation: Any, *args: Any, **kwargs: Any) -> Any:
     with session_scope(engine) as session:
         return operation(session, *args, **kwargs)

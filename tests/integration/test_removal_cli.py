@@ -54,20 +54,38 @@ def test_screen_objection_and_removal_from_the_command_line(
 
     early = run_json_error(
         tmp_path,
-        "removal", "apply", str(listing),
-        "--evidence", "整改完毕", "--commitment", "公开承诺",
+        "removal",
+        "apply",
+        str(listing),
+        "--evidence",
+        "整改完毕",
+        "--commitment",
+        "公开承诺",
         env=env,
     )
     assert early["earliest"] == "2027-06-01"
 
     filed = run_json(
-        tmp_path, "objection", "file", str(listing), "--by", "当事人", "--reason", "认定有误",
+        tmp_path,
+        "objection",
+        "file",
+        str(listing),
+        "--by",
+        "当事人",
+        "--reason",
+        "认定有误",
         env=env,
     )
     decided = run_json(
         tmp_path,
-        "objection", "decide", str(filed["objection_id"]),
-        "--reviewer", "李娜", "--upheld", "--reason", "经核查，认定有误",
+        "objection",
+        "decide",
+        str(filed["objection_id"]),
+        "--reviewer",
+        "李娜",
+        "--upheld",
+        "--reason",
+        "经核查，认定有误",
         env=env,
     )
     assert decided["moved"] == 1

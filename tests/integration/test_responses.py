@@ -55,8 +55,6 @@ EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
 OPERATOR = "cli:录入员"
 
 
-
-
 def dispatched_batch(
     engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing, units: int = 2
 ) -> tuple[int, list[int]]:

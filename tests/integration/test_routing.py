@@ -101,9 +101,13 @@ def test_a_black_batch_goes_from_proposed_to_dispatched_once(
         "department_dispatch": len(departments),
     }
     with session_scope(engine) as session:
-        actions = session.execute(
-            sa.select(DepartmentAction).where(col(DepartmentAction.listing_id).in_(ids))
-        ).scalars().all()
+        actions = (
+            session.execute(
+                sa.select(DepartmentAction).where(col(DepartmentAction.listing_id).in_(ids))
+            )
+            .scalars()
+            .all()
+        )
         assert {a.ack_wd for a in actions} == {5}
         assert all(a.ack_due and a.feedback_due and a.ack_due < a.feedback_due for a in actions)
         assert all(a.measures for a in actions)

@@ -52,9 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Any:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     report: pytest.TestReport = yield
     item.stash.setdefault(FAILURES, {})[report.when] = report
     return report
@@ -107,9 +105,7 @@ def local_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSyst
     url = f"sqlite:///{workdir / 'var' / 'jointcredit.db'}"
     db.upgrade(url)
     port = free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("JOINTCREDIT_", "PREFECT_"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JOINTCREDIT_", "PREFECT_"))}
     env.update(
         {
             "DO_NOT_TRACK": "1",
@@ -183,4 +179,3 @@ def page(browser: Any, request: pytest.FixtureRequest, local_system: LocalSystem
 @pytest.fixture
 def frozen_clock() -> FrozenClock:
     return FrozenClock(NOW)
-

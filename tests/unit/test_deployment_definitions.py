@@ -82,9 +82,7 @@ def test_schedules_run_in_business_time(served: dict[str, RunnerDeployment]) -> 
         "monthly-report": "0 9 1 * *",
     }
     scheduled = {
-        name: _schedules(deployment)
-        for name, deployment in served.items()
-        if deployment.schedules
+        name: _schedules(deployment) for name, deployment in served.items() if deployment.schedules
     }
     assert scheduled == {name: [(cron, TIMEZONE, True)] for name, cron in expected.items()}
     for manual in ("intake-batch", "route-batch", "record-responses"):
