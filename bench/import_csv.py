@@ -1,4 +1,4 @@
-"""Benchmark: import a 100,000-row CSV batch file (`registry.importing.import_batch`).
+"""Benchmark: import a 100,000-row CSV batch file (`registry.intake.import_batch`).
 
 Not a test (DESIGN: targets live in benchmarks). The file is what a province sends: UTF-8 with
 a BOM, the Chinese header, 100,000 rows — units of several regions (a tenth with an early pilot
@@ -43,7 +43,7 @@ from stdnum.cn import ric, uscc
 from memoranda.loader import load_catalogue
 from registry import db
 from registry.clock import BUSINESS_TZ, FrozenClock
-from registry.importing import COLUMNS, import_batch
+from registry.intake import COLUMNS, import_batch
 from registry.models import Listing, Subject
 from registry.repository import add_batch, insert_returning_ids
 from registry.settings import get_settings

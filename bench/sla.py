@@ -48,9 +48,9 @@ from registry import db
 from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ, FrozenClock
 from registry.models import Listing, Subject
+from registry.reporting.sla import sla_report
 from registry.repository import add_batch, insert_returning_ids
 from registry.settings import get_settings
-from registry.sla_report import sla_report
 from registry.sla_sweep import ACTION, SlaNoticeRequest, Sweep, sweep_overdue
 
 MEMORANDUM = "fgcj-2016-1001"

@@ -22,7 +22,7 @@ from registry.audit import ChainReport, verify
 from registry.clock import BUSINESS_TZ
 from registry.models import AuditEvent
 from registry.settings import get_settings
-from registry.views import AUDIT_ACTION_LABELS, label
+from registry.vocabulary import AUDIT_ACTION_LABELS, label
 
 audit_app = typer.Typer(help="审计记录（audit trail）", no_args_is_help=True)
 

@@ -40,7 +40,7 @@ from registry.models import DepartmentAction, Listing, Notice
 from registry.responses import record_responses, response_request
 from registry.routing import Decision
 from registry.settings import Settings
-from registry.views import ACTION_STATE_LABELS, LISTING_STATE_LABELS, NOTICE_KIND_LABELS, label
+from registry.vocabulary import ACTION_STATE_LABELS, LISTING_STATE_LABELS, NOTICE_KIND_LABELS, label
 from tasks.runtime import opened_runtime
 from tasks.steps import record_decision
 

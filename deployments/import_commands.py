@@ -1,6 +1,6 @@
 """`jointcredit import FILE`: a batch file becomes proposed listings; bad rows are quarantined.
 
-The command reads settings, calls `registry.importing.import_batch` in one transaction and prints
+The command reads settings, calls `registry.intake.import_batch` in one transaction and prints
 the outcome; the rules live in the core. Registered in `cli.py` as `app.command("import")`.
 """
 
@@ -17,7 +17,7 @@ from deployments.console import JsonFlag, emit_json, err, operator, out, reporte
 from memoranda.loader import load_catalogue
 from registry import db
 from registry.clock import clock_from_settings
-from registry.importing import ImportResult, import_batch
+from registry.intake import ImportResult, import_batch
 from registry.settings import get_settings
 
 SHOWN_LINES = 20

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from deployments.console import JsonFlag, emit_json, err, out, reported
-from registry.reports import NO_RATIO, ReportMonth, percent_text
+from registry.reporting import NO_RATIO, ReportMonth, percent_text
 
 report_app = typer.Typer(
     help="统计报告：典型案例月报（reports: the monthly typical-case report）",

@@ -17,7 +17,7 @@ from rich.table import Table
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
 from registry.errors import JointcreditError
 from registry.routing import Decision, Waiting
-from registry.views import LISTING_STATE_LABELS
+from registry.vocabulary import LISTING_STATE_LABELS
 from tasks.runtime import opened_runtime
 from tasks.steps import position, record_decision, run_step
 

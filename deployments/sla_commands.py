@@ -17,7 +17,7 @@ from rich.table import Table
 
 from deployments.console import JsonFlag, emit_json, err, out, reported
 from registry import db
-from registry.sla_report import median_label, report_csv, sla_report, totals
+from registry.reporting.sla import median_label, report_csv, sla_report, totals
 from tasks.runtime import opened_runtime
 
 sla_app = typer.Typer(

@@ -24,14 +24,6 @@ from registry.audit import canonical_json
 from registry.clock import BUSINESS_TZ
 from registry.settings import Settings, get_settings
 from registry.views import (
-    ACTION_STATE_LABELS,
-    AUDIT_ACTION_LABELS,
-    LIST_TYPE_LABELS,
-    LISTING_STATE_LABELS,
-    NOTICE_KIND_LABELS,
-    NOTICE_STATE_LABELS,
-    REMOVAL_REASON_LABELS,
-    SUBJECT_KIND_LABELS,
     ActionLine,
     BatchView,
     CreditArchive,
@@ -41,8 +33,18 @@ from registry.views import (
     SubjectRef,
     batch_view,
     credit_archive_by_identifier,
-    label,
     listing_view,
+)
+from registry.vocabulary import (
+    ACTION_STATE_LABELS,
+    AUDIT_ACTION_LABELS,
+    LIST_TYPE_LABELS,
+    LISTING_STATE_LABELS,
+    NOTICE_KIND_LABELS,
+    NOTICE_STATE_LABELS,
+    REMOVAL_REASON_LABELS,
+    SUBJECT_KIND_LABELS,
+    label,
 )
 
 batch_app = typer.Typer(help="批次（batch）", no_args_is_help=True)

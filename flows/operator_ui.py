@@ -14,7 +14,7 @@ from prefect.input import RunInput
 from pydantic import BaseModel, Field
 from pydantic.fields import FieldInfo
 
-from registry.views import LISTING_STATE_LABELS
+from registry.vocabulary import LISTING_STATE_LABELS
 
 Form = TypeVar("Form", bound=RunInput)
 

@@ -13,7 +13,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
-from registry.reports import ReportMonth, report_markdown
+from registry.reporting import ReportMonth, report_markdown
 from tasks.report import HTML_FILE, enqueue_report_mail_task, monthly_figures, write_report_files
 
 

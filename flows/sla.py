@@ -12,7 +12,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
-from registry.sla_report import sweep_markdown
+from registry.reporting.sla import sweep_markdown
 from tasks.sla import sla_figures, sweep_overdue_actions
 
 ACTOR = "flow:sweep-sla"

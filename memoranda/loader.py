@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from memoranda.errors import CatalogueError, CatalogueProblem
 from memoranda.schema import (
     CalendarYear,
     Department,
@@ -30,7 +31,6 @@ from memoranda.schema import (
     Sla,
     TimeLimits,
 )
-from registry.errors import CatalogueError, CatalogueProblem
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")

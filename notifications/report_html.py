@@ -18,12 +18,8 @@ from datetime import date
 from markupsafe import Markup, escape
 
 from notifications.render import notice_environment
-from registry.reports import (
-    JurisdictionFigures,
-    MonthlyReport,
-    TrendPoint,
-    percent_text,
-)
+from registry.reporting import MonthlyReport, percent_text
+from registry.reporting.monthly import JurisdictionFigures, TrendPoint
 
 TEMPLATE = "report/monthly.html"
 FONT = "'Noto Sans CJK SC','Source Han Sans SC','Microsoft YaHei','PingFang SC',sans-serif"

@@ -23,7 +23,7 @@ from notifications.compose import Issuer
 from notifications.contexts import JurisdictionRow, Letterhead, MonthlyReportContext, SlaRow
 from notifications.outbox import EnqueueResult, NoticeDraft, NoticeKey, Recipient, enqueue_notices
 from notifications.render import NoticeKind
-from registry.reports import MonthlyReport, percent_text
+from registry.reporting import MonthlyReport, percent_text
 
 LEADERSHIP = "各位领导"
 """How the mail addresses configured leadership mailboxes (the office is addressed by name)."""

@@ -8,6 +8,9 @@ current rule (应急管理部令第11号) removal at expiry is automatic; under 
 nobody applied for waits for an operator (our default). Early removal (credit repair) needs 12
 months published and a public credit commitment; one obtained by fraud is restored with its
 original expiry. An upheld objection (异议) revokes the listing as wrongly made.
+
+Over 500 lines because every way out shares the one ending (removal notice, lift requests,
+actions moved to `lift_requested`); split by way out, each part would import that ending back.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ running `route-batch` again, or after a crash between steps, neither repeats nor
 Black list (DOMAIN.md §1): prior notice (告知) → defence window (陈述申辩, working days) →
 operator decision → publication with the decision (决定书, with the credit-repair notice) →
 dispatch to every department of the memorandum (发起). Red list: no prior notice.
+
+Over 500 lines because the five steps share one idea — pick what is ready, move it, say what it
+owes — and their shared request and result shapes; cut apart they would import each other.
 """
 
 from __future__ import annotations

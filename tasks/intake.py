@@ -8,7 +8,7 @@ from typing import Any
 from prefect import get_run_logger, task
 
 from registry import db
-from registry.importing import import_batch
+from registry.intake import import_batch
 from tasks.runtime import opened_runtime
 
 PROGRESS_EVERY = 10_000

@@ -19,7 +19,13 @@ from notifications.compose import Issuer
 from notifications.report_html import report_html
 from notifications.report_mail import enqueue_report_mail, report_recipients
 from registry import db
-from registry.reports import MonthlyReport, ReportMonth, monthly_report, previous_month, report_csvs
+from registry.reporting import (
+    MonthlyReport,
+    ReportMonth,
+    monthly_report,
+    previous_month,
+    report_csvs,
+)
 from registry.settings import Settings
 from tasks.runtime import opened_runtime
 

@@ -15,7 +15,7 @@ from notifications.compose import Issuer
 from notifications.sla_notices import sla_notice_enqueuer
 from registry import db
 from registry.faults import boundary_hook
-from registry.sla_report import report_markdown, sla_report
+from registry.reporting.sla import report_markdown, sla_report
 from registry.sla_sweep import Sweep, SweepResult, sweep_overdue
 from tasks.runtime import Runtime, opened_runtime
 

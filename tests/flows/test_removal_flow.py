@@ -14,7 +14,7 @@ from flows.removal import review_removals
 from memoranda.loader import Catalogue
 from registry.clock import FrozenClock
 from registry.routing import Routing
-from tests.flows.test_route_flow import _paused_run
+from tests.flows.test_route_flow import paused_run
 from tests.integration.routing_factories import REVIEWER
 from tests.integration.test_removal import at, in_force, states
 
@@ -40,7 +40,7 @@ async def test_expiry_removes_automatically_and_asks_about_the_legacy_listing(
     monkeypatch.setenv("JOINTCREDIT_NOW", clock.now().isoformat())
 
     running = asyncio.create_task(review_removals(decision_poll_seconds=1))
-    paused = await _paused_run()
+    paused = await paused_run()
     await aresume_flow_run(paused.id, run_input={"reviewer": REVIEWER, "approve": legacy})
     result = await asyncio.wait_for(running, timeout=120)
 

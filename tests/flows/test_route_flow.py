@@ -53,7 +53,7 @@ def _counts(engine: sa.Engine) -> tuple[int, int]:
         return actions.scalar_one(), notices.scalar_one()
 
 
-async def _paused_run(name: str = "route-batch") -> Any:
+async def paused_run(name: str = "route-batch") -> Any:
     async with get_client() as client:
         for _ in range(300):
             runs = await client.read_flow_runs(
@@ -84,7 +84,7 @@ async def test_the_operator_confirms_in_the_pause_form(
     clock.advance(timedelta(days=20))
     _at(monkeypatch, clock)
     running = asyncio.create_task(route_batch(batch, confirmation_poll_seconds=1))
-    paused = await _paused_run()
+    paused = await paused_run()
     async with get_client() as client:
         keys = await client.filter_flow_run_input(
             flow_run_id=paused.id, key_prefix="", limit=10, exclude_keys=set()
@@ -237,7 +237,7 @@ async def test_a_mixed_file_goes_from_intake_to_in_force_through_the_form(
     clock.advance(timedelta(days=20))
     _at(monkeypatch, clock)
     running = asyncio.create_task(route_batch(batch, confirmation_poll_seconds=1))
-    paused = await _paused_run()
+    paused = await paused_run()
     await aresume_flow_run(
         paused.id,
         run_input={"reviewer": REVIEWER, "decision_number": DECISION_NUMBER, "rejections": []},

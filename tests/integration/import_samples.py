@@ -17,7 +17,7 @@ from typing import Any
 import openpyxl
 from stdnum.cn import ric, uscc
 
-from registry.importing import COLUMNS
+from registry.intake import COLUMNS
 
 ZH = {c.name: c.zh for c in COLUMNS}
 _counter = itertools.count(1)

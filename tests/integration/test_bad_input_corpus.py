@@ -38,7 +38,7 @@ from registry import db
 from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.errors import JointcreditError
-from registry.importing import ImportFileError, ImportResult, import_batch
+from registry.intake import ImportFileError, ImportResult, import_batch
 from registry.models import AuditEvent, Batch, Listing
 from registry.routing import (
     Decision,

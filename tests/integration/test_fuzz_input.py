@@ -33,7 +33,7 @@ from registry.clock import BUSINESS_TZ, FrozenClock
 from registry.db import session_scope
 from registry.errors import JointcreditError
 from registry.identifiers import UsccStatus, check_uscc, is_resident_id
-from registry.importing import import_batch
+from registry.intake import import_batch
 from registry.responses import record_response_sheet
 from registry.routing import (
     Decision,

@@ -24,8 +24,9 @@ from memoranda.loader import Catalogue
 from registry import db
 from registry.audit import verify
 from registry.clock import FrozenClock
-from registry.importing import ROW_LABEL, ImportFileError, ImportResult, import_batch
+from registry.intake import ImportFileError, ImportResult, import_batch
 from registry.models import AuditEvent
+from registry.spreadsheet import ROW_LABEL
 from tests.integration import import_samples as samples
 
 KEY = "test-id-hash-key"
@@ -460,7 +461,7 @@ def test_the_quarantine_is_stored_and_reported_without_raw_id_numbers(
 def test_the_quarantine_kept_in_memory_is_capped(
     run_import: Importer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("registry.importing.QUARANTINE_KEPT", 2)
+    monkeypatch.setattr("registry.intake.writer.QUARANTINE_KEPT", 2)
     rows = [{**r, "decision_date": "2099-01-01"} for r in samples.good_rows()]
     result = run_import(samples.write_csv(tmp_path / "capped.csv", rows))
     assert (result.rejected, result.quarantine_total, len(result.quarantine)) == (6, 6, 2)

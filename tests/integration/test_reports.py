@@ -24,7 +24,7 @@ from notifications.report_mail import enqueue_report_mail, report_context, repor
 from registry import db
 from registry.db import session_scope
 from registry.models import Notice
-from registry.reports import MonthlyReport, ReportMonth, monthly_report, report_csvs
+from registry.reporting import MonthlyReport, ReportMonth, monthly_report, report_csvs
 from tests.integration.report_factories import AS_OF, at, build_fixture_month
 
 ISSUER = Issuer(name="四川省应急管理厅", office="信用管理处", email="xinyong@example.org")

@@ -25,7 +25,7 @@ from memoranda.loader import Catalogue
 from registry.audit import verify
 from registry.clock import FrozenClock
 from registry.db import session_scope
-from registry.importing import ImportFileError
+from registry.intake import ImportFileError
 from registry.models import AuditEvent, Batch, DepartmentAction
 from registry.responses import (
     Outcome,

@@ -67,9 +67,10 @@ from registry.clock import BUSINESS_TZ, FrozenClock
 from registry.db import session_scope
 from registry.errors import ConfigurationError
 from registry.identifiers import check_resident_id, mask_resident_id
-from registry.importing import ImportResult, import_batch
+from registry.intake import ImportResult, import_batch
 from registry.models import AuditEvent, AuditHead, DepartmentAction, Listing, Notice, Subject
-from registry.reports import ReportMonth, monthly_report, report_csvs, report_markdown
+from registry.reporting import ReportMonth, monthly_report, report_csvs, report_markdown
+from registry.reporting.sla import sweep_markdown
 from registry.routing import (
     Decision,
     NoticeKindName,
@@ -87,7 +88,6 @@ from registry.routing import (
 )
 from registry.screening import screen
 from registry.settings import Settings, get_settings
-from registry.sla_report import sweep_markdown
 from registry.sla_sweep import Sweep, sweep_overdue
 from registry.views import batch_view, credit_archive, credit_archive_by_identifier, listing_view
 from tests.integration.cli_runner import run

@@ -31,6 +31,7 @@ from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ, FrozenClock
 from registry.db import session_scope
 from registry.models import AuditEvent, Notice
+from registry.reporting.sla import business_date_sql, sla_report
 from registry.repository import add_batch, add_listings, add_subject
 from registry.routing import (
     Decision,
@@ -40,7 +41,6 @@ from registry.routing import (
     notify_proposed,
     publish_confirmed,
 )
-from registry.sla_report import business_date_sql, sla_report
 from registry.sla_sweep import (
     ACTION,
     SlaNoticeRequest,

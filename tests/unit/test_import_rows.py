@@ -16,19 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memoranda.loader import Catalogue
-from registry.importing import (
-    COLUMNS,
+from registry.intake import COLUMNS, ImportFileError, RowRules, ValidRow, open_rows, validate_row
+from registry.intake.reading import map_header
+from registry.spreadsheet import (
     VALUE_MAX,
-    ImportFileError,
     RowProblem,
-    RowRules,
-    ValidRow,
     detect_encoding,
-    map_header,
-    open_rows,
     shown_value,
     split_bilingual,
-    validate_row,
 )
 
 TODAY = date(2026, 11, 27)

@@ -8,18 +8,10 @@ from datetime import UTC, date, datetime
 import pytest
 
 from notifications.report_html import jurisdiction_chart, nice_ceiling, trend_chart
-from registry.reports import (
-    DayRow,
-    RegionRow,
-    ReportMonth,
-    ReportMonthError,
-    jurisdiction_figures,
-    jurisdiction_of,
-    percent_text,
-    previous_month,
-    trend_months,
-    trend_points,
-)
+from registry.reporting import ReportMonth, ReportMonthError, percent_text, previous_month
+from registry.reporting.monthly import jurisdiction_figures, jurisdiction_of, trend_points
+from registry.reporting.monthly_rows import DayRow, RegionRow
+from registry.reporting.months import trend_months
 
 
 def test_months_are_yyyy_mm_in_shanghai_time() -> None:

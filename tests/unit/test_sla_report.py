@@ -7,8 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from registry.calendar import WorkingCalendar
-from registry.sla import OverdueLevel, overdue_level
-from registry.sla_report import (
+from registry.reporting.sla import (
     CountRow,
     ResponseGroup,
     aggregate,
@@ -17,6 +16,7 @@ from registry.sla_report import (
     report_markdown,
     sweep_markdown,
 )
+from registry.sla import OverdueLevel, overdue_level
 from registry.sla_sweep import (
     SlaClock,
     SweepResult,

@@ -1,0 +1,30 @@
+"""Reporting: the monthly submission to the supervising level and the per-department SLA report.
+
+- `months`: the month a submission covers and its trend window.
+- `monthly`: the figures (typical-case ratio per jurisdiction, departments,
+  trends) and `monthly_report`, which gathers them.
+- `monthly_rows`: the grouped queries behind the figures.
+- `monthly_output`: the report as CSV files and as Markdown for Prefect.
+- `sla`: per-department SLA figures, the sweep's summary, CSV and Markdown.
+"""
+
+from registry.reporting.monthly import (
+    NO_RATIO,
+    MonthlyReport,
+    monthly_report,
+    percent_text,
+)
+from registry.reporting.monthly_output import report_csvs, report_markdown
+from registry.reporting.months import ReportMonth, ReportMonthError, previous_month
+
+__all__ = [
+    "NO_RATIO",
+    "MonthlyReport",
+    "ReportMonth",
+    "ReportMonthError",
+    "monthly_report",
+    "percent_text",
+    "previous_month",
+    "report_csvs",
+    "report_markdown",
+]

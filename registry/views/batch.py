@@ -1,0 +1,264 @@
+"""The batch view (`jointcredit batch show`): states, what the batch waits on, actions, notices."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from registry.errors import NotFound
+from registry.models import (
+    ActionState,
+    ListingState,
+    NoticeState,
+)
+from registry.views.common import (
+    ACTION,
+    BATCH,
+    LISTING,
+    NOTICE,
+    SUBJECT,
+    ReadView,
+    scrub,
+    state_counts,
+    subject_identifier,
+)
+
+BATCH_LISTING_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class BatchListing(ReadView):
+    """A listing as a line of its batch."""
+
+    id: int
+    subject_id: int
+    subject_name: str
+    subject_kind: str
+    identifier: str
+    grounds: list[str]
+    state: str
+    needs_review: bool
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class BatchView(ReadView):
+    """批次 status: its row, how many listings/actions/notices are where, and what it waits on.
+
+    `listings` holds at most `BATCH_LISTING_LIMIT` lines (by id); `listing_total` counts all.
+    `next_defence_due` is the earliest 陈述申辩 deadline among listings still in `notified`.
+    """
+
+    id: int
+    reference: str
+    list_type: str
+    rule_set: str | None
+    source_kind: str
+    source_name: str | None
+    reporter: str | None
+    proposed_by: str
+    status: str
+    accepted_count: int
+    rejected_count: int
+    created_at: datetime
+    listing_states: dict[str, int]
+    listing_total: int
+    next_defence_due: date | None
+    next_defence_provisional: bool
+    undispatched_in_force: int
+    action_states: dict[str, int]
+    escalated_actions: int
+    notice_states: dict[str, int]
+    listings: list[BatchListing]
+    waiting_on: str
+
+    @property
+    def listings_truncated(self) -> bool:
+        return len(self.listings) < self.listing_total
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "listings_truncated": self.listings_truncated}
+
+
+_BATCH_COLUMNS = tuple(
+    BATCH.c[name]
+    for name in (
+        "id",
+        "reference",
+        "list_type",
+        "rule_set",
+        "source_kind",
+        "source_name",
+        "reporter",
+        "proposed_by",
+        "status",
+        "accepted_count",
+        "rejected_count",
+        "created_at",
+    )
+)
+
+
+def batch_view(
+    session: Session, batch_id: int, *, listing_limit: int = BATCH_LISTING_LIMIT
+) -> BatchView:
+    """The batch `batch_id`; `NotFound` (Chinese) when there is none."""
+    batch = (
+        session.execute(sa.select(*_BATCH_COLUMNS).where(BATCH.c.id == batch_id))
+        .mappings()
+        .one_or_none()
+    )
+    if batch is None:
+        raise NotFound(f"批次不存在：{batch_id}（batch not found）", batch_id=batch_id)
+    in_batch = LISTING.c.batch_id == batch_id
+    listing_ids = sa.select(LISTING.c.id).where(in_batch)
+    listing_states = state_counts(
+        session,
+        sa.select(LISTING.c.state, sa.func.count()).where(in_batch).group_by(LISTING.c.state),
+    )
+    defence = session.execute(
+        sa.select(
+            LISTING.c.defence_due,
+            sa.func.max(sa.case((LISTING.c.defence_provisional, 1), else_=0)),
+        )
+        .where(
+            in_batch,
+            LISTING.c.state == ListingState.NOTIFIED.value,
+            LISTING.c.defence_due.is_not(None),
+        )
+        .group_by(LISTING.c.defence_due)
+        .order_by(LISTING.c.defence_due)
+        .limit(1)
+    ).one_or_none()
+    undispatched = session.execute(
+        sa.select(sa.func.count()).where(
+            in_batch,
+            LISTING.c.state == ListingState.IN_FORCE.value,
+            ~sa.exists().where(ACTION.c.listing_id == LISTING.c.id),
+        )
+    ).scalar_one()
+    action_rows = session.execute(
+        sa.select(
+            ACTION.c.state,
+            sa.func.count(),
+            sa.func.sum(sa.case((ACTION.c.escalation_level > 0, 1), else_=0)),
+        )
+        .where(ACTION.c.listing_id.in_(listing_ids))
+        .group_by(ACTION.c.state)
+    ).all()
+    notice_states = state_counts(
+        session,
+        sa.select(NOTICE.c.state, sa.func.count())
+        .where(sa.or_(NOTICE.c.batch_id == batch_id, NOTICE.c.listing_id.in_(listing_ids)))
+        .group_by(NOTICE.c.state),
+    )
+    lines = session.execute(
+        sa.select(
+            LISTING.c.id,
+            LISTING.c.subject_id,
+            SUBJECT.c.name.label("subject_name"),
+            SUBJECT.c.kind.label("subject_kind"),
+            SUBJECT.c.uscc,
+            SUBJECT.c.id_masked,
+            LISTING.c.grounds,
+            LISTING.c.state,
+            LISTING.c.needs_review,
+            LISTING.c.warnings,
+        )
+        .join(SUBJECT, SUBJECT.c.id == LISTING.c.subject_id)
+        .where(in_batch)
+        .order_by(LISTING.c.id)
+        .limit(listing_limit)
+    ).mappings()
+    action_states = {str(state): int(count) for state, count, _ in action_rows}
+    next_due = defence[0] if defence else None
+    provisional = bool(defence[1]) if defence else False
+    return BatchView(
+        **batch,
+        listing_states=listing_states,
+        listing_total=sum(listing_states.values()),
+        next_defence_due=next_due,
+        next_defence_provisional=provisional,
+        undispatched_in_force=int(undispatched),
+        action_states=action_states,
+        escalated_actions=sum(int(escalated or 0) for _, _, escalated in action_rows),
+        notice_states=notice_states,
+        listings=[_batch_listing(row) for row in lines],
+        waiting_on=waiting_on(
+            list_type=batch["list_type"],
+            listing_states=listing_states,
+            next_defence_due=next_due,
+            next_defence_provisional=provisional,
+            undispatched_in_force=int(undispatched),
+            action_states=action_states,
+            notice_states=notice_states,
+        ),
+    )
+
+
+def _batch_listing(row: Mapping[Any, Any]) -> BatchListing:
+    values = {k: v for k, v in row.items() if k not in ("uscc", "id_masked")}
+    values["warnings"] = [scrub(w) or "" for w in values["warnings"] or []]
+    return BatchListing(identifier=subject_identifier(row["uscc"], row["id_masked"]), **values)
+
+
+_PENDING_NOTICES = (NoticeState.QUEUED, NoticeState.SENDING, NoticeState.RETRY_WAIT)
+
+
+_PARKED_NOTICES = (NoticeState.FAILED, NoticeState.DEAD)
+
+
+def waiting_on(
+    *,
+    list_type: str,
+    listing_states: Mapping[str, int],
+    next_defence_due: date | None,
+    next_defence_provisional: bool,
+    undispatched_in_force: int,
+    action_states: Mapping[str, int],
+    notice_states: Mapping[str, int],
+) -> str:
+    """What a batch waits on, in process order, as one short Chinese sentence.
+
+    Derived from counts only, so it is the same however the batch got there.
+    """
+    listing = listing_states.get
+    parts: list[str] = []
+    if listing(ListingState.PROPOSED, 0):
+        parts.append("等待送达告知书" if list_type == "black" else "等待提交审核")
+    if listing(ListingState.NOTIFIED, 0):
+        if next_defence_due is None:
+            parts.append("等待陈述申辩期满")
+        else:
+            mark = "，暂定" if next_defence_provisional else ""
+            parts.append(f"等待陈述申辩期满（{next_defence_due.isoformat()}{mark}）")
+    if listing(ListingState.AWAITING_CONFIRMATION, 0):
+        parts.append("等待操作员确认")
+    if listing(ListingState.CONFIRMED, 0):
+        parts.append("等待公开")
+    if listing(ListingState.REMOVAL_REVIEW, 0):
+        parts.append("等待移出审核")
+    if undispatched_in_force:
+        parts.append("等待推送各部门")
+    if action_states.get(ActionState.DISPATCHED, 0):
+        parts.append("等待部门响应")
+    if action_states.get(ActionState.ACKNOWLEDGED, 0):
+        parts.append("等待部门反馈")
+    if action_states.get(ActionState.LIFT_REQUESTED, 0):
+        parts.append("等待部门确认解除措施")
+    if any(notice_states.get(s, 0) for s in _PENDING_NOTICES):
+        parts.append("等待通知投递")
+    if any(notice_states.get(s, 0) for s in _PARKED_NOTICES):
+        parts.append("有通知投递失败，需更正联系人后重试")
+    if parts:
+        return "；".join(parts)
+    if not listing_states:
+        return "无待办（本批次无名单）"
+    if listing(ListingState.IN_FORCE, 0):
+        return "已全部生效并推送"
+    return "无待办"
