@@ -52,6 +52,7 @@ from notifications.outbox import (
 )
 from notifications.render import NoticeKind
 from registry.clock import Clock, business_date
+from registry.db import in_list_chunks
 from registry.models import Batch, DepartmentAction, Listing, Subject
 from registry.removal import REASON_LABELS
 from registry.routing import NoticeEnqueuer, NoticeKindName, NoticeRequest, digest_step
@@ -181,8 +182,7 @@ def _kind(name: NoticeKindName) -> NoticeKind:
 def _load(session: Session, listing_ids: list[int]) -> dict[int, _Row]:
     unit = cast(sa.Table, sa.inspect(Subject).local_table).alias("unit")
     rows: dict[int, _Row] = {}
-    for start in range(0, len(listing_ids), 900):
-        chunk = listing_ids[start : start + 900]
+    for chunk in in_list_chunks(listing_ids):
         query = (
             sa.select(
                 Listing,

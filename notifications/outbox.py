@@ -31,6 +31,7 @@ from sqlmodel import Session
 from notifications.contexts import NoticeContext
 from notifications.render import NoticeKind, render_notice
 from registry.audit import EventDraft, append_events
+from registry.db import in_list_chunks
 from registry.errors import JointcreditError, NotFound
 from registry.models import AttemptOutcome, ContactFlag, Notice, NoticeAttempt, NoticeState
 
@@ -177,8 +178,7 @@ def enqueue_notices(
 
 def _existing_keys(session: Session, keys: list[str]) -> set[str]:
     found: set[str] = set()
-    for start in range(0, len(keys), 900):
-        chunk = keys[start : start + 900]
+    for chunk in in_list_chunks(keys):
         query = sa.select(NOTICE.c.idempotency_key).where(NOTICE.c.idempotency_key.in_(chunk))
         found.update(session.execute(query).scalars())
     return found
@@ -442,10 +442,10 @@ def _clear_flags(session: Session, sent: Sequence[DeliveryOutcome]) -> None:
     if not addresses:
         return
     finished = max(outcome.finished_at for outcome in sent)
-    for start in range(0, len(addresses), 900):
+    for chunk in in_list_chunks(addresses):
         session.execute(
             sa.update(FLAG)
-            .where(FLAG.c.address.in_(addresses[start : start + 900]), FLAG.c.cleared_at.is_(None))
+            .where(FLAG.c.address.in_(chunk), FLAG.c.cleared_at.is_(None))
             .values(cleared_at=finished)
         )
 

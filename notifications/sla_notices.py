@@ -28,6 +28,7 @@ from notifications.contexts import (
 from notifications.outbox import EnqueueResult, NoticeDraft, NoticeKey, Recipient, enqueue_notices
 from notifications.render import NoticeKind
 from registry.clock import Clock
+from registry.db import in_list_chunks
 from registry.models import Batch, Listing, Subject
 from registry.sla_sweep import SlaNoticeEnqueuer, SlaNoticeKind, SlaNoticeRequest
 
@@ -105,8 +106,7 @@ def compose_sla_notices(
 def _listing_lines(session: Session, listing_ids: list[int]) -> dict[int, tuple[str, str]]:
     """Listing id → (reference as the dispatch letter gave it, subject name)."""
     lines: dict[int, tuple[str, str]] = {}
-    for start in range(0, len(listing_ids), 900):
-        chunk = listing_ids[start : start + 900]
+    for chunk in in_list_chunks(listing_ids):
         rows = session.execute(
             sa.select(col(Listing.id), col(Batch.reference), col(Subject.name))
             .join(Subject, col(Subject.id) == col(Listing.subject_id))

@@ -8,10 +8,10 @@ The schema is owned by Alembic (`registry/migrations`); `upgrade` is `jointcredi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -24,6 +24,17 @@ from registry.errors import ConfigurationError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+IN_LIST_CHUNK = 900
+"""Values bound in one `IN (…)`: SQLite allows 999 parameters per statement by default, and the
+rest of the statement needs a few of its own. The one place this number is kept."""
+
+T = TypeVar("T")
+
+
+def in_list_chunks(values: Sequence[T], size: int = IN_LIST_CHUNK) -> Iterator[Sequence[T]]:
+    """`values` in slices small enough for one `IN (…)` on every database we support."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def make_engine(url: str, **kwargs: Any) -> sa.Engine:

@@ -30,7 +30,7 @@ an answer may do, the apply does exactly that for a whole department in one UPDA
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -41,6 +41,7 @@ from sqlmodel import Session, col
 from memoranda.loader import Catalogue
 from registry.audit import EventDraft, append_events
 from registry.clock import Clock, business_date
+from registry.db import in_list_chunks
 from registry.models import ActionState, Batch, DepartmentAction, Listing
 from registry.responses.requests import (
     FEEDBACK_MAX,
@@ -60,9 +61,6 @@ from registry.spreadsheet import (
 )
 
 ACTION = sa.inspect(DepartmentAction).local_table
-
-
-_CHUNK = 900
 
 
 @dataclass(frozen=True)
@@ -384,7 +382,7 @@ def _batch_references(session: Session, responses: Sequence[Response]) -> dict[i
     """listing id → the reference of its batch, for listings quoted by reference."""
     ids = sorted({i for r in responses for i in r.references})
     found: dict[int, str] = {}
-    for chunk in _chunks(ids):
+    for chunk in in_list_chunks(ids):
         rows = session.execute(
             sa.select(col(Listing.id), col(Batch.reference))
             .join(Batch, col(Batch.id) == col(Listing.batch_id))
@@ -457,7 +455,7 @@ def _apply(
         )
         values["ack_late"] = sa.case((not_acked, _late(ack_due, today)), else_=ACTION.c.ack_late)
     by_id = {action.id: item for item, action in moving}
-    for chunk in _chunks(sorted(by_id)):
+    for chunk in in_list_chunks(sorted(by_id)):
         chunk_values = dict(values)
         if kind is ResponseKind.FEEDBACK:
             chunk_values["feedback_text"] = _per_action({i: by_id[i].text for i in chunk})
@@ -564,7 +562,7 @@ def _actions(
     session: Session, department: str, listing_ids: Sequence[int]
 ) -> dict[int, list[_ActionView]]:
     found: dict[int, list[_ActionView]] = {}
-    for chunk in _chunks(sorted(set(listing_ids))):
+    for chunk in in_list_chunks(sorted(set(listing_ids))):
         rows = session.execute(
             sa.select(*_VIEW_COLUMNS)
             .where(ACTION.c.department == department, ACTION.c.listing_id.in_(chunk))
@@ -578,13 +576,8 @@ def _actions(
 
 def _missing_listings(session: Session, listing_ids: Sequence[int]) -> set[int]:
     wanted = set(listing_ids)
-    for chunk in _chunks(sorted(wanted)):
+    for chunk in in_list_chunks(sorted(wanted)):
         wanted -= set(
             session.execute(sa.select(col(Listing.id)).where(col(Listing.id).in_(chunk))).scalars()
         )
     return wanted
-
-
-def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield ids[start : start + _CHUNK]
