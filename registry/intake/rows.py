@@ -341,16 +341,20 @@ def _list_rule_sets(catalogue: Catalogue) -> list[str]:
     return [r.id for r in catalogue.rule_sets.values() if r.list_type is not None]
 
 
-def _grounds(row: CellReader, rules: RowRules, rule_set: RuleSet | None) -> tuple[str, ...]:
-    """Ground codes, bare (`A4`) or canonical (`mem-2023-serious:A4`), `;`/`；` separated."""
+def _grounds_text(row: CellReader) -> str | None:
+    """The grounds cell as text; a JSON list of codes is joined (a formula in one is refused)."""
     raw = row.values.get("grounds")
     if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
-        text: str | None = ";".join(raw)
         if any(item.strip()[:1] in FORMULA_START for item in raw):
             row.fail("grounds", "认定依据含公式符号", "ground starts with a formula character")
-            return ()
-    else:
-        text = row.required("grounds")
+            return None
+        return ";".join(raw)
+    return row.required("grounds")
+
+
+def _grounds(row: CellReader, rules: RowRules, rule_set: RuleSet | None) -> tuple[str, ...]:
+    """Ground codes, bare (`A4`) or canonical (`mem-2023-serious:A4`), `;`/`；` separated."""
+    text = _grounds_text(row)
     if text is None:
         return ()
     codes: list[str] = []

@@ -231,26 +231,8 @@ def _items(
     references = _batch_references(session, [r for r in responses if r.references])
     items: dict[tuple[str, int, ResponseKind], _Item] = {}
     for response in responses:
-        if response.answered_on is not None and response.answered_on > today:
-            _refuse_all(
-                result,
-                response,
-                "answered_on",
-                f"答复日期 {response.answered_on.isoformat()} 晚于今天（{today.isoformat()}）",
-                f"answered on {response.answered_on.isoformat()}, after today",
-                response.answered_on.isoformat(),
-            )
-            continue
-        department = resolve_department(catalogue, response.department)
+        department = _accepted_department(response, catalogue, result, today)
         if department is None:
-            _refuse_all(
-                result,
-                response,
-                "department",
-                f"未知部门 {response.department}：不在部门目录中",
-                f"unknown department {response.department!r}: not in departments.yml",
-                response.department,
-            )
             continue
         response = replace(response, department=department)
         text, outcome = response.feedback_text, response.outcome
@@ -259,35 +241,9 @@ def _items(
             if checked is None:
                 continue
             text, outcome = checked
-        ids = list(response.listing_ids)
-        if response.batch_id is not None:
-            found = batch_listings.get((response.batch_id, department, response.kind))
-            if found is None:
-                zh, en = f"批次 {response.batch_id} 不存在", f"no batch {response.batch_id}"
-                _refuse_all(result, response, "batch_id", zh, en, response.batch_id)
-                continue
-            if not found:
-                if response.kind is ResponseKind.LIFT:
-                    zh, en = "本批次没有待确认的解除函", "no lift request in this batch"
-                else:
-                    zh, en = "本批次没有推送给该部门的名单", "nothing in this batch was sent to it"
-                _refuse_all(result, response, "batch_id", zh, en, response.batch_id)
-                continue
-            ids = found
-        for listing_id in ids:
-            quoted = response.references.get(listing_id)
-            actual = references.get(listing_id)
-            if quoted is not None and actual is not None and quoted != actual:
-                _refuse(
-                    result,
-                    response,
-                    listing_id,
-                    "listing_id",
-                    f"名单编号 {quoted}-{listing_id} 与批次不符："
-                    f"名单 {listing_id} 属于批次 {actual}",
-                    f"listing {listing_id} belongs to batch {actual}, not {quoted}",
-                    f"{quoted}-{listing_id}",
-                )
+        ids = _listing_ids(response, department, batch_listings, result)
+        for listing_id in ids or ():
+            if _misquoted(response, listing_id, references, result):
                 continue
             item = _Item(
                 department,
@@ -298,22 +254,100 @@ def _items(
                 response.row,
                 response.answered_on,
             )
-            key = (department, listing_id, response.kind)
-            first = items.get(key)
-            if first is None:
-                items[key] = item
-            elif (first.text, first.outcome) != (text, outcome):
-                where = f"第 {first.row} 行" if first.row is not None else "前一条答复"
-                _refuse(
-                    result,
-                    item,
-                    listing_id,
-                    RULES[response.kind].field,
-                    f"同一名单的{KIND_LABELS[response.kind]}重复且内容不同，以{where}为准",
-                    "a second, different answer for the same listing: the first one stands",
-                    text,
-                )
+            _merge(items, item, result)
     return list(items.values())
+
+
+def _accepted_department(
+    response: Response, catalogue: Catalogue, result: ResponseResult, today: date
+) -> str | None:
+    """The department's code, or None when the whole response is refused (date, department)."""
+    if response.answered_on is not None and response.answered_on > today:
+        _refuse_all(
+            result,
+            response,
+            "answered_on",
+            f"答复日期 {response.answered_on.isoformat()} 晚于今天（{today.isoformat()}）",
+            f"answered on {response.answered_on.isoformat()}, after today",
+            response.answered_on.isoformat(),
+        )
+        return None
+    department = resolve_department(catalogue, response.department)
+    if department is None:
+        _refuse_all(
+            result,
+            response,
+            "department",
+            f"未知部门 {response.department}：不在部门目录中",
+            f"unknown department {response.department!r}: not in departments.yml",
+            response.department,
+        )
+    return department
+
+
+def _listing_ids(
+    response: Response,
+    department: str,
+    batch_listings: Mapping[tuple[int, str, ResponseKind], list[int]],
+    result: ResponseResult,
+) -> list[int] | None:
+    """The listings answered: those named, or those of the named batch sent to the department."""
+    if response.batch_id is None:
+        return list(response.listing_ids)
+    found = batch_listings.get((response.batch_id, department, response.kind))
+    if found is None:
+        zh, en = f"批次 {response.batch_id} 不存在", f"no batch {response.batch_id}"
+        _refuse_all(result, response, "batch_id", zh, en, response.batch_id)
+        return None
+    if not found:
+        if response.kind is ResponseKind.LIFT:
+            zh, en = "本批次没有待确认的解除函", "no lift request in this batch"
+        else:
+            zh, en = "本批次没有推送给该部门的名单", "nothing in this batch was sent to it"
+        _refuse_all(result, response, "batch_id", zh, en, response.batch_id)
+        return None
+    return found
+
+
+def _misquoted(
+    response: Response, listing_id: int, references: Mapping[int, str], result: ResponseResult
+) -> bool:
+    """A reference `<batch>-<id>` whose batch is not the listing's: refused for that listing."""
+    quoted = response.references.get(listing_id)
+    actual = references.get(listing_id)
+    if quoted is None or actual is None or quoted == actual:
+        return False
+    _refuse(
+        result,
+        response,
+        listing_id,
+        "listing_id",
+        f"名单编号 {quoted}-{listing_id} 与批次不符：名单 {listing_id} 属于批次 {actual}",
+        f"listing {listing_id} belongs to batch {actual}, not {quoted}",
+        f"{quoted}-{listing_id}",
+    )
+    return True
+
+
+def _merge(
+    items: dict[tuple[str, int, ResponseKind], _Item], item: _Item, result: ResponseResult
+) -> None:
+    """The first answer per (department, listing, kind) stands; a different repeat is refused."""
+    key = (item.department, item.listing_id, item.kind)
+    first = items.get(key)
+    if first is None:
+        items[key] = item
+    elif (first.text, first.outcome) != (item.text, item.outcome):
+        where = f"第 {first.row} 行" if first.row is not None else "前一条答复"
+        _refuse(
+            result,
+            item,
+            item.listing_id,
+            RULES[item.kind].field,
+            f"同一名单的{KIND_LABELS[item.kind]}重复且内容不同，以{where}为准",
+            "a second, different answer for the same listing: the first one stands",
+            item.text,
+        )
 
 
 def _checked_feedback(
@@ -404,8 +438,23 @@ def _apply(
     source: str,
 ) -> list[EventDraft]:
     """One kind for one department and answer date: read the actions, one guarded UPDATE."""
+    moving = _moving(session, kind, department, items, answered, result)
+    if not moving:
+        return []
+    _update_actions(session, kind, department, moving, now, answered.on)
+    return _events(kind, department, moving, now, answered, result, recorded_by, source)
+
+
+def _moving(
+    session: Session,
+    kind: ResponseKind,
+    department: str,
+    items: list[_Item],
+    answered: _Answered,
+    result: ResponseResult,
+) -> list[tuple[_Item, _ActionView]]:
+    """The (item, action) pairs the answer moves; the others are refused or already done."""
     rule = RULES[kind]
-    today = answered.on  # lateness is judged on the day the department answered
     views = _actions(session, department, [i.listing_id for i in items])
     unknown = _missing_listings(session, [i.listing_id for i in items if i.listing_id not in views])
     moving: list[tuple[_Item, _ActionView]] = []
@@ -439,8 +488,19 @@ def _apply(
                 moving.append((item, action))
             else:
                 result.already.append(ActionResponse(action.id, item.listing_id, department, kind))
-    if not moving:
-        return []
+    return moving
+
+
+def _update_actions(
+    session: Session,
+    kind: ResponseKind,
+    department: str,
+    moving: list[tuple[_Item, _ActionView]],
+    now: datetime,
+    today: date,
+) -> None:
+    """The guarded UPDATE per chunk; lateness is judged on `today`, the day of the answer."""
+    rule = RULES[kind]
     ack_due = ACTION.c.ack_due
     values: dict[str, Any] = {
         "state": rule.target.value,
@@ -483,6 +543,21 @@ def _apply(
                     for i in chunk
                 ]
             )
+
+
+def _events(
+    kind: ResponseKind,
+    department: str,
+    moving: list[tuple[_Item, _ActionView]],
+    now: datetime,
+    answered: _Answered,
+    result: ResponseResult,
+    recorded_by: str,
+    source: str,
+) -> list[EventDraft]:
+    """One audit event per moved action, the department as actor; recorded in `result`."""
+    rule = RULES[kind]
+    today = answered.on
     drafts = []
     for item, action in moving:
         late = _is_late(getattr(action, rule.due), today)

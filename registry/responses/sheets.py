@@ -297,52 +297,12 @@ def _row_responses(
     rows that were fine are no-ops the second time.
     """
     row = CellReader(values)
-    department = default
-    written = row.text("department")
-    if written is not None:
-        resolved = resolve_department(catalogue, written)
-        if default is not None and resolved != default:
-            row.fail(
-                "department",
-                f"与指定的部门 {default} 不一致",
-                f"differs from the department given ({default})",
-            )
-        department = resolved or written  # an unknown code is refused by the rules, by name
-    elif default is None:
-        row.fail("department", "部门代码为必填项", "department is required")
-    listing = None
-    listing_text = row.text("listing_id")
-    if listing_text is None:
-        if not any(p.field == "listing_id" for p in row.problems):
-            row.fail("listing_id", "名单编号为必填项", "listing id is required")
-    else:
-        listing = parse_listing_reference(listing_text)
-        if listing is None:
-            row.fail(
-                "listing_id",
-                "名单编号应为数字，或推送函中的“批次编号-名单编号”",
-                "listing id must be a number or <batch reference>-<id>",
-            )
+    department = _department_cell(row, catalogue, default)
+    listing = _listing_cell(row)
     ack = _yes_no(row, "ack", "响应")
     lifted = _yes_no(row, "lifted", "解除确认")
     feedback = row.text("feedback", multi_line=True)
-    outcome_text = row.text("outcome")
-    outcome = None
-    if outcome_text is not None:
-        outcome = _OUTCOMES.get(outcome_text.casefold())
-        if outcome is None:
-            row.fail(
-                "outcome",
-                "措施实施情况应为 已实施 或 不适用",
-                "outcome must be applied or not_applicable",
-            )
-    elif feedback is not None:
-        row.fail(
-            "outcome",
-            "填写了反馈内容，请同时填写措施实施情况（已实施 / 不适用）",
-            "feedback given without an outcome (applied / not_applicable)",
-            value="",
-        )
+    outcome = _outcome_cell(row, feedback)
     answered_on = _answer_date_cell(row)
     if row.problems:
         return [], [
@@ -375,6 +335,65 @@ def _row_responses(
     if lifted:
         found.append(Response(kind=ResponseKind.LIFT, **common))
     return found, []
+
+
+def _department_cell(row: CellReader, catalogue: Catalogue, default: str | None) -> str | None:
+    """The row's department: its own cell (which must match a department given for the whole
+    sheet), else the one given; an unknown code is kept, for the rules to refuse by name."""
+    department = default
+    written = row.text("department")
+    if written is not None:
+        resolved = resolve_department(catalogue, written)
+        if default is not None and resolved != default:
+            row.fail(
+                "department",
+                f"与指定的部门 {default} 不一致",
+                f"differs from the department given ({default})",
+            )
+        department = resolved or written  # an unknown code is refused by the rules, by name
+    elif default is None:
+        row.fail("department", "部门代码为必填项", "department is required")
+    return department
+
+
+def _listing_cell(row: CellReader) -> tuple[int, str | None] | None:
+    """The listing answered: a bare id, or `<batch reference>-<id>` as the letter gave it."""
+    listing = None
+    listing_text = row.text("listing_id")
+    if listing_text is None:
+        if not any(p.field == "listing_id" for p in row.problems):
+            row.fail("listing_id", "名单编号为必填项", "listing id is required")
+    else:
+        listing = parse_listing_reference(listing_text)
+        if listing is None:
+            row.fail(
+                "listing_id",
+                "名单编号应为数字，或推送函中的“批次编号-名单编号”",
+                "listing id must be a number or <batch reference>-<id>",
+            )
+    return listing
+
+
+def _outcome_cell(row: CellReader, feedback: str | None) -> Outcome | None:
+    """措施实施情况: required when feedback text is given."""
+    outcome_text = row.text("outcome")
+    outcome = None
+    if outcome_text is not None:
+        outcome = _OUTCOMES.get(outcome_text.casefold())
+        if outcome is None:
+            row.fail(
+                "outcome",
+                "措施实施情况应为 已实施 或 不适用",
+                "outcome must be applied or not_applicable",
+            )
+    elif feedback is not None:
+        row.fail(
+            "outcome",
+            "填写了反馈内容，请同时填写措施实施情况（已实施 / 不适用）",
+            "feedback given without an outcome (applied / not_applicable)",
+            value="",
+        )
+    return outcome
 
 
 def _answer_date_cell(row: CellReader) -> date | None:

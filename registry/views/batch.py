@@ -227,30 +227,10 @@ def waiting_on(
 
     Derived from counts only, so it is the same however the batch got there.
     """
-    listing = listing_states.get
-    parts: list[str] = []
-    if listing(ListingState.PROPOSED, 0):
-        parts.append("等待送达告知书" if list_type == "black" else "等待提交审核")
-    if listing(ListingState.NOTIFIED, 0):
-        if next_defence_due is None:
-            parts.append("等待陈述申辩期满")
-        else:
-            mark = "，暂定" if next_defence_provisional else ""
-            parts.append(f"等待陈述申辩期满（{next_defence_due.isoformat()}{mark}）")
-    if listing(ListingState.AWAITING_CONFIRMATION, 0):
-        parts.append("等待操作员确认")
-    if listing(ListingState.CONFIRMED, 0):
-        parts.append("等待公开")
-    if listing(ListingState.REMOVAL_REVIEW, 0):
-        parts.append("等待移出审核")
+    parts = _listing_waits(list_type, listing_states, next_defence_due, next_defence_provisional)
     if undispatched_in_force:
         parts.append("等待推送各部门")
-    if action_states.get(ActionState.DISPATCHED, 0):
-        parts.append("等待部门响应")
-    if action_states.get(ActionState.ACKNOWLEDGED, 0):
-        parts.append("等待部门反馈")
-    if action_states.get(ActionState.LIFT_REQUESTED, 0):
-        parts.append("等待部门确认解除措施")
+    parts += [text for state, text in _ACTION_WAITS if action_states.get(state, 0)]
     if any(notice_states.get(s, 0) for s in _PENDING_NOTICES):
         parts.append("等待通知投递")
     if any(notice_states.get(s, 0) for s in _PARKED_NOTICES):
@@ -259,6 +239,38 @@ def waiting_on(
         return "；".join(parts)
     if not listing_states:
         return "无待办（本批次无名单）"
-    if listing(ListingState.IN_FORCE, 0):
+    if listing_states.get(ListingState.IN_FORCE, 0):
         return "已全部生效并推送"
     return "无待办"
+
+
+_LATER_LISTING_WAITS = (
+    (ListingState.AWAITING_CONFIRMATION, "等待操作员确认"),
+    (ListingState.CONFIRMED, "等待公开"),
+    (ListingState.REMOVAL_REVIEW, "等待移出审核"),
+)
+_ACTION_WAITS = (
+    (ActionState.DISPATCHED, "等待部门响应"),
+    (ActionState.ACKNOWLEDGED, "等待部门反馈"),
+    (ActionState.LIFT_REQUESTED, "等待部门确认解除措施"),
+)
+
+
+def _listing_waits(
+    list_type: str,
+    listing_states: Mapping[str, int],
+    next_defence_due: date | None,
+    next_defence_provisional: bool,
+) -> list[str]:
+    """What the batch's listings wait on, in process order."""
+    parts: list[str] = []
+    if listing_states.get(ListingState.PROPOSED, 0):
+        parts.append("等待送达告知书" if list_type == "black" else "等待提交审核")
+    if listing_states.get(ListingState.NOTIFIED, 0):
+        if next_defence_due is None:
+            parts.append("等待陈述申辩期满")
+        else:
+            mark = "，暂定" if next_defence_provisional else ""
+            parts.append(f"等待陈述申辩期满（{next_defence_due.isoformat()}{mark}）")
+    parts += [text for state, text in _LATER_LISTING_WAITS if listing_states.get(state, 0)]
+    return parts
