@@ -38,7 +38,7 @@ from notifications.sink import free_port
 from notifications.smtp import SmtpConfig, build_message
 from registry import db
 from registry.clock import BUSINESS_TZ, FrozenClock
-from tests.notice_samples import SAMPLE_CONTEXTS
+from tests.factories.notices import SAMPLE_CONTEXTS
 
 KIND = NoticeKind.DEPARTMENT_DISPATCH
 TARGET_RATIO = 0.7

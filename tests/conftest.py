@@ -23,11 +23,11 @@ import pytest
 import sqlalchemy as sa
 
 from memoranda.loader import Catalogue, load_catalogue
-from notifications.compose import Issuer, notice_enqueuer
 from registry import db
 from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ, FrozenClock
 from registry.routing import Routing
+from tests.factories.routing import make_routing
 
 REPO = Path(__file__).resolve().parent.parent
 CATALOGUE_DIR = REPO / "memoranda"
@@ -49,25 +49,10 @@ def clock() -> FrozenClock:
     return FrozenClock(datetime(2026, 11, 27, 10, 0, tzinfo=BUSINESS_TZ))
 
 
-ISSUER = Issuer(name="四川省应急管理厅", office="信用管理处", email="xinyong@example.org")
-
-
 @pytest.fixture
 def routing(catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenClock) -> Routing:
     """What every routing, removal and response step needs, with the real outbox behind it."""
     return make_routing(catalogue, calendar, clock)
-
-
-def make_routing(catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenClock) -> Routing:
-    """The `routing` fixture's value, for module-scoped set-ups at a clock of their own."""
-    return Routing(
-        catalogue=catalogue,
-        calendar=calendar,
-        clock=clock,
-        actor="flow:route-batch",
-        source="test",
-        enqueue=notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock),
-    )
 
 
 def _reset_postgres(url: str) -> None:

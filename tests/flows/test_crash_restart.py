@@ -36,7 +36,6 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from memoranda.loader import Catalogue
-from notifications.compose import notice_enqueuer
 from notifications.delivery import DEFAULT_BATCH
 from notifications.sink import message_id_counts, running_sink
 from registry import db
@@ -47,14 +46,11 @@ from registry.db import session_scope
 from registry.faults import KILL_POINTS
 from registry.models import AuditEvent, DepartmentAction, Listing, Notice, NoticeAttempt
 from registry.models import ListingState as S
-from registry.routing import Routing
 from registry.settings import Settings
-from tests.conftest import ISSUER
+from tests.factories.listings import REVIEWER, in_force, proposed_batch
+from tests.factories.outbox import queue_notices
+from tests.factories.routing import MEMORANDUM, at, dispatched_batch, make_routing
 from tests.flows.crash_runner import Answer, ForkServer, run_here
-from tests.integration.outbox_factories import queue_notices
-from tests.integration.routing_factories import REVIEWER, proposed_batch
-from tests.integration.test_removal import in_force
-from tests.integration.test_sla_sweep import MEMORANDUM, at, dispatched_batch
 
 START = datetime(2026, 11, 27, 10, 0, tzinfo=BUSINESS_TZ)
 DECISION_NUMBER = "川应急信决〔2026〕77号"
@@ -99,17 +95,6 @@ class Played:
 
 
 # --- scenarios: the data each flow starts from, the runs that take it to its end ------------
-
-
-def _routing(catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenClock) -> Routing:
-    return Routing(
-        catalogue=catalogue,
-        calendar=calendar,
-        clock=clock,
-        actor="flow:route-batch",
-        source="test",
-        enqueue=notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock),
-    )
 
 
 def _departments(catalogue: Catalogue, rule_set: str) -> int:
@@ -158,7 +143,7 @@ def removal_scenario(
     """A current-rule listing removed at expiry; two expired legacy listings the operator
     decides on — one removed, one retained — in two transactions."""
     clock = FrozenClock(START)
-    routing = _routing(catalogue, calendar, clock)
+    routing = make_routing(catalogue, calendar, clock)
     in_force(engine, catalogue, clock, routing, published=date(2023, 11, 20))
     _b, legacy = in_force(
         engine,

@@ -13,7 +13,7 @@ from flows.deliver import deliver_notices
 from notifications.sink import message_id_counts, running_sink
 from registry import db
 from registry.clock import FrozenClock
-from tests.integration.outbox_factories import department_address, notices, queue_notices
+from tests.factories.outbox import department_address, notices, queue_notices
 from tests.smtp_scripts import ScriptedSink
 
 

@@ -14,9 +14,8 @@ from flows.removal import review_removals
 from memoranda.loader import Catalogue
 from registry.clock import FrozenClock
 from registry.routing import Routing
-from tests.flows.test_route_flow import paused_run
-from tests.integration.routing_factories import REVIEWER
-from tests.integration.test_removal import at, in_force, states
+from tests.factories.flow_runs import paused_run
+from tests.factories.listings import REVIEWER, clock_at, in_force, states
 
 
 async def test_expiry_removes_automatically_and_asks_about_the_legacy_listing(
@@ -36,7 +35,7 @@ async def test_expiry_removes_automatically_and_asks_about_the_legacy_listing(
         published=date(2025, 11, 3),
         rule_set="saws-2017-sanction",
     )
-    at(clock, date(2026, 11, 27))
+    clock_at(clock, date(2026, 11, 27))
     monkeypatch.setenv("JOINTCREDIT_NOW", clock.now().isoformat())
 
     running = asyncio.create_task(review_removals(decision_poll_seconds=1))

@@ -23,7 +23,7 @@ from registry import db
 from registry.clock import BUSINESS_TZ
 from registry.db import session_scope
 from registry.models import Notice
-from tests.integration.report_factories import build_fixture_month
+from tests.factories.reports import build_fixture_month
 
 
 @pytest.fixture

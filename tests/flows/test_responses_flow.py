@@ -31,7 +31,7 @@ from registry.responses import ResponseRefused
 from registry.routing import Decision
 from tasks.runtime import opened_runtime
 from tasks.steps import record_decision, run_step
-from tests.integration.routing_factories import REVIEWER, proposed_batch
+from tests.factories.listings import REVIEWER, proposed_batch
 
 
 def dispatched(

@@ -8,13 +8,10 @@ import json
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
-from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import aresume_flow_run
 from sqlmodel import col
 
@@ -29,9 +26,10 @@ from registry.routing import Decision
 from tasks.routing import InjectedFault
 from tasks.runtime import opened_runtime
 from tasks.steps import record_decision
+from tests.factories.flow_runs import paused_run
+from tests.factories.import_files import good_rows, write_csv
+from tests.factories.listings import REVIEWER, proposed_batch
 from tests.integration.cli_runner import run
-from tests.integration.import_samples import good_rows, write_csv
-from tests.integration.routing_factories import REVIEWER, proposed_batch
 
 DECISION_NUMBER = "川应急信决〔2026〕21号"
 
@@ -51,20 +49,6 @@ def _counts(engine: sa.Engine) -> tuple[int, int]:
         actions = session.execute(sa.select(sa.func.count()).select_from(DepartmentAction))
         notices = session.execute(sa.select(sa.func.count()).select_from(Notice))
         return actions.scalar_one(), notices.scalar_one()
-
-
-async def paused_run(name: str = "route-batch") -> Any:
-    async with get_client() as client:
-        for _ in range(300):
-            runs = await client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(
-                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
-                )
-            )
-            if runs:
-                return runs[0]
-            await asyncio.sleep(0.1)
-    raise AssertionError("route-batch never paused for the operator")
 
 
 async def test_the_operator_confirms_in_the_pause_form(

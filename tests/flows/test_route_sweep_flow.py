@@ -19,7 +19,7 @@ from memoranda.loader import Catalogue
 from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.models import Listing
-from tests.integration.routing_factories import proposed_batch
+from tests.factories.listings import proposed_batch
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from registry import db
 from registry.calendar import WorkingCalendar
 from registry.db import session_scope
 from registry.models import Notice
-from tests.integration.test_sla_sweep import MEMORANDUM, acknowledge, at, dispatched_batch
+from tests.factories.routing import MEMORANDUM, acknowledge, at, dispatched_batch
 
 
 @pytest.fixture

@@ -49,10 +49,10 @@ from registry.routing import (
     notify_proposed,
     publish_confirmed,
 )
-from tests.conftest import make_routing
 from tests.corpus.bad_input import make_corpus as corpus
+from tests.factories.listings import PROPOSER, REVIEWER, proposed_batch
+from tests.factories.routing import make_routing
 from tests.integration.cli_runner import run as run_cli
-from tests.integration.routing_factories import PROPOSER, REVIEWER, proposed_batch
 
 KEY = "test-id-hash-key"
 IMPORTER = "导入员 陈静"

@@ -16,7 +16,7 @@ from registry.db import session_scope
 from registry.models import Listing
 from registry.repository import recompute_provisional_deadlines
 from tests.conftest import CATALOGUE_DIR, year_file_text
-from tests.integration.factories import column, notify_new_listings
+from tests.factories.listings import column, notify_new_listings
 
 
 def test_reload_settles_what_the_new_year_file_covers(

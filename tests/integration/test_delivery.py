@@ -28,7 +28,7 @@ from registry.audit import verify
 from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.models import ContactFlag, NoticeState
-from tests.integration.outbox_factories import (
+from tests.factories.outbox import (
     attempts,
     department_address,
     empty_outbox,

@@ -43,9 +43,9 @@ from registry.routing import (
     notify_proposed,
     publish_confirmed,
 )
-from tests.conftest import make_routing
 from tests.corpus.bad_input.make_corpus import IMPORT_ZH, resident_id, valid_uscc
-from tests.integration.routing_factories import REVIEWER, proposed_batch
+from tests.factories.listings import REVIEWER, proposed_batch
+from tests.factories.routing import make_routing
 
 TODAY = date(2026, 11, 27)
 FUZZ = settings(

@@ -27,7 +27,7 @@ from registry.clock import FrozenClock
 from registry.intake import ImportFileError, ImportResult, import_batch
 from registry.models import AuditEvent
 from registry.spreadsheet import ROW_LABEL
-from tests.integration import import_samples as samples
+from tests.factories import import_files as samples
 
 KEY = "test-id-hash-key"
 PROPOSER = "导入员 陈静"

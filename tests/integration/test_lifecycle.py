@@ -19,7 +19,7 @@ from registry.clock import FrozenClock
 from registry.errors import NotFound, TransitionRefused
 from registry.lifecycle import TRANSITIONS, Event, RemovalReason, apply_transition, transition_for
 from registry.models import AuditEvent, Listing, ListingState
-from tests.integration.factories import (
+from tests.factories.listings import (
     PROPOSER,
     REVIEWER,
     column,

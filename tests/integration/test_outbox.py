@@ -27,8 +27,8 @@ from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.errors import NotFound
 from registry.models import AttemptOutcome, AuditEvent, NoticeState
-from tests.integration.outbox_factories import a_batch, empty_outbox, notices, queue_notices
-from tests.notice_samples import SAMPLE_CONTEXTS
+from tests.factories.notices import SAMPLE_CONTEXTS
+from tests.factories.outbox import a_batch, empty_outbox, notices, queue_notices
 
 LEASE = timedelta(minutes=5)
 DISPATCH = NoticeKind.DEPARTMENT_DISPATCH

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from notifications.sink import free_port, message_id_counts, running_sink
 from registry import db
 from registry.clock import FrozenClock
+from tests.factories.outbox import department_address, notices, queue_notices
 from tests.integration.cli_runner import JOINTCREDIT, run, run_json, run_json_error
-from tests.integration.outbox_factories import department_address, notices, queue_notices
 from tests.smtp_scripts import ScriptedSink
 
 

@@ -66,8 +66,9 @@ from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ, FrozenClock
 from registry.models import AuditEvent, Notice, NoticeAttempt, NoticeState
 from registry.sla_sweep import ACTION, Sweep, sweep_overdue
-from tests.conftest import CATALOGUE_DIR, ISSUER, PG_ENV, REPO
-from tests.integration.bulk_factories import Situation, seed_backlog
+from tests.conftest import CATALOGUE_DIR, PG_ENV, REPO
+from tests.factories.bulk import Situation, seed_backlog
+from tests.factories.routing import ISSUER
 from tests.smtp_scripts import ScriptedSink
 
 DURATION_S = 60.0  # issue 7: "for a minute"

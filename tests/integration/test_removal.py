@@ -4,7 +4,7 @@ red lists forfeited — each removal with exactly one lift request per departmen
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from memoranda.loader import Catalogue
 from registry.audit import verify
-from registry.clock import BUSINESS_TZ, FrozenClock
+from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.models import DepartmentAction, Listing, Notice
 from registry.removal import (
@@ -27,55 +27,10 @@ from registry.removal import (
     revoke_red_listings_of,
 )
 from registry.routing import (
-    Decision,
     Routing,
-    close_defence_windows,
-    decide,
-    dispatch_in_force,
-    notify_proposed,
-    publish_confirmed,
 )
 from registry.screening import screen
-from tests.integration.routing_factories import REVIEWER, proposed_batch
-
-
-def at(clock: FrozenClock, day: date) -> None:
-    clock.set(datetime(day.year, day.month, day.day, 10, 0, tzinfo=BUSINESS_TZ))
-
-
-def run(engine: sa.Engine, operation: Any, *args: Any, **kwargs: Any) -> Any:
-    with session_scope(engine) as session:
-        return operation(session, *args, **kwargs)
-
-
-def in_force(
-    engine: sa.Engine,
-    catalogue: Catalogue,
-    clock: FrozenClock,
-    routing: Routing,
-    *,
-    published: date,
-    rule_set: str = "mem-2023-serious",
-    units: int = 1,
-) -> tuple[int, list[int]]:
-    """A batch routed to the end, published on `published`."""
-    at(clock, date.fromordinal(published.toordinal() - 20))
-    batch, ids = proposed_batch(engine, catalogue, clock, rule_set=rule_set, units=units, persons=0)
-    run(engine, notify_proposed, batch, routing)
-    at(clock, date.fromordinal(published.toordinal() - 1))
-    run(engine, close_defence_windows, batch, routing)
-    run(engine, decide, batch, Decision(REVIEWER, "川应急信决〔2023〕1号"), routing)
-    at(clock, published)
-    run(engine, publish_confirmed, batch, routing)
-    run(engine, dispatch_in_force, batch, routing)
-    return batch, ids
-
-
-def states(engine: sa.Engine, ids: list[int]) -> Counter[str]:
-    with session_scope(engine) as session:
-        return Counter(
-            session.execute(sa.select(col(Listing.state)).where(col(Listing.id).in_(ids))).scalars()
-        )
+from tests.factories.listings import REVIEWER, clock_at, in_force, run, states
 
 
 def actions(engine: sa.Engine, ids: list[int]) -> Counter[str]:
@@ -137,7 +92,7 @@ def test_a_current_rule_listing_is_removed_at_expiry_with_one_lift_request_per_d
     assert screened(engine, catalogue, clock, ids[0]).under_sanction
     before = last_notice_id(engine)
 
-    at(clock, date(2026, 11, 27))  # three years later: the term ended on 2026-11-20
+    clock_at(clock, date(2026, 11, 27))  # three years later: the term ended on 2026-11-20
     first = run(engine, review_expired, routing)
     again = run(engine, review_expired, routing)
 
@@ -173,7 +128,7 @@ def test_early_removal_waits_twelve_months_then_fraud_restores_it(
     with session_scope(engine) as session:
         original_expiry = session.get(Listing, listing).expires_on  # type: ignore[union-attr]
 
-    at(clock, date(2026, 11, 27))
+    clock_at(clock, date(2026, 11, 27))
     with pytest.raises(RemovalRefused, match="2027-01-12") as refused:
         run(
             engine,
@@ -185,7 +140,7 @@ def test_early_removal_waits_twelve_months_then_fraud_restores_it(
         )
     assert refused.value.fields["earliest"] == "2027-01-12"
 
-    at(clock, date(2027, 1, 12))
+    clock_at(clock, date(2027, 1, 12))
     application = run(
         engine,
         apply_for_removal,
@@ -218,7 +173,7 @@ def test_early_removal_waits_twelve_months_then_fraud_restores_it(
             == "approved"
         )
 
-    at(clock, date(2027, 3, 1))
+    clock_at(clock, date(2027, 3, 1))
     restored = run(
         engine,
         restore_after_fraud,
@@ -248,7 +203,7 @@ def test_a_legacy_listing_waits_for_an_operator_at_expiry(
         published=date(2025, 11, 3),
         rule_set="saws-2017-sanction",
     )
-    at(clock, date(2026, 11, 27))
+    clock_at(clock, date(2026, 11, 27))
     reviewed = run(engine, review_expired, routing)
     assert set(ids) <= set(reviewed.moved)
     assert states(engine, ids) == {"removal_review": 1}  # no application: an operator decides
@@ -281,7 +236,7 @@ def test_an_upheld_objection_revokes_and_lifts_a_dismissed_one_changes_nothing(
     _batch, (first, second) = in_force(
         engine, catalogue, clock, routing, published=date(2026, 10, 9), units=2
     )
-    at(clock, date(2026, 11, 2))
+    clock_at(clock, date(2026, 11, 2))
     upheld = run(
         engine, file_objection, first, filed_by="当事人", reason="主体认定错误", routing=routing
     )
@@ -354,7 +309,7 @@ def test_a_red_listing_is_forfeited_when_its_subject_is_confirmed_black(
             {"red": red},
         ).scalar_one()
         assert subject
-    at(clock, date(2026, 11, 27))
+    clock_at(clock, date(2026, 11, 27))
     forfeited = run(engine, revoke_red_listings_of, [black], routing)
     assert forfeited.moved == [red]
     assert states(engine, [red]) == {"revoked": 1}
@@ -382,12 +337,12 @@ def test_the_legacy_party_is_told_once_when_its_application_window_opens(
                 )
             ).scalar_one()
 
-    at(clock, date(2026, 9, 1))
+    clock_at(clock, date(2026, 9, 1))
     run(engine, review_expired, routing)
     assert windows() == 0
-    at(clock, date(2026, 10, 10))  # within the 30 days before the 2026-11-03 expiry
+    clock_at(clock, date(2026, 10, 10))  # within the 30 days before the 2026-11-03 expiry
     run(engine, review_expired, routing)
-    at(clock, date(2026, 10, 12))
+    clock_at(clock, date(2026, 10, 12))
     run(engine, review_expired, routing)
     assert windows() == 1
     with session_scope(engine) as session:

@@ -13,8 +13,8 @@ from memoranda.loader import Catalogue
 from registry import db
 from registry.clock import FrozenClock
 from registry.routing import Routing
+from tests.factories.listings import clock_at, in_force
 from tests.integration.cli_runner import run, run_json, run_json_error
-from tests.integration.test_removal import at, in_force
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_screen_objection_and_removal_from_the_command_line(
         uscc = connection.execute(
             sa.text("SELECT s.uscc FROM subject s JOIN listing l ON l.subject_id = s.id")
         ).scalar_one()
-    at(clock, date(2026, 11, 27))
+    clock_at(clock, date(2026, 11, 27))
     env = {**env, "JOINTCREDIT_NOW": clock.now().isoformat()}
 
     screened = run_json(tmp_path, "screen", uscc, "--department", "mem", env=env)

@@ -25,7 +25,7 @@ from registry import db
 from registry.db import session_scope
 from registry.models import Notice
 from registry.reporting import MonthlyReport, ReportMonth, monthly_report, report_csvs
-from tests.integration.report_factories import AS_OF, at, build_fixture_month
+from tests.factories.reports import AS_OF, at, build_fixture_month
 
 ISSUER = Issuer(name="四川省应急管理厅", office="信用管理处", email="xinyong@example.org")
 OCTOBER = ReportMonth(2026, 10)

@@ -48,7 +48,7 @@ from registry.routing import (
     publish_confirmed,
 )
 from tests.conftest import REPO
-from tests.integration.routing_factories import REVIEWER, proposed_batch
+from tests.factories.listings import REVIEWER, proposed_batch
 
 CORPUS = REPO / "tests" / "corpus" / "responses"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))

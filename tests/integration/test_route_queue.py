@@ -16,7 +16,7 @@ from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.models import DepartmentAction, Listing
 from registry.route_queue import batches_awaiting_operator, due_batches
-from tests.integration.routing_factories import proposed_batch
+from tests.factories.listings import proposed_batch
 
 BIG = 1_000_000
 

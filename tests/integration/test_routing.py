@@ -30,7 +30,7 @@ from registry.routing import (
     publish_confirmed,
     review_markdown,
 )
-from tests.integration.routing_factories import PROPOSER, REVIEWER, proposed_batch
+from tests.factories.listings import PROPOSER, REVIEWER, proposed_batch
 
 
 def _states(engine: sa.Engine, ids: list[int]) -> Counter[str]:

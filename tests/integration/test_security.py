@@ -90,10 +90,10 @@ from registry.screening import screen
 from registry.settings import Settings, get_settings
 from registry.sla_sweep import Sweep, sweep_overdue
 from registry.views import batch_view, credit_archive, credit_archive_by_identifier, listing_view
+from tests.factories.identities import KEY, leaks, new_resident_id
+from tests.factories.import_files import valid_uscc
+from tests.factories.notices import SAMPLE_CONTEXTS
 from tests.integration.cli_runner import run
-from tests.integration.import_samples import valid_uscc
-from tests.notice_samples import SAMPLE_CONTEXTS
-from tests.unit.test_security_render import KEY, leaks, new_resident_id
 
 PROPOSER = "省应急管理厅执法总队 张伟"
 REVIEWER = "省应急管理厅信用办 李娜"

@@ -33,14 +33,6 @@ from registry.db import session_scope
 from registry.models import AuditEvent, Notice
 from registry.reporting.sla import business_date_sql, sla_report
 from registry.repository import add_batch, add_listings, add_subject
-from registry.routing import (
-    Decision,
-    close_defence_windows,
-    decide,
-    dispatch_in_force,
-    notify_proposed,
-    publish_confirmed,
-)
 from registry.sla_sweep import (
     ACTION,
     SlaNoticeRequest,
@@ -48,15 +40,15 @@ from registry.sla_sweep import (
     SweepResult,
     sweep_overdue,
 )
-from tests.conftest import ISSUER, make_routing
-from tests.integration.routing_factories import REVIEWER, proposed_batch
-
-MEMORANDUM = "mem-2023-art78"  # the memorandum of `mem-2023-serious` (7 departments)
-DISPATCH_DAY = datetime(2026, 9, 28, 9, 0, tzinfo=BUSINESS_TZ)
-
-
-def at(day: date, hour: int = 9) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, 0, tzinfo=BUSINESS_TZ)
+from tests.factories.routing import (
+    DISPATCH_DAY,
+    ISSUER,
+    MEMORANDUM,
+    acknowledge,
+    at,
+    dispatched_batch,
+    set_actions,
+)
 
 
 def sweep_with(catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenClock) -> Sweep:
@@ -73,44 +65,6 @@ def sweep_with(catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenClo
 def run_sweep(engine: sa.Engine, sweep: Sweep) -> SweepResult:
     with session_scope(engine) as session:
         return sweep_overdue(session, sweep)
-
-
-def dispatched_batch(
-    engine: sa.Engine, catalogue: Catalogue, calendar: WorkingCalendar, units: int = 3
-) -> dict[int, list[int]]:
-    """`units` black listings routed to dispatch on 2026-09-28; listing id → its action ids."""
-    clock = FrozenClock(datetime(2026, 9, 1, 9, 0, tzinfo=BUSINESS_TZ))
-    routing = make_routing(catalogue, calendar, clock)
-    batch, ids = proposed_batch(engine, catalogue, clock, units=units, persons=0)
-    with session_scope(engine) as session:
-        notify_proposed(session, batch, routing)
-    clock.set(DISPATCH_DAY)
-    with session_scope(engine) as session:
-        close_defence_windows(session, batch, routing)
-        decide(session, batch, Decision(REVIEWER, "川应急信决〔2026〕30号"), routing)
-        publish_confirmed(session, batch, routing)
-        assert dispatch_in_force(session, batch, routing).actions_created == units * len(
-            catalogue.departments_of(MEMORANDUM)
-        )
-        rows = session.execute(
-            sa.select(ACTION.c.listing_id, ACTION.c.id)
-            .where(ACTION.c.listing_id.in_(ids))
-            .order_by(ACTION.c.id)
-        ).all()
-    actions: dict[int, list[int]] = {listing: [] for listing in ids}
-    for listing, action in rows:
-        actions[listing].append(action)
-    return actions
-
-
-def set_actions(engine: sa.Engine, action_ids: list[int], **values: Any) -> None:
-    with engine.begin() as connection:
-        connection.execute(sa.update(ACTION).where(ACTION.c.id.in_(action_ids)).values(**values))
-
-
-def acknowledge(engine: sa.Engine, action_ids: list[int], when: datetime) -> None:
-    """Stands in for the department's answer (registry/responses.py is another change)."""
-    set_actions(engine, action_ids, state="acknowledged", acknowledged_at=when)
 
 
 def letters_naming(engine: sa.Engine, action_ids: list[int]) -> list[Notice]:

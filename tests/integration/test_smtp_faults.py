@@ -40,7 +40,7 @@ from notifications.smtp import SmtpConfig
 from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.models import AttemptOutcome, ContactFlag, Notice, NoticeAttempt, NoticeState
-from tests.integration.outbox_factories import (
+from tests.factories.outbox import (
     attempts,
     department_address,
     empty_outbox,

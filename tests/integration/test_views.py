@@ -49,7 +49,7 @@ from registry.views import (
     listing_view,
     scrub,
 )
-from tests.integration.factories import (
+from tests.factories.listings import (
     PROPOSER,
     REVIEWER,
     column,

@@ -24,7 +24,7 @@ from memoranda.loader import Catalogue
 from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.models import DepartmentAction, Listing
-from tests.integration.routing_factories import REVIEWER, proposed_batch
+from tests.factories.listings import REVIEWER, proposed_batch
 from tests.ui.conftest import CHROMIUM, LocalSystem
 
 pytestmark = [

@@ -39,7 +39,7 @@ from notifications.render import (
 )
 from registry.calendar import Deadline
 from tests.conftest import REPO
-from tests.notice_samples import SAMPLE_CONTEXTS
+from tests.factories.notices import SAMPLE_CONTEXTS
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "notices"
 UPDATE_GOLDEN = os.environ.get("JOINTCREDIT_UPDATE_GOLDEN") == "1"

@@ -201,6 +201,60 @@ def _row_values(row: Any, templates: Mapping[str, Mapping[str, Any]]) -> Any:
     return merged
 
 
+def _write_special(
+    case: Mapping[str, Any], spec: dict[str, Any], path: Path, filler: Filler
+) -> bool:
+    """Files that are not a table of rows (missing, a folder, raw bytes, a JSON document);
+    True when one was written."""
+    fmt = spec["format"]
+    if spec.get("missing"):
+        return True
+    if spec.get("directory"):
+        path.mkdir(parents=True)
+        return True
+    if fmt == "raw":
+        path.write_bytes(raw_bytes(spec["parts"], filler))
+        return True
+    if fmt == "json" and "json" in case:
+        document = filler.fill(case["json"])
+        text = json.dumps(document, ensure_ascii=False, default=str)
+        path.write_bytes(text.encode(spec.get("encoding", "utf-8")))
+        return True
+
+    return False
+
+
+def _write_table(
+    path: Path,
+    fmt: str,
+    spec: dict[str, Any],
+    shown: list[str],
+    labels: dict[str, str],
+    rows: list[Any],
+    cells: Callable[[Any], list[Any]],
+) -> None:
+    """The rows as a CSV, XLSX or JSON file, with the header as the case names it."""
+    if fmt == "csv":
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer, delimiter=spec.get("delimiter", ","))
+        writer.writerow(shown)
+        for row in rows:
+            writer.writerow(["" if c is None else c for c in cells(row)])
+        text = buffer.getvalue()
+        if not spec.get("crlf", True):
+            text = text.replace("\r\n", "\n")
+        path.write_bytes(spec.get("prefix_bytes", b"") + text.encode(spec.get("encoding", "utf-8")))
+    elif fmt == "xlsx":
+        write_xlsx(path, shown, [cells(r) for r in rows], spec)
+    else:  # json rows: list of objects keyed by the header labels
+        items = [
+            {labels[k]: v for k, v in row.items() if k in labels} if isinstance(row, dict) else row
+            for row in rows
+        ]
+        payload: Any = {"rows": items} if spec.get("wrap") else items
+        path.write_text(json.dumps(payload, ensure_ascii=False, default=str), encoding="utf-8")
+
+
 def import_file(case: Mapping[str, Any], directory: Path, filler: Filler) -> ImportFile:
     """Write one intake case to `directory`; the sandwich (a good row before and after the case
     rows) is on unless the case says `sandwich: false`."""
@@ -208,18 +262,7 @@ def import_file(case: Mapping[str, Any], directory: Path, filler: Filler) -> Imp
     fmt = spec["format"]
     suffix = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json", "raw": ".csv"}[fmt]
     path = directory / spec.get("name", f"{case['id']}{suffix}")
-    if spec.get("missing"):
-        return ImportFile(path, {}, {}, filler.resident_ids)
-    if spec.get("directory"):
-        path.mkdir(parents=True)
-        return ImportFile(path, {}, {}, filler.resident_ids)
-    if fmt == "raw":
-        path.write_bytes(raw_bytes(spec["parts"], filler))
-        return ImportFile(path, {}, {}, filler.resident_ids)
-    if fmt == "json" and "json" in case:
-        document = filler.fill(case["json"])
-        text = json.dumps(document, ensure_ascii=False, default=str)
-        path.write_bytes(text.encode(spec.get("encoding", "utf-8")))
+    if _write_special(case, spec, path, filler):
         return ImportFile(path, {}, {}, filler.resident_ids)
 
     templates = import_templates()
@@ -251,25 +294,7 @@ def import_file(case: Mapping[str, Any], directory: Path, filler: Filler) -> Imp
             numbered[number] = row
         elif isinstance(row, list) and any(c not in (None, "") for c in row):
             numbered[number] = {e: c for e, c in zip(header, row, strict=False) if e in IMPORT_ZH}
-    if fmt == "csv":
-        buffer = io.StringIO(newline="")
-        writer = csv.writer(buffer, delimiter=spec.get("delimiter", ","))
-        writer.writerow(shown)
-        for row in rows:
-            writer.writerow(["" if c is None else c for c in cells(row)])
-        text = buffer.getvalue()
-        if not spec.get("crlf", True):
-            text = text.replace("\r\n", "\n")
-        path.write_bytes(spec.get("prefix_bytes", b"") + text.encode(spec.get("encoding", "utf-8")))
-    elif fmt == "xlsx":
-        write_xlsx(path, shown, [cells(r) for r in rows], spec)
-    else:  # json rows: list of objects keyed by the header labels
-        items = [
-            {labels[k]: v for k, v in row.items() if k in labels} if isinstance(row, dict) else row
-            for row in rows
-        ]
-        payload: Any = {"rows": items} if spec.get("wrap") else items
-        path.write_text(json.dumps(payload, ensure_ascii=False, default=str), encoding="utf-8")
+    _write_table(path, fmt, spec, shown, labels, rows, cells)
     return ImportFile(path, numbered, labels, filler.resident_ids)
 
 

@@ -14,7 +14,7 @@ from registry.clock import Clock
 from registry.db import session_scope
 from registry.models import ContactFlag, Notice, NoticeAttempt
 from registry.repository import add_batch
-from tests.notice_samples import SAMPLE_CONTEXTS
+from tests.factories.notices import SAMPLE_CONTEXTS
 
 
 def empty_outbox(engine: sa.Engine) -> None:

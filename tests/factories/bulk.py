@@ -34,7 +34,7 @@ from registry.clock import BUSINESS_TZ
 from registry.db import session_scope
 from registry.models import ActionState, DepartmentAction, Listing, ListingState, Subject
 from registry.repository import add_batch
-from tests.notice_samples import SAMPLE_CONTEXTS
+from tests.factories.notices import SAMPLE_CONTEXTS
 
 MEMORANDUM = "mem-2023-art78"  # the memorandum of `mem-2023-serious` (7 departments)
 RULE_SET = "mem-2023-serious"
