@@ -133,7 +133,6 @@ class Removal(Strict):
     application_window_days: Annotated[int, Field(ge=1)] | None = None
     early_removal_after_months: Annotated[int, Field(ge=1)] | None = None
     restore_on_fraud: bool = False
-    note: str | None = None
 
 
 class RuleSet(Strict):
