@@ -2,14 +2,14 @@
 
 Method: walk the schema from `RuleSetsFile` down through every nested model (`RuleSet`,
 `Removal`, `Ground`, `TimeLimits`) and, for each field, search the text of the modules that use
-the catalogue — `registry/`, `notifications/`, `memoranda/loader.py`, `tasks/`, `flows/`,
-`deployments/` (never `memoranda/schema.py`, which only declares the field) — for the field read
-as an attribute of a name the code gives objects of that model (`OWNERS`: `rule_set.term_months`,
-`removal.mode`, `limits.defence_wd`, `known[code].article` …). A bare `.status` or `"note"` would
-also match other objects' fields (a notice's status, a listing's note, a context's `list_name`),
-so the owner is part of the pattern. The search is textual: it proves a reader exists, not that
-it runs — the routing and lifecycle tests prove that. A reader that names its object otherwise
-is a reason to add the name to `OWNERS`, not to weaken the pattern.
+the catalogue — `registry/`, `notifications/`, `memoranda/loader.py`, `service/`, `tasks/`,
+`flows/`, `deployments/` (never `memoranda/schema.py`, which only declares the field) — for the
+field read as an attribute of a name the code gives objects of that model (`OWNERS`:
+`rule_set.term_months`, `removal.mode`, `limits.defence_wd`, `known[code].article` …). A bare
+`.status` or `"note"` would also match other objects' fields (a notice's status, a listing's
+note, a context's `list_name`), so the owner is part of the pattern. The search is textual: it
+proves a reader exists, not that it runs — the routing and lifecycle tests prove that. A reader
+that names its object otherwise is a reason to add the name to `OWNERS`, not to weaken it.
 
 A field no code reads is either put to use where the behaviour already needs it, removed from
 the YAML and the schema, or listed in `NOT_READ_BY_CODE` with the honest reason it stays.
@@ -30,6 +30,7 @@ READERS = [
     REPO / "registry",
     REPO / "notifications",
     REPO / "memoranda" / "loader.py",
+    REPO / "service",
     REPO / "tasks",
     REPO / "flows",
     REPO / "deployments",
