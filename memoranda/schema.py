@@ -133,12 +133,12 @@ class Removal(Strict):
     application_window_days: Annotated[int, Field(ge=1)] | None = None
     early_removal_after_months: Annotated[int, Field(ge=1)] | None = None
     restore_on_fraud: bool = False
-    note: str | None = None
 
 
 class RuleSet(Strict):
     id: Code
     title: str
+    list_name: str | None = None  # the list's name as letters state it (名单名称)
     instruments: list[str] = Field(min_length=1)
     kind: Literal["sanction", "incentive", "repair"]
     list_type: ListType | None
@@ -156,8 +156,13 @@ class RuleSet(Strict):
     @model_validator(mode="after")
     def _lists_need_terms_and_grounds(self) -> RuleSet:
         if self.kind != "repair":
-            if self.list_type is None or self.term_months is None or self.removal is None:
-                raise ValueError("名单规则必须给出 list_type、term_months 和 removal")
+            if (
+                self.list_type is None
+                or self.list_name is None
+                or self.term_months is None
+                or self.removal is None
+            ):
+                raise ValueError("名单规则必须给出 list_type、list_name、term_months 和 removal")
             if not self.grounds:
                 raise ValueError("名单规则必须列出认定依据 grounds")
         if self.effective_until is not None and self.effective_until < self.effective_from:

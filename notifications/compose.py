@@ -59,11 +59,6 @@ from registry.routing import NoticeEnqueuer, NoticeKindName, NoticeRequest, dige
 from registry.settings import Settings
 from registry.sla import add_months
 
-LIST_NAMES = {
-    "mem-2023-serious": "安全生产严重失信主体名单",
-    "saws-2017-sanction": "安全生产领域失信联合惩戒对象名单",
-    "saws-2017-incentive": "安全生产领域守信联合激励对象名单",
-}
 DEFAULT_FACTS = "经本机关调查核实，你方存在下列认定情形所列行为，有相关执法文书和证据材料为证。"
 NO_DEFENCE = "你方在规定期限内未提出陈述、申辩意见，视为放弃陈述、申辩的权利。"
 DEFENCE_HEARD = "你方提出的陈述、申辩意见经本机关复核，不足以改变认定结论，不予采纳。"
@@ -247,7 +242,7 @@ def _party_context(
 ) -> NoticeContext:
     listing = row.listing
     rule_set = catalogue.rule_sets[listing["rule_set"]]
-    list_name = LIST_NAMES.get(rule_set.id, rule_set.title)
+    list_name = rule_set.list_name or rule_set.title
     grounds = _grounds(rule_set, listing["grounds"])
     facts = listing.get("note") or DEFAULT_FACTS
     contact = issuer.contact()
@@ -372,7 +367,7 @@ class _Digest:
 
     @property
     def list_name(self) -> str:
-        return LIST_NAMES.get(self.rule_set.id, self.rule_set.title)
+        return self.rule_set.list_name or self.rule_set.title
 
     @property
     def memorandum_ref(self) -> MemorandumRef:

@@ -1,9 +1,10 @@
-"""The listing lifecycle as a table you can read (DESIGN.md §3), one per rule-set.
+"""The listing lifecycle as a table you can read (DESIGN.md §3), built from each rule-set.
 
 Black list: proposed → notified → awaiting_confirmation → confirmed → in_force → removal_review
 → removed, with `rejected` and `revoked` as exits; under the current rule (应急管理部令第11号) an
 early removal obtained by fraud is restored to in_force with its original expiry. Red lists skip
-the prior notice (no 陈述申辩 for a reward).
+the prior notice (no 陈述申辩 for a reward). The table is data: `transition_table` derives it
+from the rule-set's entry in `memoranda/rulesets.yml`, so no rule-set id appears in code.
 
 `apply_transition` is the only way a listing changes state. It works on a set of listings at
 once (the batch is the routing unit): it reads them, checks the table and the guards in plain
@@ -13,16 +14,19 @@ listing — all in the caller's transaction, which also enqueues the notices it 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from memoranda.loader import Catalogue
+from memoranda.schema import RuleSet
 from registry.audit import EventDraft, append_events
 from registry.calendar import WorkingCalendar
 from registry.clock import Clock
@@ -174,61 +178,72 @@ def _t(event: Event, sources: Iterable[S], target: S, *guards: Guard) -> Transit
     return Transition(event, frozenset(sources), target, guards)
 
 
-_PRE_DECISION = (S.PROPOSED, S.NOTIFIED, S.AWAITING_CONFIRMATION)
-_DECIDED = (S.CONFIRMED, S.IN_FORCE, S.REMOVAL_REVIEW)
-
-_BLACK_LIST = (
-    _t(Event.NOTIFY, [S.PROPOSED], S.NOTIFIED, basis_cited),
-    _t(Event.AWAIT_CONFIRMATION, [S.NOTIFIED], S.AWAITING_CONFIRMATION, defence_window_closed),
-    _t(
-        Event.CONFIRM,
-        [S.AWAITING_CONFIRMATION],
-        S.CONFIRMED,
-        basis_cited,
-        decision_number_given,
-        reviewer_differs_from_proposer,
-    ),
-    _t(Event.REJECT, _PRE_DECISION, S.REJECTED, reason_given),
-    _t(Event.PUBLISH, [S.CONFIRMED], S.IN_FORCE),
-    _t(Event.REVIEW_REMOVAL, [S.IN_FORCE], S.REMOVAL_REVIEW, removal_allowed),
-    _t(Event.RETAIN, [S.REMOVAL_REVIEW], S.IN_FORCE, reason_given),
-    _t(Event.REMOVE, [S.REMOVAL_REVIEW], S.REMOVED),
-    _t(Event.REVOKE, _DECIDED, S.REVOKED, reason_given),
-)
-
-_RED_LIST = (
-    _t(Event.AWAIT_CONFIRMATION, [S.PROPOSED], S.AWAITING_CONFIRMATION),
-    _t(
-        Event.CONFIRM,
-        [S.AWAITING_CONFIRMATION],
-        S.CONFIRMED,
-        basis_cited,
-        reviewer_differs_from_proposer,
-    ),
-    _t(Event.REJECT, (S.PROPOSED, S.AWAITING_CONFIRMATION), S.REJECTED, reason_given),
-    _t(Event.PUBLISH, [S.CONFIRMED], S.IN_FORCE),
-    _t(Event.REVIEW_REMOVAL, [S.IN_FORCE], S.REMOVAL_REVIEW, removal_allowed),
-    _t(Event.REMOVE, [S.REMOVAL_REVIEW], S.REMOVED),
-    _t(Event.REVOKE, _DECIDED, S.REVOKED, reason_given),
-)
-
-TRANSITIONS: dict[str, dict[Event, Transition]] = {
-    "saws-2017-sanction": {t.event: t for t in _BLACK_LIST},
-    "mem-2023-serious": {
-        t.event: t
-        for t in (
-            *_BLACK_LIST,
-            _t(Event.RESTORE, [S.REMOVED], S.IN_FORCE, reason_given, removed_early),
-        )
-    },
-    "saws-2017-incentive": {t.event: t for t in _RED_LIST},
-}
-"""rule-set id → event → transition. A pair not in the table is forbidden."""
+@cache
+def _table(
+    list_type: str | None, prior_notice: bool, restore_on_fraud: bool
+) -> Mapping[Event, Transition]:
+    """The table for one combination of the facts that shape it; shared by equal rule-sets."""
+    if list_type is None:
+        return MappingProxyType({})
+    black = list_type == "black"
+    pre_decision: tuple[S, ...] = (S.PROPOSED, S.NOTIFIED, S.AWAITING_CONFIRMATION)
+    if not prior_notice:
+        pre_decision = (S.PROPOSED, S.AWAITING_CONFIRMATION)
+    decided = (S.CONFIRMED, S.IN_FORCE, S.REMOVAL_REVIEW)
+    transitions: list[Transition] = []
+    if prior_notice:
+        transitions += [
+            _t(Event.NOTIFY, [S.PROPOSED], S.NOTIFIED, basis_cited),
+            _t(
+                Event.AWAIT_CONFIRMATION,
+                [S.NOTIFIED],
+                S.AWAITING_CONFIRMATION,
+                defence_window_closed,
+            ),
+        ]
+    else:
+        transitions.append(_t(Event.AWAIT_CONFIRMATION, [S.PROPOSED], S.AWAITING_CONFIRMATION))
+    confirm_guards: tuple[Guard, ...] = (basis_cited,)
+    if black:
+        confirm_guards += (decision_number_given,)
+    confirm_guards += (reviewer_differs_from_proposer,)
+    transitions += [
+        _t(Event.CONFIRM, [S.AWAITING_CONFIRMATION], S.CONFIRMED, *confirm_guards),
+        _t(Event.REJECT, pre_decision, S.REJECTED, reason_given),
+        _t(Event.PUBLISH, [S.CONFIRMED], S.IN_FORCE),
+        _t(Event.REVIEW_REMOVAL, [S.IN_FORCE], S.REMOVAL_REVIEW, removal_allowed),
+    ]
+    if black:
+        transitions.append(_t(Event.RETAIN, [S.REMOVAL_REVIEW], S.IN_FORCE, reason_given))
+    transitions += [
+        _t(Event.REMOVE, [S.REMOVAL_REVIEW], S.REMOVED),
+        _t(Event.REVOKE, decided, S.REVOKED, reason_given),
+    ]
+    if restore_on_fraud:
+        transitions.append(_t(Event.RESTORE, [S.REMOVED], S.IN_FORCE, reason_given, removed_early))
+    return MappingProxyType({t.event: t for t in transitions})
 
 
-def transition_for(rule_set: str, state: str, event: Event) -> Transition | None:
+def transition_table(rule_set: RuleSet) -> Mapping[Event, Transition]:
+    """Event → transition under `rule_set`, built from its catalogue entry; empty: no lifecycle.
+
+    Three facts of `rulesets.yml` shape the table, so a new rule-set needs no code:
+    - `list_type`: none (信用修复) has no listings; a black listing is an adverse decision — its
+      认定 needs a decision number (决定书文号) and a removal may be refused (retain); a red
+      listing leaving is never refused.
+    - `prior_notice`: 告知 and the 陈述申辩 window (notify, then await confirmation once it
+      closed); without it a proposal awaits confirmation at once (no 陈述申辩 for a reward).
+    - `removal.restore_on_fraud`: an early removal obtained by fraud is restored to in force
+      (应急管理部令第11号).
+    A (state, event) pair not in the table is forbidden.
+    """
+    restore = rule_set.removal is not None and rule_set.removal.restore_on_fraud
+    return _table(rule_set.list_type, rule_set.prior_notice, restore)
+
+
+def transition_for(rule_set: RuleSet, state: str, event: Event) -> Transition | None:
     """The transition `event` makes from `state` under `rule_set`, or None if forbidden."""
-    transition = TRANSITIONS.get(rule_set, {}).get(event)
+    transition = transition_table(rule_set).get(event)
     if transition is None or state not in transition.sources:
         return None
     return transition
@@ -238,9 +253,10 @@ def refusals(
     listing: ListingView, event: Event, request: Request, catalogue: Catalogue
 ) -> list[str]:
     """Every reason the listing may not take `event` now (empty: it may)."""
-    if listing.rule_set not in TRANSITIONS:
+    rule_set = catalogue.rule_sets.get(listing.rule_set)
+    if rule_set is None or not transition_table(rule_set):
         return [f"规则 {listing.rule_set} 没有名单生命周期（no lifecycle for this rule-set）"]
-    transition = transition_for(listing.rule_set, listing.state, event)
+    transition = transition_for(rule_set, listing.state, event)
     if transition is None:
         return [f"状态 {listing.state} 下不允许 {event}（not allowed from this state）"]
     return [why for guard in transition.guards if (why := guard(listing, request, catalogue))]
@@ -296,7 +312,7 @@ def apply_transition(
         raise TransitionRefused(event, result.refused)
     drafts: list[EventDraft] = []
     for (rule_set, state), group in movable.items():
-        transition = TRANSITIONS[rule_set][event]
+        transition = transition_table(catalogue.rule_sets[rule_set])[event]
         changes = _effects(event, rule_set, request, catalogue, calendar)
         changes["state"] = transition.target
         changes["updated_at"] = request.now

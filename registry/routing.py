@@ -211,16 +211,23 @@ def _listings(session: Session, batch_id: int, state: S, *extra: Any) -> list[tu
 
 
 def notify_proposed(session: Session, batch_id: int, routing: Routing) -> StepResult:
-    """告知: black listings get the prior notice and a defence window; red ones go straight on."""
+    """告知: where the rule-set gives prior notice (black lists) the party gets it and a defence
+    window; the others (red lists) go straight on to confirmation."""
     result = StepResult("notify")
-    proposed = _listings(session, batch_id, S.PROPOSED)
-    black = [i for i, kind in proposed if kind == ListType.BLACK]
-    red = [i for i, kind in proposed if kind == ListType.RED]
-    moved, refused = routing.move(session, black, Event.NOTIFY)
+    proposed = session.execute(
+        sa.select(col(Listing.id), col(Listing.rule_set))
+        .where(col(Listing.batch_id) == batch_id, col(Listing.state) == S.PROPOSED.value)
+        .order_by(col(Listing.id))
+    ).all()
+    rule_sets = routing.catalogue.rule_sets
+    with_notice = {rs for _, rs in proposed if rs not in rule_sets or rule_sets[rs].prior_notice}
+    noticed = [i for i, rs in proposed if rs in with_notice]
+    moved, refused = routing.move(session, noticed, Event.NOTIFY)
     result.moved += moved
     result.refused.update(refused)
     result.notices += [NoticeRequest(NoticeKindName.PRIOR_NOTICE, batch_id, (i,)) for i in moved]
-    moved, refused = routing.move(session, red, Event.AWAIT_CONFIRMATION)
+    straight_on = [i for i, rs in proposed if rs not in with_notice]
+    moved, refused = routing.move(session, straight_on, Event.AWAIT_CONFIRMATION)
     result.moved += moved
     result.refused.update(refused)
     return routing.finish(session, result)
