@@ -32,8 +32,9 @@ from registry.routing import (
     notify_proposed,
     publish_confirmed,
 )
-from tests.conftest import CATALOGUE_DIR, make_routing
-from tests.integration.routing_factories import REVIEWER, proposed_batch
+from tests.conftest import CATALOGUE_DIR
+from tests.factories.listings import REVIEWER, proposed_batch
+from tests.factories.routing import make_routing
 
 RULE_SET = "prov-2027-serious"
 LIST_NAME = "某省安全生产严重失信主体名单（试行）"
