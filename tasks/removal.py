@@ -13,8 +13,8 @@ from registry.faults import boundary_hook
 from registry.models import Listing, RemovalApplication, Subject
 from registry.models import ListingState as S
 from registry.removal import check_removal_form, review_expired
-from tasks.runtime import opened_runtime
-from tasks.steps import removal_decision, run_core
+from service.runtime import opened_runtime
+from service.steps import removal_decision, run_core
 
 SOURCE = "flow:review-removals"
 FLOW = "review-removals"

@@ -27,7 +27,7 @@ from registry.reporting import (
     report_csvs,
 )
 from registry.settings import Settings
-from tasks.runtime import opened_runtime
+from service.runtime import opened_runtime
 
 HTML_FILE = "report.html"
 

@@ -14,8 +14,8 @@ from prefect import task
 from prefect.events import emit_event
 
 from registry.responses import RULES, ResponseResult, response_request
-from tasks.runtime import opened_runtime
-from tasks.steps import record_response
+from service.runtime import opened_runtime
+from service.steps import record_response
 
 SOURCE = "flow:record-responses"
 EVENT_IDS_SHOWN = 50

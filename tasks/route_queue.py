@@ -29,7 +29,7 @@ from prefect.exceptions import ObjectNotFound
 
 from registry import db
 from registry.route_queue import batches_awaiting_operator, due_batches
-from tasks.runtime import opened_runtime
+from service.runtime import opened_runtime
 
 OPEN_STATES = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED]
 PAGE = 200

@@ -16,8 +16,8 @@ from registry import db
 from registry.errors import JointcreditError
 from registry.faults import boundary_hook
 from registry.routing import Decision, StepResult, awaiting_review, review_markdown
-from tasks.runtime import opened_runtime
-from tasks.steps import position, record_decision, run_step, states_of
+from service.runtime import opened_runtime
+from service.steps import position, record_decision, run_step, states_of
 
 SOURCE = "flow:route-batch"
 FLOW = "route-batch"

@@ -11,32 +11,14 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.events import emit_event
 
-from notifications.compose import Issuer
-from notifications.sla_notices import sla_notice_enqueuer
-from registry import db
 from registry.faults import boundary_hook
-from registry.reporting.sla import report_markdown, sla_report
-from registry.sla_sweep import Sweep, SweepResult, sweep_overdue
-from tasks.runtime import Runtime, opened_runtime
+from registry.reporting.sla import report_markdown
+from registry.sla_sweep import SweepResult
+from service.runtime import opened_runtime
+from service.sla import sla_lines, sweep_once
 
 SOURCE = "flow:sweep-sla"
 FLOW = "sweep-sla"
-
-
-def sweep_of(runtime: Runtime, *, actor: str, source: str = SOURCE) -> Sweep:
-    """The sweep's rules, time and notice wiring, from an opened runtime."""
-    return Sweep(
-        catalogue=runtime.catalogue,
-        calendar=runtime.calendar,
-        clock=runtime.clock,
-        actor=actor,
-        source=source,
-        enqueue=sla_notice_enqueuer(
-            catalogue=runtime.catalogue,
-            issuer=Issuer.from_settings(runtime.settings),
-            clock=runtime.clock,
-        ),
-    )
 
 
 def _emit(result: SweepResult) -> None:
@@ -57,15 +39,8 @@ def _emit(result: SweepResult) -> None:
 def sweep_overdue_actions(actor: str) -> dict[str, Any]:
     """催办、督办：逾期事项升级一级，并在同一事务中写入通知与审计记录。"""
     with opened_runtime() as runtime:
-        # The boundary sits here, around the commit, not inside the core sweep: the sweep is
-        # one transaction, so "before" and "after" its commit are the only crash points it has.
         hook = boundary_hook(runtime.settings.kill_at, FLOW)
-        with db.session_scope(runtime.engine) as session:
-            result = sweep_overdue(session, sweep_of(runtime, actor=actor))
-            if hook is not None:
-                hook("before-commit")
-        if hook is not None:
-            hook("after-commit")
+        result = sweep_once(runtime, actor=actor, source=SOURCE, on_boundary=hook)
     _emit(result)
     logger = get_run_logger()
     if not result.working_day:
@@ -82,11 +57,7 @@ def sweep_overdue_actions(actor: str) -> dict[str, Any]:
 def sla_figures() -> dict[str, Any]:
     """各部门办理时限统计：事项数、未办结、逾期、催办、督办、响应用时中位数。"""
     with opened_runtime() as runtime:
-        today = runtime.clock.today()
-        with db.session_scope(runtime.engine) as session:
-            lines = sla_report(
-                session, catalogue=runtime.catalogue, calendar=runtime.calendar, today=today
-            )
+        today, lines = sla_lines(runtime)
     return {
         "today": today.isoformat(),
         "departments": [line.as_dict() for line in lines],

@@ -30,7 +30,7 @@ from registry.routing import (
     notify_proposed,
     publish_confirmed,
 )
-from tasks.runtime import Runtime
+from service.runtime import Runtime
 
 Step = Callable[[Session, int, Routing], StepResult]
 T = TypeVar("T")
@@ -146,6 +146,13 @@ def run_core(
     if on_boundary is not None:
         on_boundary(f"after-{step}")
     return result
+
+
+def run_query(runtime: Runtime, query: Callable[[Session], T]) -> T:
+    """A core call that needs only a session (a read, or a write that enqueues no notice), in
+    one transaction committed when it returns."""
+    with db.session_scope(runtime.engine) as session:
+        return query(session)
 
 
 def removal_decision(
