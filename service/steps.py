@@ -16,7 +16,7 @@ from registry import db
 from registry.errors import TransitionRefused
 from registry.faults import BoundaryHook
 from registry.models import Listing
-from registry.removal import decide_removal, revoke_red_listings_of
+from registry.removal import decide_and_forfeit_red, decide_removal
 from registry.responses import Response, ResponseResult, record_responses
 from registry.routing import (
     BatchPosition,
@@ -25,7 +25,6 @@ from registry.routing import (
     StepResult,
     batch_position,
     close_defence_windows,
-    decide,
     dispatch_in_force,
     notify_proposed,
     publish_confirmed,
@@ -75,25 +74,13 @@ def record_decision(
 ) -> StepResult:
     """Apply the decision; a refused one is committed as an audit event, then raised.
 
-    A subject confirmed on the black list forfeits its red listing in the same transaction.
+    The core's decision includes its consequences (`decide_and_forfeit_red`: a subject
+    confirmed on the black list forfeits its red listing in the same transaction).
     `on_boundary` is told `before-decide-commit` and `after-decide`.
     """
     with db.session_scope(runtime.engine) as session:
         routing = runtime.routing(actor=decision.reviewer, source=source)
-        result = decide(session, batch_id, decision, routing)
-        confirmed_black = (
-            session.execute(
-                sa.select(col(Listing.id)).where(
-                    col(Listing.id).in_(result.moved),
-                    col(Listing.state) == "confirmed",
-                    col(Listing.list_type) == "black",
-                )
-            )
-            .scalars()
-            .all()
-        )
-        forfeited = revoke_red_listings_of(session, list(confirmed_black), routing)
-        routing.finish(session, forfeited)
+        result = decide_and_forfeit_red(session, batch_id, decision, routing)
         if on_boundary is not None:
             on_boundary("before-decide-commit")
     if on_boundary is not None:
