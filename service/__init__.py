@@ -8,7 +8,7 @@ no Prefect, so `jointcredit confirm` and the `route-batch` flow take exactly the
 
 from service.intake import import_file
 from service.runtime import Runtime, current_catalogue, opened_runtime
-from service.sla import sla_lines, sweep_of, sweep_once
+from service.sla import SlaFigures, sla_figures, sweep_of, sweep_once
 from service.steps import (
     STEPS,
     position,
@@ -24,6 +24,7 @@ from service.steps import (
 __all__ = [
     "STEPS",
     "Runtime",
+    "SlaFigures",
     "current_catalogue",
     "import_file",
     "opened_runtime",
@@ -34,7 +35,7 @@ __all__ = [
     "run_core",
     "run_query",
     "run_step",
-    "sla_lines",
+    "sla_figures",
     "states_of",
     "sweep_of",
     "sweep_once",

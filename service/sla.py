@@ -3,7 +3,9 @@ tasks and `jointcredit sla report` call these."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from notifications.compose import Issuer
 from notifications.sla_notices import sla_notice_enqueuer
@@ -47,10 +49,24 @@ def sweep_once(
     return result
 
 
-def sla_lines(runtime: Runtime) -> tuple[date, list[DepartmentSla]]:
-    """Today (by the runtime's clock) and the per-department SLA lines as of today."""
+@dataclass(frozen=True)
+class SlaFigures:
+    """The per-department SLA lines as of `today` (by the runtime's clock)."""
+
+    today: date
+    departments: list[DepartmentSla]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "today": self.today.isoformat(),
+            "departments": [line.as_dict() for line in self.departments],
+        }
+
+
+def sla_figures(runtime: Runtime) -> SlaFigures:
     today = runtime.clock.today()
     with db.session_scope(runtime.engine) as session:
-        return today, sla_report(
+        lines = sla_report(
             session, catalogue=runtime.catalogue, calendar=runtime.calendar, today=today
         )
+    return SlaFigures(today, lines)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from prefect import get_run_logger, task
 
+from registry.intake import ImportResult
 from service.intake import import_file as import_into
 from service.runtime import opened_runtime
 
@@ -14,7 +14,7 @@ PROGRESS_EVERY = 10_000
 
 
 @task(name="import-file")
-def import_file(path: str, proposed_by: str, reporter: str | None) -> dict[str, Any]:
+def import_file(path: str, proposed_by: str, reporter: str | None) -> ImportResult:
     logger = get_run_logger()
     logged = [0]
 
@@ -27,4 +27,4 @@ def import_file(path: str, proposed_by: str, reporter: str | None) -> dict[str, 
         result = import_into(
             runtime, Path(path), proposed_by=proposed_by, reporter=reporter, progress=progress
         )
-    return result.as_dict()
+    return result

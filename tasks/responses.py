@@ -8,7 +8,6 @@ never one per listing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from prefect import task
 from prefect.events import emit_event
@@ -50,7 +49,7 @@ def record_department_responses(
     not_applicable: bool,
     recorded_by: str,
     answered_on: str | None = None,
-) -> dict[str, Any]:
+) -> ResponseResult:
     """响应 / 反馈 / 解除确认 for the listings (or the whole batch) of one department."""
     response = response_request(
         department=department,
@@ -64,4 +63,4 @@ def record_department_responses(
     with opened_runtime() as runtime:
         result = record_response(runtime, response, recorded_by=recorded_by, source=SOURCE)
     emit_response_events(result)
-    return result.as_dict()
+    return result

@@ -6,16 +6,14 @@ The sweep's Prefect event is one per level reached (`jointcredit.action.reminded
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import get_run_logger, task
 from prefect.events import emit_event
 
 from registry.faults import boundary_hook
-from registry.reporting.sla import report_markdown
 from registry.sla_sweep import SweepResult
 from service.runtime import opened_runtime
-from service.sla import sla_lines, sweep_once
+from service.sla import SlaFigures, sweep_once
+from service.sla import sla_figures as read_sla_figures
 
 SOURCE = "flow:sweep-sla"
 FLOW = "sweep-sla"
@@ -36,7 +34,7 @@ def _emit(result: SweepResult) -> None:
 
 
 @task(name="sweep-overdue-actions")
-def sweep_overdue_actions(actor: str) -> dict[str, Any]:
+def sweep_overdue_actions(actor: str) -> SweepResult:
     """催办、督办：逾期事项升级一级，并在同一事务中写入通知与审计记录。"""
     with opened_runtime() as runtime:
         hook = boundary_hook(runtime.settings.kill_at, FLOW)
@@ -50,16 +48,11 @@ def sweep_overdue_actions(actor: str) -> dict[str, Any]:
             "以下部门已不在 departments.yml 中，其逾期事项无法催办：%s",
             result.unknown_departments,
         )
-    return result.as_dict()
+    return result
 
 
 @task(name="sla-figures")
-def sla_figures() -> dict[str, Any]:
+def sla_figures() -> SlaFigures:
     """各部门办理时限统计：事项数、未办结、逾期、催办、督办、响应用时中位数。"""
     with opened_runtime() as runtime:
-        today, lines = sla_lines(runtime)
-    return {
-        "today": today.isoformat(),
-        "departments": [line.as_dict() for line in lines],
-        "markdown": report_markdown(lines, today=today),
-    }
+        return read_sla_figures(runtime)
