@@ -1,4 +1,4 @@
-"""One routing step = one transaction: open it, run the core step, commit, report plain data.
+"""One core step = one transaction: open it, run the step, commit, return the core's result.
 
 Shared by the Prefect tasks (`tasks.routing`) and the CLI (`jointcredit confirm`), so the
 operator's command line and the scheduled flow take exactly the same path.
@@ -7,7 +7,7 @@ operator's command line and the scheduled flow take exactly the same path.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -109,10 +109,6 @@ def states_of(runtime: Runtime, listing_ids: list[int]) -> dict[str, int]:
             for state, count in rows:
                 counts[state] = counts.get(state, 0) + count
     return counts
-
-
-def summary(result: StepResult) -> dict[str, Any]:
-    return result.as_dict()
 
 
 def run_core(
