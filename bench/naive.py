@@ -43,7 +43,7 @@ from registry.audit import EventDraft, append_events
 from registry.routing import NoticeKindName, NoticeRequest
 from registry.settings import get_settings
 from registry.sla import action_deadlines
-from tasks.runtime import opened_runtime
+from service.runtime import opened_runtime
 
 ACTOR = "bench:naive-dispatch"
 

@@ -116,8 +116,8 @@ def seed(url: str, catalogue: Catalogue, count: int) -> int:
 def route_through_prefect(batch: int) -> float:
     from flows.deliver import deliver_notices
     from flows.route import route_batch
-    from tasks.runtime import opened_runtime
-    from tasks.steps import record_decision
+    from service.runtime import opened_runtime
+    from service.steps import record_decision
 
     os.environ["JOINTCREDIT_NOW"] = START.isoformat()
     asyncio.run(deliver_notices(limit=1))  # start the ephemeral Prefect server (not timed)

@@ -34,6 +34,7 @@ from registry.errors import CalendarError
 from registry.identifiers import UsccStatus, check_uscc
 from registry.repository import recompute_provisional_deadlines
 from registry.settings import Settings, get_settings
+from service import opened_runtime, run_query
 
 app = typer.Typer(
     help="安全生产守信联合激励与失信联合惩戒（joint reward and sanction in work safety）",
@@ -268,18 +269,18 @@ def calendar_status(as_json: JsonFlag = False) -> None:
 @calendar_app.command("reload")
 def calendar_reload(as_json: JsonFlag = False) -> None:
     """按最新日历重算所有暂定期限（recompute every provisional deadline）。"""
-    with reported(as_json):
-        settings, catalogue, calendar = load_context()
-        engine = db.make_engine(settings.database_url)
-        with db.session_scope(engine) as session:
-            report = recompute_provisional_deadlines(
+    with reported(as_json), opened_runtime() as runtime:
+        calendar = runtime.calendar
+        report = run_query(
+            runtime,
+            lambda session: recompute_provisional_deadlines(
                 session,
-                calendar=calendar,
-                limits=catalogue.time_limits,
+                calendar=runtime.calendar,
+                limits=runtime.catalogue.time_limits,
                 actor=operator(),
-                now=clock_from_settings(settings).now(),
-            )
-        engine.dispose()
+                now=runtime.clock.now(),
+            ),
+        )
     rows = [r.__dict__ for r in report]
     if as_json:
         emit_json({"known_years": calendar.known_years, "deadlines": rows})

@@ -31,7 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from rich.table import Table
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from notifications.sink import free_port, message_id_counts, running_sink
 from registry import audit, db
@@ -41,8 +41,7 @@ from registry.responses import record_responses, response_request
 from registry.routing import Decision
 from registry.settings import Settings
 from registry.vocabulary import ACTION_STATE_LABELS, LISTING_STATE_LABELS, NOTICE_KIND_LABELS, label
-from tasks.runtime import opened_runtime
-from tasks.steps import record_decision
+from service import opened_runtime, record_decision, run_query
 
 DATA = Path(__file__).parent / "demo_data"
 PROPOSER = "省应急管理厅执法总队 张伟"
@@ -154,39 +153,46 @@ def _confirm(batch_id: int, *, rejections: dict[int, str]) -> None:
 
 
 def _departments_answer_everything(batch_id: int) -> int:
-    with opened_runtime() as runtime, db.session_scope(runtime.engine) as session:
-        departments = session.execute(
-            sa.select(col(DepartmentAction.department))
-            .join(Listing, col(Listing.id) == col(DepartmentAction.listing_id))
-            .where(col(Listing.batch_id) == batch_id)
-            .distinct()
-        ).scalars()
-        responses = [
-            response_request(department=d, kind=kind, batch_id=batch_id, feedback=text)
-            for d in sorted(departments)
-            for kind, text in (("ack", None), ("feedback", "已按备忘录实施相应措施。"))
-        ]
-        result = record_responses(
-            session,
-            responses=responses,
-            catalogue=runtime.catalogue,
-            clock=runtime.clock,
-            recorded_by="演示：各部门",
-            source="demo",
-        )
-    return int(result.as_dict()["recorded"]) // 2
+    with opened_runtime() as runtime:
+
+        def answer(session: Session) -> int:
+            departments = session.execute(
+                sa.select(col(DepartmentAction.department))
+                .join(Listing, col(Listing.id) == col(DepartmentAction.listing_id))
+                .where(col(Listing.batch_id) == batch_id)
+                .distinct()
+            ).scalars()
+            responses = [
+                response_request(department=d, kind=kind, batch_id=batch_id, feedback=text)
+                for d in sorted(departments)
+                for kind, text in (("ack", None), ("feedback", "已按备忘录实施相应措施。"))
+            ]
+            result = record_responses(
+                session,
+                responses=responses,
+                catalogue=runtime.catalogue,
+                clock=runtime.clock,
+                recorded_by="演示：各部门",
+                source="demo",
+            )
+            return int(result.as_dict()["recorded"]) // 2
+
+        return run_query(runtime, answer)
 
 
 def _listing_named(batch_id: int, name: str) -> int:
-    with opened_runtime() as runtime, db.session_scope(runtime.engine) as session:
-        return int(
-            session.execute(
-                sa.text(
-                    "SELECT l.id FROM listing l JOIN subject s ON s.id = l.subject_id "
-                    "WHERE l.batch_id = :batch AND s.name = :name"
-                ),
-                {"batch": batch_id, "name": name},
-            ).scalar_one()
+    with opened_runtime() as runtime:
+        return run_query(
+            runtime,
+            lambda session: int(
+                session.execute(
+                    sa.text(
+                        "SELECT l.id FROM listing l JOIN subject s ON s.id = l.subject_id "
+                        "WHERE l.batch_id = :batch AND s.name = :name"
+                    ),
+                    {"batch": batch_id, "name": name},
+                ).scalar_one()
+            ),
         )
 
 

@@ -1,7 +1,8 @@
 """`jointcredit import FILE`: a batch file becomes proposed listings; bad rows are quarantined.
 
-The command reads settings, calls `registry.intake.import_batch` in one transaction and prints
-the outcome; the rules live in the core. Registered in `cli.py` as `app.command("import")`.
+The command imports through `service.import_file` (one transaction, the same path as the
+`intake-batch` task) and prints the outcome; the rules live in the core.
+Registered in `cli.py` as `app.command("import")`.
 """
 
 from __future__ import annotations
@@ -14,11 +15,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
-from memoranda.loader import load_catalogue
-from registry import db
-from registry.clock import clock_from_settings
-from registry.intake import ImportResult, import_batch
-from registry.settings import get_settings
+from registry.intake import ImportResult
+from service import import_file, opened_runtime
 
 SHOWN_LINES = 20
 PROGRESS_EVERY = 10_000
@@ -34,11 +32,7 @@ def import_file_command(
     as_json: JsonFlag = False,
 ) -> None:
     """导入名单文件为待审核名单，问题行隔离并说明原因（import a batch file）。"""
-    with reported(as_json):
-        settings = get_settings()
-        catalogue = load_catalogue(settings.catalogue_dir)
-        engine = db.make_engine(settings.database_url)
-        db.require_current_schema(engine)
+    with reported(as_json), opened_runtime() as runtime:
         shown = [0]
 
         def progress(rows: int) -> None:
@@ -46,21 +40,9 @@ def import_file_command(
                 shown[0] = rows
                 err.print(f"已读取 {rows} 行（rows read）…")
 
-        try:
-            with db.session_scope(engine) as session:
-                result = import_batch(
-                    session,
-                    file,
-                    catalogue=catalogue,
-                    id_hash_key=settings.id_hash_key.get_secret_value(),
-                    clock=clock_from_settings(settings),
-                    proposed_by=operator(),
-                    reporter=reporter,
-                    quarantine_dir=settings.data_dir / "quarantine",
-                    progress=progress,
-                )
-        finally:
-            engine.dispose()
+        result = import_file(
+            runtime, file, proposed_by=operator(), reporter=reporter, progress=progress
+        )
     if as_json:
         emit_json(result.as_dict())
         return

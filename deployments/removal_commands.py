@@ -14,7 +14,6 @@ import typer
 from rich.table import Table
 
 from deployments.console import JsonFlag, emit_json, operator, out, reported
-from registry import db
 from registry.errors import IdentifierError
 from registry.identifiers import (
     check_resident_id,
@@ -30,8 +29,7 @@ from registry.removal import (
 )
 from registry.routing import Routing, StepResult
 from registry.screening import screen
-from tasks.runtime import opened_runtime
-from tasks.steps import removal_decision, run_core
+from service import opened_runtime, removal_decision, run_core, run_query
 
 removal_app = typer.Typer(help="移出名单（removal）", no_args_is_help=True)
 objection_app = typer.Typer(help="异议（objections）", no_args_is_help=True)
@@ -192,8 +190,9 @@ def screen_command(
                 f"既不是有效的统一社会信用代码，也不是有效的身份证号（not a USCC or ID）：{shown}",
                 value=shown,
             )
-        with db.session_scope(runtime.engine) as session:
-            result = screen(
+        result = run_query(
+            runtime,
+            lambda session: screen(
                 session,
                 catalogue=runtime.catalogue,
                 today=runtime.clock.today(),
@@ -201,7 +200,8 @@ def screen_command(
                 id_hash=id_hash,
                 shown_as=shown,
                 department=department,
-            )
+            ),
+        )
     if as_json:
         emit_json(result.as_dict())
         return

@@ -25,7 +25,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
-from registry import db
 from registry.responses import (
     KIND_LABELS,
     ResponseKind,
@@ -33,8 +32,7 @@ from registry.responses import (
     record_response_sheet,
     response_request,
 )
-from tasks.runtime import opened_runtime
-from tasks.steps import record_response
+from service import opened_runtime, record_response, run_query
 
 SOURCE = "cli:respond"
 SHOWN_LINES = 30
@@ -158,14 +156,17 @@ def _record_flags(
 
 
 def _record_file(path: Path, department: str | None) -> dict[str, Any]:
-    with opened_runtime() as runtime, db.session_scope(runtime.engine) as session:
-        result = record_response_sheet(
-            session,
-            path,
-            catalogue=runtime.catalogue,
-            clock=runtime.clock,
-            recorded_by=operator(),
-            department=department,
+    with opened_runtime() as runtime:
+        result = run_query(
+            runtime,
+            lambda session: record_response_sheet(
+                session,
+                path,
+                catalogue=runtime.catalogue,
+                clock=runtime.clock,
+                recorded_by=operator(),
+                department=department,
+            ),
         )
     return result.as_dict()
 

@@ -18,8 +18,7 @@ from deployments.console import JsonFlag, emit_json, err, operator, out, reporte
 from registry.errors import JointcreditError
 from registry.routing import Decision, Waiting
 from registry.vocabulary import LISTING_STATE_LABELS
-from tasks.runtime import opened_runtime
-from tasks.steps import position, record_decision, run_step
+from service import opened_runtime, position, record_decision, run_step
 
 
 class RejectionFormatError(JointcreditError):

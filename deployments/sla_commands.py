@@ -16,9 +16,8 @@ import typer
 from rich.table import Table
 
 from deployments.console import JsonFlag, emit_json, err, out, reported
-from registry import db
-from registry.reporting.sla import median_label, report_csv, sla_report, totals
-from tasks.runtime import opened_runtime
+from registry.reporting.sla import median_label, report_csv, totals
+from service import opened_runtime, sla_figures
 
 sla_app = typer.Typer(
     help="部门办理时限：统计、催办与督办（department SLA: figures, reminders, escalation）",
@@ -58,11 +57,8 @@ def report(
     if as_json:
         output = ReportFormat.JSON
     with reported(output is ReportFormat.JSON), opened_runtime() as runtime:
-        today = runtime.clock.today()
-        with db.session_scope(runtime.engine) as session:
-            lines = sla_report(
-                session, catalogue=runtime.catalogue, calendar=runtime.calendar, today=today
-            )
+        figures = sla_figures(runtime)
+    today, lines = figures.today, figures.departments
     if output is ReportFormat.JSON:
         emit_json({"today": today.isoformat(), "departments": [x.as_dict() for x in lines]})
         return

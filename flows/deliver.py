@@ -7,7 +7,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
-from notifications.delivery import drain_report_markdown
+from notifications.artifacts import drain_report_markdown
 from tasks.delivery import drain_outbox_task
 
 
@@ -20,4 +20,4 @@ async def deliver_notices(limit: int | None = None) -> dict[str, Any]:
         markdown=drain_report_markdown(report),
         description="通知投递结果（delivery report）",
     )
-    return report
+    return report.as_dict()

@@ -12,7 +12,8 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
-from flows.operator_ui import intake_report
+from notifications.artifacts import intake_report
+from registry.routing import StepResult
 from tasks.intake import import_file
 from tasks.routing import notify_parties
 
@@ -21,12 +22,12 @@ from tasks.routing import notify_parties
 async def intake_batch(path: str, proposed_by: str, reporter: str | None = None) -> dict[str, Any]:
     """导入名单文件：校验、隔离问题行、生成待审核批次，并向当事人发出告知书。"""
     imported = import_file(path, proposed_by, reporter)
-    notified = None
-    if imported["accepted"]:
-        notified = notify_parties(imported["batch_id"], f"flow:intake-batch:{proposed_by}")
+    notified: StepResult | None = None
+    if imported.accepted:
+        notified = notify_parties(imported.batch_id, f"flow:intake-batch:{proposed_by}")
     await acreate_markdown_artifact(
-        key=f"intake-{imported['batch_id']}",
+        key=f"intake-{imported.batch_id}",
         markdown=intake_report(imported, notified),
-        description=f"导入 {imported['batch_reference']}",
+        description=f"导入 {imported.batch_reference}",
     )
-    return {**imported, "notify": notified}
+    return {**imported.as_dict(), "notify": notified.as_dict() if notified else None}

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import apause_flow_run, asuspend_flow_run
-from prefect.runtime import deployment
 
-from flows.operator_ui import RemovalForm, form_with, removal_report, removal_review_markdown
+from flows.operator_ui import RemovalForm, ask_operator, form_with
+from notifications.artifacts import removal_report, removal_review_markdown
 from tasks.removal import apply_removal_decisions, pending_decisions, review_expired_listings
 
 ACTOR = "flow:review-removals"
@@ -33,32 +31,22 @@ async def review_removals(
     pending = pending_decisions()
     decided = 0
     if pending and wait_for_operator:
-        form = await _ask_operator(pending, decision_timeout_hours, decision_poll_seconds)
+        form = await ask_operator(
+            form_with(RemovalForm, removal_review_markdown(pending)),
+            key="removals",
+            timeout_hours=decision_timeout_hours,
+            poll_seconds=decision_poll_seconds,
+            unanswered="移出决定在 {hours} 小时内无人处理，仍在等待",
+        )
         if form is not None:
             results = apply_removal_decisions(
                 form.reviewer, form.approve, {r.listing_id: r.reason for r in form.refusals}
             )
-            decided = sum(r["moved"] for r in results)
+            decided = sum(len(r.moved) for r in results)
             pending = pending_decisions()
     await acreate_markdown_artifact(
         key="review-removals",
         markdown=removal_report(review, pending, decided),
         description="移出审查结果（removal review）",
     )
-    return {"review": review, "pending": len(pending), "decided": decided}
-
-
-async def _ask_operator(
-    pending: list[dict[str, Any]], timeout_hours: float, poll_seconds: int
-) -> RemovalForm | None:
-    form = form_with(RemovalForm, removal_review_markdown(pending))
-    timeout = int(timeout_hours * 3600)
-    try:
-        if deployment.id:
-            return await asuspend_flow_run(wait_for_input=form, timeout=timeout, key="removals")
-        return await apause_flow_run(
-            wait_for_input=form, timeout=timeout, poll_interval=poll_seconds, key="removals"
-        )
-    except FlowPauseTimeout:
-        get_run_logger().warning("移出决定在 %.0f 小时内无人处理，仍在等待", timeout_hours)
-        return None
+    return {"review": review.as_dict(), "pending": len(pending), "decided": decided}

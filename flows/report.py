@@ -13,7 +13,8 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
-from registry.reporting import ReportMonth, report_markdown
+from notifications.artifacts import monthly_markdown
+from registry.reporting import ReportMonth
 from tasks.report import HTML_FILE, enqueue_report_mail_task, monthly_figures, write_report_files
 
 
@@ -36,13 +37,13 @@ async def monthly_report(month: str | None = None) -> dict[str, Any]:
     folder = str(Path(files[HTML_FILE]).parent)
     await acreate_markdown_artifact(
         key=artifact_key(report.month),
-        markdown=report_markdown(report, location=folder),
+        markdown=monthly_markdown(report, location=folder),
         description=f"{report.month.label}典型案例月报：未达标辖区 {len(report.below_target)} 个"
         "（monthly typical-case report）",
     )
     return {
         "month": report.month.key,
         "files": files,
-        "mail": mail,
+        "mail": mail.as_dict(),
         "figures": report.as_dict(),
     }

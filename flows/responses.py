@@ -14,20 +14,17 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import apause_flow_run, asuspend_flow_run
 from prefect.input import RunInput
-from prefect.runtime import deployment
 from pydantic import Field
 
-from flows.operator_ui import form_with
-from registry.responses import KIND_LABELS, Refusal, ResponseRefused, parse_kind
+from flows.operator_ui import ask_operator, form_with
+from notifications.artifacts import responses_report
+from registry.responses import KIND_LABELS, ResponseRefused, parse_kind
 from tasks.responses import SOURCE, record_department_responses
 
 FORM_KEY = "record-responses"
-REFUSALS_SHOWN = 50
 
 
 class ResponseForm(RunInput):
@@ -83,7 +80,7 @@ async def record_responses(
     """录入部门答复：给出部门、答复类型（ack/feedback/lift）和名单或批次时直接记录，否则填写表单。"""
     listings = [str(i) for i in listing_ids or []]
     if not (department and response and (listings or batch_id)):
-        form = await _ask_operator(
+        form = await ask_operator(
             form_with(
                 ResponseForm,
                 FORM_DESCRIPTION,
@@ -96,8 +93,10 @@ async def record_responses(
                 recorded_by=recorded_by or "",
                 answered_on=answered_on or "",
             ),
-            form_timeout_hours,
-            form_poll_seconds,
+            key=FORM_KEY,
+            timeout_hours=form_timeout_hours,
+            poll_seconds=form_poll_seconds,
+            unanswered="{hours} 小时内无人填写部门答复，未记录任何内容",
         )
         if form is None:
             return {"status": "no_input"}
@@ -120,55 +119,10 @@ async def record_responses(
     await acreate_markdown_artifact(
         key=f"responses-{re.sub(r'[^a-z0-9-]+', '-', department.lower())}",
         markdown=responses_report(department, KIND_LABELS[kind], result),
-        description=f"{department} {KIND_LABELS[kind]}：记录 {result['recorded']} 条",
+        description=f"{department} {KIND_LABELS[kind]}：记录 {len(result.recorded)} 条",
     )
-    if result["refusals"]:
+    if result.refused:
         raise ResponseRefused(
-            [Refusal.from_dict(r) for r in result["refusals"]],
-            recorded=result["recorded"],
-            already=result["already"],
+            result.refused, recorded=len(result.recorded), already=len(result.already)
         )
-    return {"status": "recorded", "department": department, "kind": kind.value, **result}
-
-
-async def _ask_operator(form: Any, timeout_hours: float, poll_seconds: int) -> ResponseForm | None:
-    """The form; None when nobody filled it in time (nothing is recorded)."""
-    timeout = int(timeout_hours * 3600)
-    try:
-        if deployment.id:
-            answer = await asuspend_flow_run(wait_for_input=form, timeout=timeout, key=FORM_KEY)
-        else:
-            answer = await apause_flow_run(
-                wait_for_input=form, timeout=timeout, poll_interval=poll_seconds, key=FORM_KEY
-            )
-    except FlowPauseTimeout:
-        get_run_logger().warning("%.0f 小时内无人填写部门答复，未记录任何内容", timeout_hours)
-        return None
-    assert isinstance(answer, ResponseForm)
-    return answer
-
-
-def responses_report(department: str, kind_label: str, result: dict[str, Any]) -> str:
-    """The run's artifact: counts, then every refused answer with its reason."""
-    lines = [
-        f"## 部门 {department}：{kind_label}",
-        "",
-        "| 项目 | 事项数 |",
-        "|---|---:|",
-        f"| 本次记录 | {result['recorded']} |",
-        f"| 其中逾期 | {result['late']} |",
-        f"| 此前已记录（未重复记录） | {result['already']} |",
-        f"| 被拒绝 | {result['refused']} |",
-    ]
-    if result["late_listing_ids"]:
-        lines += ["", f"逾期名单：{'、'.join(map(str, result['late_listing_ids'][:100]))}"]
-    if result["refusals"]:
-        lines += ["", "### 被拒绝的答复", ""]
-        lines += [
-            f"- 名单 {r['listing_id'] if r['listing_id'] is not None else '—'}："
-            f"{r['reason_zh']}（{r['reason_en']}）"
-            for r in result["refusals"][:REFUSALS_SHOWN]
-        ]
-        if len(result["refusals"]) > REFUSALS_SHOWN:
-            lines.append(f"- 另有 {len(result['refusals']) - REFUSALS_SHOWN} 条")
-    return "\n".join(lines) + "\n"
+    return {"status": "recorded", "department": department, "kind": kind.value, **result.as_dict()}

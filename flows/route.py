@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import apause_flow_run, asuspend_flow_run
-from prefect.runtime import deployment
 
-from flows.operator_ui import ConfirmationForm, batch_report, form_with
+from flows.operator_ui import ConfirmationForm, ask_operator, form_with
+from notifications.artifacts import batch_report
+from registry.routing import Waiting
 from tasks.routing import (
     apply_decision,
     close_defence_windows,
@@ -42,8 +41,14 @@ async def route_batch(
     """推进批次：告知 → 陈述申辩期满 → 操作员确认 → 公开 → 向备忘录各部门推送。"""
     steps = [notify_parties(batch_id, ACTOR), close_defence_windows(batch_id, ACTOR)]
     position = read_position(batch_id)
-    if position["waiting_on"] == "operator" and wait_for_operator:
-        form = await _ask_operator(batch_id, confirmation_timeout_hours, confirmation_poll_seconds)
+    if position.waiting_on is Waiting.OPERATOR and wait_for_operator:
+        form = await ask_operator(
+            form_with(ConfirmationForm, review_table(batch_id)),
+            key=f"confirm-batch-{batch_id}",
+            timeout_hours=confirmation_timeout_hours,
+            poll_seconds=confirmation_poll_seconds,
+            unanswered=f"批次 {batch_id} 在 {{hours}} 小时内无人确认，仍在等待",
+        )
         if form is not None:
             steps.append(
                 apply_decision(
@@ -59,25 +64,6 @@ async def route_batch(
     await acreate_markdown_artifact(
         key=f"batch-{batch_id}",
         markdown=batch_report(position, steps),
-        description=f"批次 {position['reference']}：{position['waiting_label']}",
+        description=f"批次 {position.reference}：{position.label}",
     )
-    return {**position, "steps": steps}
-
-
-async def _ask_operator(
-    batch_id: int, timeout_hours: float, poll_seconds: int
-) -> ConfirmationForm | None:
-    """The confirmation form; None when nobody answered in time (the batch keeps waiting)."""
-    form = form_with(ConfirmationForm, review_table(batch_id))
-    timeout = int(timeout_hours * 3600)
-    key = f"confirm-batch-{batch_id}"
-    try:
-        if deployment.id:
-            return await asuspend_flow_run(wait_for_input=form, timeout=timeout, key=key)
-        return await apause_flow_run(
-            wait_for_input=form, timeout=timeout, poll_interval=poll_seconds, key=key
-        )
-    except FlowPauseTimeout:
-        logger = get_run_logger()
-        logger.warning("批次 %s 在 %.0f 小时内无人确认，仍在等待", batch_id, timeout_hours)
-        return None
+    return {**position.as_dict(), "steps": [step.as_dict() for step in steps]}

@@ -12,7 +12,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
-from registry.reporting.sla import sweep_markdown
+from notifications.artifacts import sla_markdown, sweep_markdown
 from tasks.sla import sla_figures, sweep_overdue_actions
 
 ACTOR = "flow:sweep-sla"
@@ -25,8 +25,10 @@ async def sweep_sla() -> dict[str, Any]:
     figures = sla_figures()
     await acreate_markdown_artifact(
         key="sweep-sla",
-        markdown=sweep_markdown(swept) + "\n" + figures["markdown"],
-        description=f"时限巡查：催办 {swept['reminded']} 项，督办 {swept['escalated']} 项"
+        markdown=sweep_markdown(swept)
+        + "\n"
+        + sla_markdown(figures.departments, today=figures.today),
+        description=f"时限巡查：催办 {len(swept.reminded)} 项，督办 {len(swept.escalated)} 项"
         "（SLA sweep）",
     )
-    return {**swept, "departments": figures["departments"]}
+    return {**swept.as_dict(), "departments": figures.as_dict()["departments"]}

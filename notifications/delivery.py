@@ -15,7 +15,6 @@ import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -183,33 +182,3 @@ def _outcome(
         reply=result.reply,
         retry_at=retry_at,
     )
-
-
-def drain_report_markdown(report: dict[str, Any]) -> str:
-    """The Prefect artifact of a drain: counts, then the parked notices an operator must see."""
-    lines = [
-        "## 通知投递结果",
-        "",
-        "| 项目 | 数量 |",
-        "|---|---:|",
-        f"| 本次领取 | {report['claimed']} |",
-        f"| 已发出 | {report['sent']} |",
-        f"| 暂时失败，待重试 | {report['retry']} |",
-        f"| 永久失败（已搁置，联系人已标记） | {report['failed']} |",
-        f"| 重试次数用尽（已放弃） | {report['dead']} |",
-        f"| 租约已被他人接管 | {report['lease_lost']} |",
-    ]
-    failures = report.get("failures") or []
-    if failures:
-        lines += ["", "### 需要处理的通知", "", "| 通知编号 | 收件人 | 服务器答复 |"]
-        lines += ["|---:|---|---|"]
-        lines += [
-            f"| {f['notice_id']} | {f['recipient']} | {_cell(str(f['reply']))} |" for f in failures
-        ]
-        lines += ["", "更正联系人后执行 `jointcredit outbox retry-failed --id <编号>` 重新投递。"]
-    return "\n".join(lines) + "\n"
-
-
-def _cell(text: str) -> str:
-    """One Markdown table cell: multi-line SMTP replies and pipes would break the table."""
-    return " ".join(text.split()).replace("|", "/")

@@ -36,7 +36,15 @@ from registry.models import (
     RemovalApplication,
 )
 from registry.models import ListingState as S
-from registry.routing import NoticeKindName, NoticeRequest, Routing, StepResult, digest_step
+from registry.routing import (
+    Decision,
+    NoticeKindName,
+    NoticeRequest,
+    Routing,
+    StepResult,
+    decide,
+    digest_step,
+)
 from registry.sla import action_deadlines, add_months
 
 ACTION = cast(sa.Table, sa.inspect(DepartmentAction).local_table)
@@ -526,6 +534,30 @@ def decide_objection(
         )
     )
     return routing.finish(session, result)
+
+
+def decide_and_forfeit_red(
+    session: Session, batch_id: int, decision: Decision, routing: Routing
+) -> StepResult:
+    """The operator's decision on a batch (`registry.routing.decide`) with its consequence: a
+    subject confirmed on the black list forfeits its red listing in the same transaction.
+
+    Returns the decision's own result; the forfeiture shows in the audit trail and its notices.
+    """
+    result = decide(session, batch_id, decision, routing)
+    confirmed_black = (
+        session.execute(
+            sa.select(col(Listing.id)).where(
+                col(Listing.id).in_(result.moved),
+                col(Listing.state) == S.CONFIRMED.value,
+                col(Listing.list_type) == ListType.BLACK.value,
+            )
+        )
+        .scalars()
+        .all()
+    )
+    routing.finish(session, revoke_red_listings_of(session, list(confirmed_black), routing))
+    return result
 
 
 def revoke_red_listings_of(

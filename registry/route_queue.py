@@ -13,6 +13,7 @@ first, and at most `limit` of them, so one sweep does bounded work and the next 
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
@@ -22,6 +23,40 @@ from registry.models import DepartmentAction, Listing
 from registry.models import ListingState as S
 
 _ACTION = sa.inspect(DepartmentAction).local_table
+
+
+@dataclass(frozen=True)
+class RoutedBatch:
+    """One batch the sweep moved: how many listings, and where it waits now."""
+
+    batch_id: int
+    reference: str
+    waiting_label: str
+    moved: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "batch_id": self.batch_id,
+            "reference": self.reference,
+            "waiting_label": self.waiting_label,
+            "moved": self.moved,
+        }
+
+
+@dataclass
+class FormRequests:
+    """Confirmation forms the sweep put up: new ones, batches that had one, or no deployment."""
+
+    requested: list[int] = field(default_factory=list)
+    already_open: list[int] = field(default_factory=list)
+    deployment_missing: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "requested": list(self.requested),
+            "already_open": list(self.already_open),
+            "deployment_missing": self.deployment_missing,
+        }
 
 
 def due_batches(

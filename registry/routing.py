@@ -533,30 +533,3 @@ def awaiting_review(session: Session, batch_id: int, catalogue: Catalogue) -> li
             )
         )
     return review
-
-
-def review_markdown(position: BatchPosition, rows: Sequence[ReviewRow], limit: int = 50) -> str:
-    """The Markdown above the confirmation form: five short columns (the modal is narrow)."""
-    lines = [
-        f"### 批次 {position.reference} 待确认名单（共 {len(rows)} 条）",
-        "",
-        "| 编号 | 主体 | 证件 | 认定依据 | 申辩 / 提示 |",
-        "|---:|---|---|---|---|",
-    ]
-    lines += [
-        f"| {r.listing_id} | {_cell(r.subject)} | {r.identifier} | {_cell(r.grounds)} | "
-        f"{_cell(r.defence + ('；' + r.warnings if r.warnings != '—' else ''))} |"
-        for r in rows[:limit]
-    ]
-    if len(rows) > limit:
-        lines.append(f"| … | 另有 {len(rows) - limit} 条，见批次报告 | | | |")
-    lines += [
-        "",
-        "默认确认全部名单。对不予列入的名单，请在“不予列入”中逐条填写名单编号和理由；"
-        "审核人不得为提出人。",
-    ]
-    return "\n".join(lines)
-
-
-def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "/")

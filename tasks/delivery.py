@@ -6,8 +6,6 @@ the whole drain is harmless because claims are leased (DESIGN §6: no `retries=3
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import get_run_logger, task
 
 from notifications.delivery import DrainOptions, DrainReport, drain_outbox
@@ -19,7 +17,7 @@ from registry.settings import get_settings
 
 
 @task(name="drain-outbox", retries=0)
-async def drain_outbox_task(limit: int | None = None) -> dict[str, Any]:
+async def drain_outbox_task(limit: int | None = None) -> DrainReport:
     settings = get_settings()
     logger = get_run_logger()
 
@@ -45,4 +43,4 @@ async def drain_outbox_task(limit: int | None = None) -> dict[str, Any]:
         )
     finally:
         engine.dispose()
-    return report.as_dict()
+    return report

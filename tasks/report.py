@@ -10,6 +10,7 @@ the mail is enqueued once per (month, recipient).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,26 @@ from registry.reporting import (
     report_csvs,
 )
 from registry.settings import Settings
-from tasks.runtime import opened_runtime
+from service.runtime import opened_runtime
 
 HTML_FILE = "report.html"
+
+
+@dataclass(frozen=True)
+class ReportMail:
+    """The month's mail: who it goes to, the notices queued now, and those queued before."""
+
+    recipients: list[str]
+    notice_ids: list[int]
+    already_queued: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "recipients": self.recipients,
+            "notice_ids": self.notice_ids,
+            "queued": len(self.notice_ids),
+            "already_queued": self.already_queued,
+        }
 
 
 def report_dir(settings: Settings, month: ReportMonth) -> Path:
@@ -75,7 +93,7 @@ def write_report_files(report: MonthlyReport) -> dict[str, str]:
 
 
 @task(name="enqueue-report-mail")
-def enqueue_report_mail_task(report: MonthlyReport, html_path: str) -> dict[str, Any]:
+def enqueue_report_mail_task(report: MonthlyReport, html_path: str) -> ReportMail:
     """月报邮件入队：每个月份、每个收件人只发一次。"""
     with opened_runtime() as runtime:
         settings = runtime.settings
@@ -96,9 +114,8 @@ def enqueue_report_mail_task(report: MonthlyReport, html_path: str) -> dict[str,
         get_run_logger().info(
             "%s 月报邮件此前已入队 %d 封，不再重复发送", report.month.key, result.already_queued
         )
-    return {
-        "recipients": [r.address for r in recipients],
-        "notice_ids": result.new_ids,
-        "queued": len(result.new_ids),
-        "already_queued": result.already_queued,
-    }
+    return ReportMail(
+        recipients=[r.address for r in recipients],
+        notice_ids=result.new_ids,
+        already_queued=result.already_queued,
+    )

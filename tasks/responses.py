@@ -8,14 +8,13 @@ never one per listing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from prefect import task
 from prefect.events import emit_event
 
 from registry.responses import RULES, ResponseResult, response_request
-from tasks.runtime import opened_runtime
-from tasks.steps import record_response
+from service.runtime import opened_runtime
+from service.steps import record_response
 
 SOURCE = "flow:record-responses"
 EVENT_IDS_SHOWN = 50
@@ -50,7 +49,7 @@ def record_department_responses(
     not_applicable: bool,
     recorded_by: str,
     answered_on: str | None = None,
-) -> dict[str, Any]:
+) -> ResponseResult:
     """响应 / 反馈 / 解除确认 for the listings (or the whole batch) of one department."""
     response = response_request(
         department=department,
@@ -64,4 +63,4 @@ def record_department_responses(
     with opened_runtime() as runtime:
         result = record_response(runtime, response, recorded_by=recorded_by, source=SOURCE)
     emit_response_events(result)
-    return result.as_dict()
+    return result

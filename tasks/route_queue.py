@@ -13,7 +13,6 @@ down), and the batch would otherwise never see a form again.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.client.orchestration import get_client
@@ -27,9 +26,9 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.exceptions import ObjectNotFound
 
-from registry import db
-from registry.route_queue import batches_awaiting_operator, due_batches
-from tasks.runtime import opened_runtime
+from registry.route_queue import FormRequests, batches_awaiting_operator, due_batches
+from service.runtime import opened_runtime
+from service.steps import run_query
 
 OPEN_STATES = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED]
 PAGE = 200
@@ -48,27 +47,30 @@ def holds_form(run: FlowRun, now: datetime) -> bool:
 @task(name="find-due-batches")
 def find_due_batches(limit: int) -> list[int]:
     """Batches with listings ready for a step that needs no operator (oldest first)."""
-    with opened_runtime() as runtime, db.session_scope(runtime.engine) as session:
+    with opened_runtime() as runtime:
         catalogue = runtime.catalogue
         dispatchable = [r for r in catalogue.rule_sets if catalogue.memoranda_for(r)]
-        return due_batches(
-            session,
-            today=runtime.clock.today(),
-            dispatchable_rule_sets=dispatchable,
-            limit=limit,
+        return run_query(
+            runtime,
+            lambda session: due_batches(
+                session,
+                today=runtime.clock.today(),
+                dispatchable_rule_sets=dispatchable,
+                limit=limit,
+            ),
         )
 
 
 @task(name="find-batches-awaiting-operator")
 def find_batches_awaiting_operator(limit: int) -> list[int]:
-    with opened_runtime() as runtime, db.session_scope(runtime.engine) as session:
-        return batches_awaiting_operator(session, limit=limit)
+    with opened_runtime() as runtime:
+        return run_query(runtime, lambda session: batches_awaiting_operator(session, limit=limit))
 
 
 @task(name="request-confirmation-forms")
-async def request_confirmation_forms(batch_ids: list[int], deployment: str) -> dict[str, Any]:
+async def request_confirmation_forms(batch_ids: list[int], deployment: str) -> FormRequests:
     """Start a run of `deployment` (it suspends on the form) for each batch without one."""
-    report: dict[str, Any] = {"requested": [], "already_open": [], "deployment_missing": False}
+    report = FormRequests()
     if not batch_ids:
         return report
     async with get_client() as client:
@@ -81,7 +83,7 @@ async def request_confirmation_forms(batch_ids: list[int], deployment: str) -> d
                 deployment,
                 batch_ids,
             )
-            report["deployment_missing"] = True
+            report.deployment_missing = True
             return report
         open_batches: set[int] = set()
         offset = 0
@@ -105,7 +107,7 @@ async def request_confirmation_forms(batch_ids: list[int], deployment: str) -> d
             offset += PAGE
         for batch_id in batch_ids:
             if batch_id in open_batches:
-                report["already_open"].append(batch_id)
+                report.already_open.append(batch_id)
                 continue
             await client.create_flow_run_from_deployment(
                 target.id,
@@ -113,5 +115,5 @@ async def request_confirmation_forms(batch_ids: list[int], deployment: str) -> d
                 name=f"confirm-batch-{batch_id}",
                 tags=["confirmation", f"batch-{batch_id}"],
             )
-            report["requested"].append(batch_id)
+            report.requested.append(batch_id)
     return report

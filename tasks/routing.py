@@ -7,17 +7,15 @@ one event per step, not per listing, so a 10,000-listing batch costs a handful o
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import get_run_logger, task
 from prefect.events import emit_event
 
-from registry import db
+from notifications.artifacts import review_markdown
 from registry.errors import JointcreditError
 from registry.faults import boundary_hook
-from registry.routing import Decision, StepResult, awaiting_review, review_markdown
-from tasks.runtime import opened_runtime
-from tasks.steps import position, record_decision, run_step, states_of
+from registry.routing import BatchPosition, Decision, StepResult, awaiting_review
+from service.runtime import opened_runtime
+from service.steps import position, record_decision, run_query, run_step, states_of
 
 SOURCE = "flow:route-batch"
 FLOW = "route-batch"
@@ -40,7 +38,7 @@ def _emit(batch_id: int, step: str, states: dict[str, int], result: StepResult) 
         )
 
 
-def _routed(batch_id: int, step: str, actor: str) -> dict[str, Any]:
+def _routed(batch_id: int, step: str, actor: str) -> StepResult:
     with opened_runtime() as runtime:
         hook = boundary_hook(runtime.settings.kill_at, FLOW)
         result = run_step(runtime, batch_id, step, actor=actor, source=SOURCE, on_boundary=hook)
@@ -59,27 +57,27 @@ def _routed(batch_id: int, step: str, actor: str) -> dict[str, Any]:
             len(result.unreachable),
             result.unreachable[:EVENT_IDS_SHOWN],
         )
-    return result.as_dict()
+    return result
 
 
 @task(name="notify-parties")
-def notify_parties(batch_id: int, actor: str) -> dict[str, Any]:
+def notify_parties(batch_id: int, actor: str) -> StepResult:
     """告知: prior notices to black-listed parties; red listings go straight to confirmation."""
     return _routed(batch_id, "notify", actor)
 
 
 @task(name="close-defence-windows")
-def close_defence_windows(batch_id: int, actor: str) -> dict[str, Any]:
+def close_defence_windows(batch_id: int, actor: str) -> StepResult:
     return _routed(batch_id, "close_defence", actor)
 
 
 @task(name="publish-listings")
-def publish_listings(batch_id: int, actor: str) -> dict[str, Any]:
+def publish_listings(batch_id: int, actor: str) -> StepResult:
     return _routed(batch_id, "publish", actor)
 
 
 @task(name="dispatch-departments")
-def dispatch_departments(batch_id: int, actor: str) -> dict[str, Any]:
+def dispatch_departments(batch_id: int, actor: str) -> StepResult:
     return _routed(batch_id, "dispatch", actor)
 
 
@@ -90,7 +88,7 @@ def apply_decision(
     decision_number: str,
     rejections: dict[int, str],
     approve_others: bool,
-) -> dict[str, Any]:
+) -> StepResult:
     decision = Decision(reviewer, decision_number, rejections, approve_others)
     with opened_runtime() as runtime:
         hook = boundary_hook(runtime.settings.kill_at, FLOW)
@@ -98,13 +96,13 @@ def apply_decision(
         states = states_of(runtime, result.moved)
     if result.moved:
         _emit(batch_id, "decide", states, result)
-    return result.as_dict()
+    return result
 
 
 @task(name="read-batch-position")
-def read_position(batch_id: int) -> dict[str, Any]:
+def read_position(batch_id: int) -> BatchPosition:
     with opened_runtime() as runtime:
-        return position(runtime, batch_id).as_dict()
+        return position(runtime, batch_id)
 
 
 @task(name="review-table")
@@ -112,6 +110,7 @@ def review_table(batch_id: int) -> str:
     """The Markdown shown above the confirmation form."""
     with opened_runtime() as runtime:
         current = position(runtime, batch_id)
-        with db.session_scope(runtime.engine) as session:
-            rows = awaiting_review(session, batch_id, runtime.catalogue)
+        rows = run_query(
+            runtime, lambda session: awaiting_review(session, batch_id, runtime.catalogue)
+        )
     return review_markdown(current, rows)

@@ -6,37 +6,17 @@ The sweep's Prefect event is one per level reached (`jointcredit.action.reminded
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import get_run_logger, task
 from prefect.events import emit_event
 
-from notifications.compose import Issuer
-from notifications.sla_notices import sla_notice_enqueuer
-from registry import db
 from registry.faults import boundary_hook
-from registry.reporting.sla import report_markdown, sla_report
-from registry.sla_sweep import Sweep, SweepResult, sweep_overdue
-from tasks.runtime import Runtime, opened_runtime
+from registry.sla_sweep import SweepResult
+from service.runtime import opened_runtime
+from service.sla import SlaFigures, sweep_once
+from service.sla import sla_figures as read_sla_figures
 
 SOURCE = "flow:sweep-sla"
 FLOW = "sweep-sla"
-
-
-def sweep_of(runtime: Runtime, *, actor: str, source: str = SOURCE) -> Sweep:
-    """The sweep's rules, time and notice wiring, from an opened runtime."""
-    return Sweep(
-        catalogue=runtime.catalogue,
-        calendar=runtime.calendar,
-        clock=runtime.clock,
-        actor=actor,
-        source=source,
-        enqueue=sla_notice_enqueuer(
-            catalogue=runtime.catalogue,
-            issuer=Issuer.from_settings(runtime.settings),
-            clock=runtime.clock,
-        ),
-    )
 
 
 def _emit(result: SweepResult) -> None:
@@ -54,18 +34,11 @@ def _emit(result: SweepResult) -> None:
 
 
 @task(name="sweep-overdue-actions")
-def sweep_overdue_actions(actor: str) -> dict[str, Any]:
+def sweep_overdue_actions(actor: str) -> SweepResult:
     """催办、督办：逾期事项升级一级，并在同一事务中写入通知与审计记录。"""
     with opened_runtime() as runtime:
-        # The boundary sits here, around the commit, not inside the core sweep: the sweep is
-        # one transaction, so "before" and "after" its commit are the only crash points it has.
         hook = boundary_hook(runtime.settings.kill_at, FLOW)
-        with db.session_scope(runtime.engine) as session:
-            result = sweep_overdue(session, sweep_of(runtime, actor=actor))
-            if hook is not None:
-                hook("before-commit")
-        if hook is not None:
-            hook("after-commit")
+        result = sweep_once(runtime, actor=actor, source=SOURCE, on_boundary=hook)
     _emit(result)
     logger = get_run_logger()
     if not result.working_day:
@@ -75,20 +48,11 @@ def sweep_overdue_actions(actor: str) -> dict[str, Any]:
             "以下部门已不在 departments.yml 中，其逾期事项无法催办：%s",
             result.unknown_departments,
         )
-    return result.as_dict()
+    return result
 
 
 @task(name="sla-figures")
-def sla_figures() -> dict[str, Any]:
+def sla_figures() -> SlaFigures:
     """各部门办理时限统计：事项数、未办结、逾期、催办、督办、响应用时中位数。"""
     with opened_runtime() as runtime:
-        today = runtime.clock.today()
-        with db.session_scope(runtime.engine) as session:
-            lines = sla_report(
-                session, catalogue=runtime.catalogue, calendar=runtime.calendar, today=today
-            )
-    return {
-        "today": today.isoformat(),
-        "departments": [line.as_dict() for line in lines],
-        "markdown": report_markdown(lines, today=today),
-    }
+        return read_sla_figures(runtime)

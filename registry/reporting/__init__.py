@@ -4,8 +4,8 @@
 - `monthly`: the figures (typical-case ratio per jurisdiction, departments,
   trends) and `monthly_report`, which gathers them.
 - `monthly_rows`: the grouped queries behind the figures.
-- `monthly_output`: the report as CSV files and as Markdown for Prefect.
-- `sla`: per-department SLA figures, the sweep's summary, CSV and Markdown.
+- `monthly_output`: the report as CSV files (its Markdown is `notifications.artifacts`).
+- `sla`: per-department SLA figures and their CSV.
 """
 
 from registry.reporting.monthly import (
@@ -14,7 +14,7 @@ from registry.reporting.monthly import (
     monthly_report,
     percent_text,
 )
-from registry.reporting.monthly_output import report_csvs, report_markdown
+from registry.reporting.monthly_output import report_csvs
 from registry.reporting.months import ReportMonth, ReportMonthError, previous_month
 
 __all__ = [
@@ -26,5 +26,4 @@ __all__ = [
     "percent_text",
     "previous_month",
     "report_csvs",
-    "report_markdown",
 ]

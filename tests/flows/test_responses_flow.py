@@ -29,8 +29,8 @@ from registry.db import session_scope
 from registry.models import AuditEvent, DepartmentAction
 from registry.responses import ResponseRefused
 from registry.routing import Decision
-from tasks.runtime import opened_runtime
-from tasks.steps import record_decision, run_step
+from service.runtime import opened_runtime
+from service.steps import record_decision, run_step
 from tests.factories.listings import REVIEWER, proposed_batch
 
 

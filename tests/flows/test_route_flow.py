@@ -23,9 +23,9 @@ from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.models import DepartmentAction, Listing, Notice
 from registry.routing import Decision
+from service.runtime import opened_runtime
+from service.steps import record_decision
 from tasks.routing import InjectedFault
-from tasks.runtime import opened_runtime
-from tasks.steps import record_decision
 from tests.factories.flow_runs import paused_run
 from tests.factories.import_files import good_rows, write_csv
 from tests.factories.listings import REVIEWER, proposed_batch

@@ -1,7 +1,7 @@
 """`import_batch`: a file becomes proposed listings in one batch; bad rows are quarantined.
 
 The database lives for the whole session, so every test imports fresh identifiers
-(`import_samples.good_rows`) or files nobody else imports (the corpus), and compares counts
+(`import_files.good_rows`) or files nobody else imports (the corpus), and compares counts
 before and after rather than absolute numbers.
 """
 

@@ -19,6 +19,7 @@ from registry.models import DepartmentAction, Listing, Notice
 from registry.removal import (
     RemovalRefused,
     apply_for_removal,
+    decide_and_forfeit_red,
     decide_objection,
     decide_removal,
     file_objection,
@@ -26,11 +27,9 @@ from registry.removal import (
     review_expired,
     revoke_red_listings_of,
 )
-from registry.routing import (
-    Routing,
-)
+from registry.routing import Decision, Routing, close_defence_windows, notify_proposed
 from registry.screening import screen
-from tests.factories.listings import REVIEWER, clock_at, in_force, run, states
+from tests.factories.listings import REVIEWER, clock_at, in_force, proposed_batch, run, states
 
 
 def actions(engine: sa.Engine, ids: list[int]) -> Counter[str]:
@@ -312,6 +311,46 @@ def test_a_red_listing_is_forfeited_when_its_subject_is_confirmed_black(
     clock_at(clock, date(2026, 11, 27))
     forfeited = run(engine, revoke_red_listings_of, [black], routing)
     assert forfeited.moved == [red]
+    assert states(engine, [red]) == {"revoked": 1}
+    with session_scope(engine) as session:
+        assert session.get(Listing, red).removal_reason == "red_forfeited"  # type: ignore[union-attr]
+
+
+def test_confirming_a_black_listing_in_the_core_forfeits_the_red_one(
+    engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
+) -> None:
+    """The rule lives in the core's decision, not in whoever runs it (service, CLI, flow)."""
+    _red_batch, (red,) = in_force(
+        engine,
+        catalogue,
+        clock,
+        routing,
+        published=date(2026, 6, 1),
+        rule_set="saws-2017-incentive",
+    )
+    clock_at(clock, date(2026, 10, 12))
+    black_batch, (black,) = proposed_batch(engine, catalogue, clock, units=1, persons=0)
+    with session_scope(engine) as session:
+        session.execute(
+            sa.text(
+                "UPDATE listing SET subject_id = (SELECT subject_id FROM listing WHERE id = :red) "
+                "WHERE id = :black"
+            ),
+            {"red": red, "black": black},
+        )
+    run(engine, notify_proposed, black_batch, routing)
+    clock_at(clock, date(2026, 11, 27))
+    run(engine, close_defence_windows, black_batch, routing)
+    assert states(engine, [black]) == {"awaiting_confirmation": 1}
+    decided = run(
+        engine,
+        decide_and_forfeit_red,
+        black_batch,
+        Decision(REVIEWER, "川应急信决〔2026〕9号"),
+        routing,
+    )
+    assert decided.moved == [black]
+    assert states(engine, [black]) == {"confirmed": 1}
     assert states(engine, [red]) == {"revoked": 1}
     with session_scope(engine) as session:
         assert session.get(Listing, red).removal_reason == "red_forfeited"  # type: ignore[union-attr]

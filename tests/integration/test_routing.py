@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from memoranda.loader import Catalogue
+from notifications.artifacts import review_markdown
 from registry.audit import verify
 from registry.clock import FrozenClock
 from registry.db import session_scope
@@ -28,7 +29,6 @@ from registry.routing import (
     dispatch_in_force,
     notify_proposed,
     publish_confirmed,
-    review_markdown,
 )
 from tests.factories.listings import PROPOSER, REVIEWER, proposed_batch
 

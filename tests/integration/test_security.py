@@ -52,6 +52,14 @@ from pydantic import ValidationError
 from sqlmodel import Session, col
 
 from memoranda.loader import Catalogue
+from notifications.artifacts import (
+    batch_report,
+    intake_report,
+    monthly_markdown,
+    removal_review_markdown,
+    review_markdown,
+    sweep_markdown,
+)
 from notifications.compose import Issuer, compose, notice_enqueuer
 from notifications.outbox import NoticeDraft, NoticeKey, Recipient, enqueue_notices
 from notifications.render import NoticeContentError, NoticeKind, render_notice
@@ -69,8 +77,7 @@ from registry.errors import ConfigurationError
 from registry.identifiers import check_resident_id, mask_resident_id
 from registry.intake import ImportResult, import_batch
 from registry.models import AuditEvent, AuditHead, DepartmentAction, Listing, Notice, Subject
-from registry.reporting import ReportMonth, monthly_report, report_csvs, report_markdown
-from registry.reporting.sla import sweep_markdown
+from registry.reporting import ReportMonth, monthly_report, report_csvs
 from registry.routing import (
     Decision,
     NoticeKindName,
@@ -84,12 +91,12 @@ from registry.routing import (
     dispatch_in_force,
     notify_proposed,
     publish_confirmed,
-    review_markdown,
 )
 from registry.screening import screen
 from registry.settings import Settings, get_settings
 from registry.sla_sweep import Sweep, sweep_overdue
 from registry.views import batch_view, credit_archive, credit_archive_by_identifier, listing_view
+from registry.views.removal_review import PendingRemoval
 from tests.factories.identities import KEY, leaks, new_resident_id
 from tests.factories.import_files import valid_uscc
 from tests.factories.notices import SAMPLE_CONTEXTS
@@ -283,7 +290,7 @@ def case(
     )
     texts: dict[str, str] = {}
     notified = _step(engine, notify_proposed, batch, routing)
-    texts["intake artifact"] = _intake_artifact(imported, notified)
+    texts["intake artifact"] = intake_report(imported, notified)
     clock.set(DECIDED)
     _step(engine, close_defence_windows, batch, routing)
     with Session(engine) as session:
@@ -323,7 +330,7 @@ def case(
     steps.append(_step(engine, dispatch_in_force, batch, routing))
     with Session(engine) as session:
         position = batch_position(session, batch, today=clock.today())
-    texts["route artifact"] = _batch_artifact(position.as_dict(), steps)
+    texts["route artifact"] = batch_report(position, steps)
 
     sweep = Sweep(
         catalogue=catalogue,
@@ -336,8 +343,8 @@ def case(
     for when, moved in ((REMINDED, "reminded"), (ESCALATED, "escalated")):
         clock.set(when)
         with session_scope(engine) as session:
-            swept = sweep_overdue(session, sweep).as_dict()
-        assert swept[moved], swept
+            swept = sweep_overdue(session, sweep)
+        assert getattr(swept, moved), swept
         texts[f"sweep artifact ({moved})"] = sweep_markdown(swept)
 
     with Session(engine) as session:
@@ -346,7 +353,7 @@ def case(
         )
         texts |= {f"report {name}": text for name, text in report_csvs(report).items()}
         texts["report.html"] = report_html(report, issuer=ISSUER.name, generated_on=clock.today())
-        texts["report artifact"] = report_markdown(report, location=str(workdir / "reports"))
+        texts["report artifact"] = monthly_markdown(report, location=str(workdir / "reports"))
         mail = report_context(
             report,
             issuer=ISSUER,
@@ -378,22 +385,8 @@ def case(
     engine.dispose()
 
 
-def _intake_artifact(imported: ImportResult, notified: StepResult) -> str:
-    from flows.operator_ui import intake_report  # imports Prefect
-
-    return intake_report(imported.as_dict(), notified.as_dict())
-
-
-def _batch_artifact(position: dict[str, Any], steps: list[StepResult]) -> str:
-    from flows.operator_ui import batch_report
-
-    return batch_report(position, [step.as_dict() for step in steps])
-
-
 def _removal_form(session: Session, listing_ids: list[int]) -> str:
-    """The removal form's table, from the rows `pending_decisions` reads (as if in review)."""
-    from flows.operator_ui import removal_review_markdown
-
+    """The removal form's table, from the rows `pending_removals` reads (as if in review)."""
     rows = session.execute(
         sa.select(
             col(Listing.id),
@@ -406,7 +399,7 @@ def _removal_form(session: Session, listing_ids: list[int]) -> str:
         .join(Subject, col(Subject.id) == col(Listing.subject_id))
         .where(col(Listing.id).in_(listing_ids))
     ).all()
-    return removal_review_markdown([dict(row._mapping) for row in rows])
+    return removal_review_markdown([PendingRemoval(**row._mapping) for row in rows])
 
 
 def _views(

@@ -60,6 +60,18 @@ def test_the_core_imports_no_shell() -> None:
     assert offenders == {}
 
 
+def test_the_service_layer_imports_no_prefect() -> None:
+    """`service/` is how a unit of work runs, shared by tasks and the CLI: no orchestrator."""
+    files = package_files("service")
+    assert files, "service/ is missing"
+    offenders = {
+        str(path.relative_to(REPO)): sorted(_imports(path) & {"prefect"})
+        for path in files
+        if "prefect" in _imports(path)
+    }
+    assert offenders == {}
+
+
 def test_rendering_is_pure() -> None:
     assert RENDER.exists()
     assert _imports(RENDER) & RENDER_FORBIDDEN == set()

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from notifications.artifacts import sla_markdown, sweep_markdown
 from registry.calendar import WorkingCalendar
 from registry.reporting.sla import (
     CountRow,
@@ -13,12 +14,13 @@ from registry.reporting.sla import (
     aggregate,
     histogram_median,
     report_csv,
-    report_markdown,
-    sweep_markdown,
 )
 from registry.sla import OverdueLevel, overdue_level
 from registry.sla_sweep import (
+    OverdueAction,
     SlaClock,
+    SlaNoticeKind,
+    SlaNoticeRequest,
     SweepResult,
     escalation_cutoff,
     overdue_clock,
@@ -120,24 +122,33 @@ def test_the_tables_people_read(calendar: WorkingCalendar) -> None:
     )
     csv_text = report_csv(lines)
     assert csv_text.splitlines()[1] == "ndrc,国家发展改革委,4,4,3,1,2,1,3,4.0"
-    markdown = report_markdown(lines, today=TODAY)
+    markdown = sla_markdown(lines, today=TODAY)
     assert "| 国家发展改革委（ndrc） | 4 | 4 | 3 | 1 | 2 | 1 | 3 | 4 |" in markdown
     assert "| 合计 | 4 | 4 | 3 | 1 | 2 | 1 | 3 | — |" in markdown
-    assert "暂无部门事项" in report_markdown([], today=TODAY)
+    assert "暂无部门事项" in sla_markdown([], today=TODAY)
 
 
 def test_the_sweep_summary_says_what_was_sent_and_what_could_not_be() -> None:
-    quiet = SweepResult(today=date(2026, 10, 11), working_day=False).as_dict()
+    quiet = SweepResult(today=date(2026, 10, 11), working_day=False)
     assert "不是工作日" in sweep_markdown(quiet)
-    busy = {
-        **SweepResult(today=TODAY, working_day=True).as_dict(),
-        "reminded": 3,
-        "escalated": 1,
-        "notices_queued": 2,
-        "reminders_by_department": {"ndrc": 3},
-        "escalations_by_department": {"pbc": 1},
-        "unknown_departments": {"abolished": 2},
-    }
+
+    def overdue(action_id: int, department: str) -> OverdueAction:
+        return OverdueAction(action_id, action_id, department, SlaClock.ACK, TODAY, False, 3, None)
+
+    busy = SweepResult(
+        today=TODAY,
+        working_day=True,
+        reminded=[1, 2, 3],
+        escalated=[4],
+        notices=[
+            SlaNoticeRequest(
+                SlaNoticeKind.REMINDER, "ndrc", tuple(overdue(i, "ndrc") for i in (1, 2, 3))
+            ),
+            SlaNoticeRequest(SlaNoticeKind.ESCALATION, "pbc", (overdue(4, "pbc"),)),
+        ],
+        notices_queued=2,
+        unknown_departments={"abolished": 2},
+    )
     text = sweep_markdown(busy)
     assert "| 新催办事项 | 3 |" in text
     assert "| ndrc | 3 | 0 |" in text

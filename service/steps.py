@@ -1,4 +1,4 @@
-"""One routing step = one transaction: open it, run the core step, commit, report plain data.
+"""One core step = one transaction: open it, run the step, commit, return the core's result.
 
 Shared by the Prefect tasks (`tasks.routing`) and the CLI (`jointcredit confirm`), so the
 operator's command line and the scheduled flow take exactly the same path.
@@ -7,7 +7,7 @@ operator's command line and the scheduled flow take exactly the same path.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -16,7 +16,7 @@ from registry import db
 from registry.errors import TransitionRefused
 from registry.faults import BoundaryHook
 from registry.models import Listing
-from registry.removal import decide_removal, revoke_red_listings_of
+from registry.removal import decide_and_forfeit_red, decide_removal
 from registry.responses import Response, ResponseResult, record_responses
 from registry.routing import (
     BatchPosition,
@@ -25,12 +25,11 @@ from registry.routing import (
     StepResult,
     batch_position,
     close_defence_windows,
-    decide,
     dispatch_in_force,
     notify_proposed,
     publish_confirmed,
 )
-from tasks.runtime import Runtime
+from service.runtime import Runtime
 
 Step = Callable[[Session, int, Routing], StepResult]
 T = TypeVar("T")
@@ -75,25 +74,13 @@ def record_decision(
 ) -> StepResult:
     """Apply the decision; a refused one is committed as an audit event, then raised.
 
-    A subject confirmed on the black list forfeits its red listing in the same transaction.
+    The core's decision includes its consequences (`decide_and_forfeit_red`: a subject
+    confirmed on the black list forfeits its red listing in the same transaction).
     `on_boundary` is told `before-decide-commit` and `after-decide`.
     """
     with db.session_scope(runtime.engine) as session:
         routing = runtime.routing(actor=decision.reviewer, source=source)
-        result = decide(session, batch_id, decision, routing)
-        confirmed_black = (
-            session.execute(
-                sa.select(col(Listing.id)).where(
-                    col(Listing.id).in_(result.moved),
-                    col(Listing.state) == "confirmed",
-                    col(Listing.list_type) == "black",
-                )
-            )
-            .scalars()
-            .all()
-        )
-        forfeited = revoke_red_listings_of(session, list(confirmed_black), routing)
-        routing.finish(session, forfeited)
+        result = decide_and_forfeit_red(session, batch_id, decision, routing)
         if on_boundary is not None:
             on_boundary("before-decide-commit")
     if on_boundary is not None:
@@ -124,10 +111,6 @@ def states_of(runtime: Runtime, listing_ids: list[int]) -> dict[str, int]:
     return counts
 
 
-def summary(result: StepResult) -> dict[str, Any]:
-    return result.as_dict()
-
-
 def run_core(
     runtime: Runtime,
     operation: Callable[[Session, Routing], T],
@@ -146,6 +129,13 @@ def run_core(
     if on_boundary is not None:
         on_boundary(f"after-{step}")
     return result
+
+
+def run_query(runtime: Runtime, query: Callable[[Session], T]) -> T:
+    """A core call that needs only a session (a read, or a write that enqueues no notice), in
+    one transaction committed when it returns."""
+    with db.session_scope(runtime.engine) as session:
+        return query(session)
 
 
 def removal_decision(

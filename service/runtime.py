@@ -1,4 +1,4 @@
-"""Resources a task (or a CLI command) opens at its start: settings, engine, catalogue, clock.
+"""Resources a task or a CLI command opens at its start: settings, engine, catalogue, clock.
 
 Built from the environment at the entrypoint, never at import time (DESIGN.md §6), and closed
 when the unit of work ends. No Prefect here: the CLI uses the same runtime without a server.

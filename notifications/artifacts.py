@@ -1,0 +1,359 @@
+"""The Markdown every run shows an operator in the Prefect UI: the artifacts and the tables above
+the forms, in one place, with one escaper for their cells.
+
+Pure text from the core's typed results — no Prefect, no database — so each artifact is tested
+as a function and reads the same whichever flow or command produced its figures. A cell is
+passed through `markdown_cell`: a `|` would end the cell and a line break the row, and a subject
+name, a reason or a server reply may hold either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from notifications.delivery import DrainReport
+from registry.intake import ImportResult
+from registry.reporting import MonthlyReport
+from registry.reporting.monthly import NO_RATIO, JurisdictionFigures, percent_text
+from registry.reporting.sla import COLUMNS, DepartmentSla, median_label, totals
+from registry.responses import ResponseResult
+from registry.route_queue import FormRequests, RoutedBatch
+from registry.routing import BatchPosition, ReviewRow, StepResult
+from registry.sla_sweep import SweepResult
+from registry.views.removal_review import PendingRemoval
+from registry.vocabulary import LISTING_STATE_LABELS
+
+
+def markdown_cell(text: object) -> str:
+    """One table cell: `|` becomes `/`, and line breaks and runs of spaces become one space."""
+    return " ".join(str(text).replace("|", "/").split())
+
+
+# --- route-batch ---------------------------------------------------------------------------
+
+STEP_LABELS = {
+    "notify": "告知",
+    "close_defence": "申辩期满",
+    "decide": "操作员决定",
+    "publish": "公开",
+    "dispatch": "推送部门",
+}
+
+
+def review_markdown(position: BatchPosition, rows: Sequence[ReviewRow], limit: int = 50) -> str:
+    """The Markdown above the confirmation form: five short columns (the modal is narrow)."""
+    lines = [
+        f"### 批次 {position.reference} 待确认名单（共 {len(rows)} 条）",
+        "",
+        "| 编号 | 主体 | 证件 | 认定依据 | 申辩 / 提示 |",
+        "|---:|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r.listing_id} | {markdown_cell(r.subject)} | {markdown_cell(r.identifier)} | "
+        f"{markdown_cell(r.grounds)} | "
+        f"{markdown_cell(r.defence + ('；' + r.warnings if r.warnings != '—' else ''))} |"
+        for r in rows[:limit]
+    ]
+    if len(rows) > limit:
+        lines.append(f"| … | 另有 {len(rows) - limit} 条，见批次报告 | | | |")
+    lines += [
+        "",
+        "默认确认全部名单。对不予列入的名单，请在“不予列入”中逐条填写名单编号和理由；"
+        "审核人不得为提出人。",
+    ]
+    return "\n".join(lines)
+
+
+def batch_report(position: BatchPosition, steps: Sequence[StepResult]) -> str:
+    """The run's Markdown artifact: where the batch stands and what each step did."""
+    lines = [
+        f"## 批次 {position.reference}：{position.label}",
+        "",
+        "| 状态 | 名单数 |",
+        "|---|---:|",
+        *(
+            f"| {markdown_cell(LISTING_STATE_LABELS.get(state, state))} | {count} |"
+            for state, count in position.states.items()
+        ),
+        "",
+        "| 步骤 | 变更名单 | 新建部门事项 | 入队通知 | 无邮箱须另行送达 |",
+        "|---|---:|---:|---:|---:|",
+        *(
+            f"| {markdown_cell(STEP_LABELS.get(s.step, s.step))} | {len(s.moved)} "
+            f"| {s.actions_created} | {s.notices_queued} | {len(s.unreachable)} |"
+            for s in steps
+        ),
+    ]
+    refused = {str(k): v for s in steps for k, v in s.refused.items()}
+    if refused:
+        lines += ["", "### 未能推进的名单", ""]
+        lines += [f"- 名单 {k}：{'；'.join(v)}" for k, v in list(refused.items())[:50]]
+    return "\n".join(lines) + "\n"
+
+
+def sweep_report(routed: Sequence[RoutedBatch], failed: Sequence[int], forms: FormRequests) -> str:
+    """`route-due-batches`: each batch moved and where it waits now; the forms put up."""
+    lines = [
+        "## 定时推进批次",
+        "",
+        "| 批次 | 本次推进名单 | 当前 |",
+        "|---|---:|---|",
+        *(
+            f"| {markdown_cell(r.reference)}（{r.batch_id}） | {r.moved} "
+            f"| {markdown_cell(r.waiting_label)} |"
+            for r in routed
+        ),
+    ]
+    if not routed:
+        lines.append("| — | 0 | 无到期批次 |")
+    stuck = [r for r in routed if r.moved == 0]
+    if stuck:
+        lines += ["", "未能推进的批次（请查看批次报告中的原因）："]
+        lines += [f"- {r.reference}（{r.batch_id}）" for r in stuck]
+    if failed:
+        lines += ["", f"推进失败的批次：{'、'.join(map(str, failed))}"]
+    lines += ["", f"新生成的确认表单：{'、'.join(map(str, forms.requested)) or '无'}"]
+    if forms.already_open:
+        lines.append(f"已有待处理表单的批次：{'、'.join(map(str, forms.already_open))}")
+    if forms.deployment_missing:
+        lines.append("未找到 route-batch 部署：请用 `jointcredit confirm` 确认等待中的批次。")
+    return "\n".join(lines) + "\n"
+
+
+# --- intake-batch --------------------------------------------------------------------------
+
+QUARANTINE_SHOWN = 100
+
+
+def intake_report(imported: ImportResult, notified: StepResult | None) -> str:
+    """The intake run's artifact: counts, then the quarantined rows with their reasons."""
+    lines = [
+        f"## 导入批次 {imported.batch_reference}",
+        "",
+        "| 项目 | 数量 |",
+        "|---|---:|",
+        f"| 接收（待审核） | {imported.accepted} |",
+        f"| 其中需人工核对 | {imported.needs_review} |",
+        f"| 隔离的问题行 | {imported.rejected} |",
+        f"| 已发出告知书 | {notified.notices_queued if notified else 0} |",
+    ]
+    if imported.quarantine:
+        lines += ["", "### 问题行（前 100 条）", "", "| 行号 | 列 | 原因 |", "|---:|---|---|"]
+        lines += [
+            f"| {q.row_number} | {markdown_cell(q.column)} | {markdown_cell(q.reason_zh)} |"
+            for q in imported.quarantine[:QUARANTINE_SHOWN]
+        ]
+    if imported.quarantine_path:
+        lines += ["", f"完整隔离报告：`{imported.quarantine_path}`"]
+    return "\n".join(lines) + "\n"
+
+
+# --- review-removals -----------------------------------------------------------------------
+
+REMOVAL_REASONS = {
+    "expiry": "期满（需操作员决定）",
+    "application": "当事人申请移出",
+    "early_removal": "申请提前移出（信用修复）",
+}
+
+
+def removal_review_markdown(pending: Sequence[PendingRemoval], limit: int = 50) -> str:
+    """The table above the removal form: what waits for a decision, and why."""
+    lines = [
+        f"### 待决定的移出（共 {len(pending)} 条）",
+        "",
+        "| 编号 | 主体 | 规则 | 原因 | 有效期至 |",
+        "|---:|---|---|---|---|",
+    ]
+    lines += [
+        f"| {p.id} | {markdown_cell(p.name)} | {markdown_cell(p.rule_set)} | "
+        + markdown_cell(
+            f"{REMOVAL_REASONS.get(p.removal_reason or '', p.removal_reason)}"
+            f"{'（申请 #' + str(p.application_id) + '）' if p.application_id else ''}"
+        )
+        + f" | {p.expires_on} |"
+        for p in pending[:limit]
+    ]
+    lines += ["", "在“同意移出”中填入名单编号；不同意的请在“不予移出”中逐条说明理由。"]
+    return "\n".join(lines)
+
+
+def removal_report(review: StepResult, pending: Sequence[PendingRemoval], decided: int) -> str:
+    return (
+        "## 移出审查\n\n"
+        "| 项目 | 数量 |\n|---|---:|\n"
+        f"| 期满进入审查 | {len(review.moved)} |\n"
+        f"| 解除函涉及的部门事项 | {review.actions_created} |\n"
+        f"| 入队通知 | {review.notices_queued} |\n"
+        f"| 等待操作员决定 | {len(pending)} |\n"
+        f"| 本次已决定 | {decided} |\n"
+    )
+
+
+# --- record-responses ----------------------------------------------------------------------
+
+REFUSALS_SHOWN = 50
+
+
+def responses_report(department: str, kind_label: str, result: ResponseResult) -> str:
+    """The run's artifact: counts, then every refused answer with its reason."""
+    summary = result.as_dict()
+    lines = [
+        f"## 部门 {department}：{kind_label}",
+        "",
+        "| 项目 | 事项数 |",
+        "|---|---:|",
+        f"| 本次记录 | {summary['recorded']} |",
+        f"| 其中逾期 | {summary['late']} |",
+        f"| 此前已记录（未重复记录） | {summary['already']} |",
+        f"| 被拒绝 | {summary['refused']} |",
+    ]
+    late_ids: list[int] = summary["late_listing_ids"]
+    if late_ids:
+        lines += ["", f"逾期名单：{'、'.join(map(str, late_ids[:100]))}"]
+    if result.refused:
+        lines += ["", "### 被拒绝的答复", ""]
+        lines += [
+            f"- 名单 {r.listing_id if r.listing_id is not None else '—'}："
+            f"{r.reason_zh}（{r.reason_en}）"
+            for r in result.refused[:REFUSALS_SHOWN]
+        ]
+        if len(result.refused) > REFUSALS_SHOWN:
+            lines.append(f"- 另有 {len(result.refused) - REFUSALS_SHOWN} 条")
+    return "\n".join(lines) + "\n"
+
+
+# --- sweep-sla -----------------------------------------------------------------------------
+
+
+def sla_markdown(lines: Sequence[DepartmentSla], *, today: date) -> str:
+    """The department table of the sweep's artifact (one row per department, then the total)."""
+    header = [title for key, title in COLUMNS if key != "department"]
+    rows = [
+        f"## 各部门办理时限统计（{today.isoformat()}）",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|---|" + "---:|" * (len(header) - 1),
+    ]
+    for line in [*lines, totals(lines)] if lines else []:
+        rows.append(
+            f"| {markdown_cell(_department_label(line))} | {line.actions} | {line.open} "
+            f"| {line.on_time} | {line.overdue} | {line.reminded} | {line.escalated} "
+            f"| {line.acknowledged} | {median_label(line.median_ack_wd)} |"
+        )
+    if not lines:
+        rows.append("| 暂无部门事项 |" + " |" * (len(header) - 1))
+    rows += [
+        "",
+        "未办结 = 未逾期 + 已逾期；已催办、已督办为累计数；响应用时为推送日至响应日的工作日数。",
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def _department_label(line: DepartmentSla) -> str:
+    return line.name if line.department == "*" else f"{line.name}（{line.department}）"
+
+
+def sweep_markdown(swept: SweepResult) -> str:
+    """What one sweep did, above the department table."""
+    summary = swept.as_dict()
+    lines = [f"## 时限巡查结果（{summary['today']}）", ""]
+    if not swept.working_day:
+        lines.append("今天不是工作日，不发催办函、督办函（not a working day: no letters）。")
+        return "\n".join(lines) + "\n"
+    reminders: dict[str, int] = summary["reminders_by_department"]
+    escalations: dict[str, int] = summary["escalations_by_department"]
+    lines += [
+        "| 项目 | 数量 |",
+        "|---|---:|",
+        f"| 新催办事项 | {summary['reminded']} |",
+        f"| 新督办事项 | {summary['escalated']} |",
+        f"| 入队通知 | {summary['notices_queued']} |",
+    ]
+    if reminders or escalations:
+        lines += ["", "| 部门代码 | 催办事项 | 督办事项 |", "|---|---:|---:|"]
+        lines += [
+            f"| {markdown_cell(code)} | {reminders.get(code, 0)} | {escalations.get(code, 0)} |"
+            for code in sorted({*reminders, *escalations})
+        ]
+    unknown = swept.unknown_departments
+    if unknown:
+        lines += ["", "### 无法催办（部门不在 departments.yml 中）", ""]
+        lines += [f"- {code}：{count} 项" for code, count in sorted(unknown.items())]
+    return "\n".join(lines) + "\n"
+
+
+# --- monthly-report ------------------------------------------------------------------------
+
+
+def monthly_markdown(report: MonthlyReport, *, location: str | None = None) -> str:
+    """The headline table of the run's artifact: each jurisdiction's ratio, then the total."""
+    target = percent_text(report.target)
+    lines = [
+        f"## {report.month.label}典型案例月报",
+        "",
+        f"典型案例占比目标：不低于 {target}；报送月份以名单提出时间（北京时间）为准。",
+        "",
+        "| 辖区 | 红名单 | 黑名单 | 典型案例 | 占比 | 是否达标 |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for line in [*report.jurisdictions, report.total]:
+        status = "**未达标**" if line.below_target else _target_status(line)
+        lines.append(
+            f"| {markdown_cell(line.name)} | {line.red} | {line.black} | {line.typical} "
+            f"| {percent_text(line.ratio)} | {status} |"
+        )
+    below = report.below_target
+    lines += [
+        "",
+        f"未达标辖区：{'、'.join(b.name for b in below)}（{len(below)} 个）"
+        if below
+        else ("各辖区均已达标。" if report.jurisdictions else "本月各辖区未报送红、黑名单。"),
+    ]
+    sla = report.department_total
+    if report.departments:
+        lines += [
+            "",
+            f"部门办理时效（截至 {report.as_of.isoformat()}）：推送事项 {sla.actions} 项，"
+            f"按时响应率 {percent_text(sla.ack_on_time_ratio)}，"
+            f"按时反馈率 {percent_text(sla.feedback_on_time_ratio)}，"
+            f"逾期未办 {sla.overdue_open} 项，已督办 {sla.escalated} 项。",
+        ]
+    if location:
+        lines += ["", f"完整报告（HTML、CSV）：`{location}`"]
+    return "\n".join(lines) + "\n"
+
+
+def _target_status(line: JurisdictionFigures) -> str:
+    if line.ratio is None:
+        return NO_RATIO
+    return "未达标" if line.below_target else "达标"
+
+
+# --- deliver-notices -----------------------------------------------------------------------
+
+
+def drain_report_markdown(report: DrainReport) -> str:
+    """The Prefect artifact of a drain: counts, then the parked notices an operator must see."""
+    lines = [
+        "## 通知投递结果",
+        "",
+        "| 项目 | 数量 |",
+        "|---|---:|",
+        f"| 本次领取 | {report.claimed} |",
+        f"| 已发出 | {report.sent} |",
+        f"| 暂时失败，待重试 | {report.retry} |",
+        f"| 永久失败（已搁置，联系人已标记） | {report.failed} |",
+        f"| 重试次数用尽（已放弃） | {report.dead} |",
+        f"| 租约已被他人接管 | {report.lease_lost} |",
+    ]
+    if report.failures:
+        lines += ["", "### 需要处理的通知", "", "| 通知编号 | 收件人 | 服务器答复 |"]
+        lines += ["|---:|---|---|"]
+        lines += [
+            f"| {f['notice_id']} | {markdown_cell(f['recipient'])} | {markdown_cell(f['reply'])} |"
+            for f in report.failures
+        ]
+        lines += ["", "更正联系人后执行 `jointcredit outbox retry-failed --id <编号>` 重新投递。"]
+    return "\n".join(lines) + "\n"
