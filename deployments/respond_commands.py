@@ -180,20 +180,33 @@ def _show(payload: dict[str, Any]) -> None:
     else:
         kind = KIND_LABELS[ResponseKind(payload["kind"])]
         out.print(f"部门 {escape(payload['department'])} 的{kind}（{payload['kind']}）")
-    if payload["by_kind"]:
-        table = Table()
-        for column in ("答复", "本次记录", "其中逾期", "此前已记录"):
-            table.add_column(column, justify="right" if column != "答复" else "left")
-        for kind, counts in payload["by_kind"].items():
-            table.add_row(
-                KIND_LABELS[ResponseKind(kind)],
-                str(counts["recorded"]),
-                str(counts["late"]),
-                str(counts["already"]),
-            )
-        out.print(table)
+    _show_counts(payload)
     for warning in payload.get("warnings", []):
         err.print(f"[yellow]提示：[/]{escape(warning)}")
+    _show_problems(payload)
+    if not payload["recorded"] and not payload["already"]:
+        err.print("[yellow]没有记录任何答复（nothing recorded）[/]")
+
+
+def _show_counts(payload: dict[str, Any]) -> None:
+    """Per answer kind: recorded now, of which late, recorded before."""
+    if not payload["by_kind"]:
+        return
+    table = Table()
+    for column in ("答复", "本次记录", "其中逾期", "此前已记录"):
+        table.add_column(column, justify="right" if column != "答复" else "left")
+    for kind, counts in payload["by_kind"].items():
+        table.add_row(
+            KIND_LABELS[ResponseKind(kind)],
+            str(counts["recorded"]),
+            str(counts["late"]),
+            str(counts["already"]),
+        )
+    out.print(table)
+
+
+def _show_problems(payload: dict[str, Any]) -> None:
+    """A sheet's rows not recorded, or the refusals of a typed answer."""
     problems = payload.get("problems")
     if problems:
         lines = Table(title="未记录的行（rows not recorded）")
@@ -216,5 +229,3 @@ def _show(payload: dict[str, Any]) -> None:
                 f"[red]拒绝：[/]名单 {listing}：{escape(refusal['reason_zh'])}"
                 f"（{escape(refusal['reason_en'])}）"
             )
-    if not payload["recorded"] and not payload["already"]:
-        err.print("[yellow]没有记录任何答复（nothing recorded）[/]")

@@ -2,9 +2,9 @@
 
 `registry.sla_sweep` decides which digests are owed (the actions that reached a level in this
 sweep); this module reads what the letters name — the listing reference and the subject of each
-action, in one query per 900 listings — fills `ReminderContext` / `EscalationContext` and
-enqueues them in the caller's transaction, keyed by `registry.sla_sweep.sla_digest_step`, so a
-digest is queued once however often the sweep runs.
+action, in one query per `IN (…)` chunk of listings — fills `ReminderContext` /
+`EscalationContext` and enqueues them in the caller's transaction, keyed by
+`registry.sla_sweep.sla_digest_step`, so a digest is queued once however often the sweep runs.
 """
 
 from __future__ import annotations

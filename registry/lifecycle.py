@@ -30,6 +30,7 @@ from memoranda.schema import RuleSet
 from registry.audit import EventDraft, append_events
 from registry.calendar import WorkingCalendar
 from registry.clock import Clock
+from registry.db import in_list_chunks
 from registry.errors import NotFound, TransitionRefused
 from registry.models import Listing
 from registry.models import ListingState as S
@@ -271,7 +272,6 @@ class TransitionResult:
 
 
 _VIEW_COLUMNS = [getattr(Listing, name) for name in ListingView.__dataclass_fields__]
-_CHUNK = 900
 
 
 def apply_transition(
@@ -317,7 +317,7 @@ def apply_transition(
         changes["state"] = transition.target
         changes["updated_at"] = request.now
         ids = [v.id for v in group]
-        for chunk in _chunks(ids):
+        for chunk in in_list_chunks(ids):
             updated = session.execute(
                 sa.update(Listing)
                 .where(col(Listing.id).in_(chunk), col(Listing.state) == state)
@@ -381,7 +381,7 @@ def _effects(
 def _load_views(session: Session, listing_ids: Sequence[int]) -> list[ListingView]:
     wanted = list(dict.fromkeys(listing_ids))
     views: dict[int, ListingView] = {}
-    for chunk in _chunks(wanted):
+    for chunk in in_list_chunks(wanted):
         rows = session.execute(sa.select(*_VIEW_COLUMNS).where(col(Listing.id).in_(chunk)))
         for row in rows:
             views[row.id] = ListingView(**row._mapping)
@@ -391,8 +391,3 @@ def _load_views(session: Session, listing_ids: Sequence[int]) -> list[ListingVie
             f"名单不存在：{'、'.join(map(str, missing))}（listing not found）", ids=missing
         )
     return [views[i] for i in wanted]
-
-
-def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield ids[start : start + _CHUNK]

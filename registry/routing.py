@@ -427,6 +427,8 @@ def dispatch_in_force(session: Session, batch_id: int, routing: Routing) -> Step
 
 
 _ACTION_CHUNK = 2_000
+"""Rows per INSERT of department actions: bounds one statement's memory; the driver splits it
+further to respect bind limits (`IN (…)` lists use `registry.db.in_list_chunks`)."""
 
 
 def _insert_actions(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:

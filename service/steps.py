@@ -99,8 +99,7 @@ def states_of(runtime: Runtime, listing_ids: list[int]) -> dict[str, int]:
     """How many of these listings are now in each state (for the step's Prefect events)."""
     counts: dict[str, int] = {}
     with db.session_scope(runtime.engine) as session:
-        for start in range(0, len(listing_ids), 900):
-            chunk = listing_ids[start : start + 900]
+        for chunk in db.in_list_chunks(listing_ids):
             rows = session.execute(
                 sa.select(col(Listing.state), sa.func.count())
                 .where(col(Listing.id).in_(chunk))

@@ -4,11 +4,14 @@
   `import x`): what a module shares it names publicly, so a reader sees every seam.
 - No module in `registry/` is over ~500 lines unless its docstring says why
   ("Over 500 lines because …").
+- One helper owns SQLite's bind-parameter chunk size (`registry.db.in_list_chunks`): no other
+  module slices id lists by its own number.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from tests.conftest import REPO
@@ -98,3 +101,34 @@ def test_the_size_check_sees_a_long_module(tmp_path: Path) -> None:
     excused = tmp_path / "excused.py"
     excused.write_text(f'"""A long module.\n\n{SIZE_REASON} it must be."""\n' + "x = 1\n" * 600)
     assert oversized([long, excused]) == {"long.py": 601}
+
+
+CHUNK_OWNER = REPO / "registry" / "db.py"
+OWN_CHUNK = re.compile(r"\b(?:900|999)\b")
+"""A literal SQLite bind-parameter limit (or the margin under it) typed anywhere but its owner."""
+
+
+def own_chunk_sizes(paths: list[Path]) -> dict[str, list[int]]:
+    found: dict[str, list[int]] = {}
+    for path in paths:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        hits = [n for n, line in enumerate(lines, start=1) if OWN_CHUNK.search(line)]
+        if hits:
+            found[path.name] = hits
+    return found
+
+
+def test_one_helper_owns_the_sqlite_chunk_size() -> None:
+    code = [
+        p
+        for top in PROJECT
+        for p in REPO.joinpath(top).rglob("*.py")
+        if p != CHUNK_OWNER and "migrations" not in p.parts
+    ]
+    assert own_chunk_sizes(code) == {}
+
+
+def test_the_chunk_check_sees_a_private_chunk_size(tmp_path: Path) -> None:
+    sample = tmp_path / "outbox.py"
+    sample.write_text("for start in range(0, len(ids), 900):\n    pass\n", encoding="utf-8")
+    assert own_chunk_sizes([sample]) == {"outbox.py": [1]}
