@@ -85,5 +85,5 @@ def set_actions(engine: sa.Engine, action_ids: list[int], **values: Any) -> None
 
 
 def acknowledge(engine: sa.Engine, action_ids: list[int], when: datetime) -> None:
-    """Stands in for the department's answer (registry/responses.py is another change)."""
+    """Stands in for the department's answer (the responses tests cover the real one)."""
     set_actions(engine, action_ids, state="acknowledged", acknowledged_at=when)

@@ -2,7 +2,7 @@
 
 The catalogue is copied to a temporary folder, a provincial black list of its own — id, list
 name, grounds, term, removal — is appended to `rulesets.yml` and named by one memorandum, and a
-batch under it goes through the same core steps `tasks/steps.py` runs: notify, close the
+batch under it goes through the same core steps `service/steps.py` runs: notify, close the
 defence window, the operator's decision, publish, dispatch. Its letters name its own list.
 """
 

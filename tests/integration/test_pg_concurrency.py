@@ -4,7 +4,7 @@ The deployment beyond one machine (DESIGN.md §4) runs `sweep-sla` and `deliver-
 workers against one PostgreSQL database; their only coordination is in the database: guarded
 UPDATEs with `FOR UPDATE SKIP LOCKED` for the SLA levels and the outbox claims, the audit head
 row lock for the hash chain, unique idempotency keys for the letters. This test puts that to
-work: a 10,000-listing backlog (70,000 department actions, `bulk_factories.seed_backlog`) and
+work: a 10,000-listing backlog (70,000 department actions, `tests.factories.bulk.seed_backlog`) and
 1,000 queued notices, then `WORKERS` separate processes, each looping for `DURATION_S`:
 
     sweep_overdue (one transaction)  →  drain_outbox (at most `DRAIN.limit` notices)

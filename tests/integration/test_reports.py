@@ -1,9 +1,9 @@
-"""The monthly report's figures against a month counted by hand (`report_factories`), the HTML
-document, and the mail enqueued once per (month, recipient).
+"""The monthly report's figures against a month counted by hand (`tests.factories.reports`),
+the HTML document, and the mail enqueued once per (month, recipient).
 
 The figures cover every row of a month, so this module has its own SQLite database instead of
 the session one that other tests fill; the expected numbers below are written out by hand from
-the tables in `report_factories`, never computed by the code under test.
+the tables in `tests.factories.reports`, never computed by the code under test.
 """
 
 from __future__ import annotations
