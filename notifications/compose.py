@@ -50,13 +50,12 @@ from notifications.outbox import (
     Recipient,
     enqueue_notices,
 )
-from notifications.render import NoticeKind
 from registry.clock import Clock, business_date
 from registry.models import Batch, DepartmentAction, Listing, Subject
-from registry.removal import REASON_LABELS
 from registry.routing import NoticeEnqueuer, NoticeKindName, NoticeRequest, digest_step
 from registry.settings import Settings
 from registry.sla import add_months
+from registry.vocabulary import NoticeKind, removal_statement
 
 LIST_NAMES = {
     "mem-2023-serious": "安全生产严重失信主体名单",
@@ -473,7 +472,7 @@ def _lift(
                 listing_reference=row.reference,
                 decision_number=row.listing.get("decision_number") or "—",
                 subject=row.subject,
-                reason=REASON_LABELS.get(row.listing.get("removal_reason") or "", "移出名单"),
+                reason=removal_statement(row.listing.get("removal_reason")),
                 removed_on=_removed_on(row, letterhead.issued_on),
                 measures=digest.measures,
             )

@@ -26,10 +26,10 @@ from notifications.contexts import (
     ReminderContext,
 )
 from notifications.outbox import EnqueueResult, NoticeDraft, NoticeKey, Recipient, enqueue_notices
-from notifications.render import NoticeKind
 from registry.clock import Clock
 from registry.models import Batch, Listing, Subject
 from registry.sla_sweep import SlaNoticeEnqueuer, SlaNoticeKind, SlaNoticeRequest
+from registry.vocabulary import NoticeKind
 
 
 def department_scope(department: str) -> str:

@@ -25,7 +25,7 @@ from sqlmodel import Session, col
 
 from registry.clock import business_date
 from registry.errors import JointcreditError, NotFound
-from registry.lifecycle import Event, RemovalReason
+from registry.lifecycle import Event
 from registry.models import (
     ActionState,
     Commitment,
@@ -38,17 +38,11 @@ from registry.models import (
 from registry.models import ListingState as S
 from registry.routing import NoticeKindName, NoticeRequest, Routing, StepResult, digest_step
 from registry.sla import action_deadlines, add_months
+from registry.vocabulary import REMOVAL_REASON_STATEMENTS, RemovalReason, removal_statement
 
 ACTION = cast(sa.Table, sa.inspect(DepartmentAction).local_table)
 LISTING = cast(sa.Table, sa.inspect(Listing).local_table)
 
-REASON_LABELS = {
-    RemovalReason.EXPIRY.value: "公示期满，依规移出名单",
-    RemovalReason.APPLICATION.value: "经当事人申请并审核同意，移出名单",
-    RemovalReason.EARLY_REMOVAL.value: "完成信用修复，提前移出名单",
-    "revoked": "经核查认定有误，撤销列入",
-    "red_forfeited": "被列入严重失信主体名单，撤销守信激励",
-}
 _OPEN_ACTIONS = (
     ActionState.DISPATCHED.value,
     ActionState.ACKNOWLEDGED.value,
@@ -150,7 +144,7 @@ def _after_removal(session: Session, result: StepResult, routing: Routing) -> No
             NoticeKindName.REMOVAL_NOTICE,
             batch_id,
             (listing_id,),
-            reason=REASON_LABELS.get(reason or "", "移出名单"),
+            reason=removal_statement(reason),
             step=f"removed-{today}-{reason}",
         )
         for listing_id, reason, batch_id in rows
@@ -552,12 +546,15 @@ def revoke_red_listings_of(
     if not red:
         return result
     result.moved, _ = routing.move(
-        session, list(red), Event.REVOKE, reason=REASON_LABELS["red_forfeited"]
+        session,
+        list(red),
+        Event.REVOKE,
+        reason=REMOVAL_REASON_STATEMENTS[RemovalReason.RED_FORFEITED],
     )
     session.execute(
         sa.update(LISTING)
         .where(LISTING.c.id.in_(result.moved))
-        .values(removal_reason="red_forfeited")
+        .values(removal_reason=RemovalReason.RED_FORFEITED.value)
     )
     _after_removal(session, result, routing)
     return result

@@ -37,6 +37,7 @@ from registry.lifecycle import Event, apply_transition
 from registry.models import ActionState, Batch, DepartmentAction, Listing, ListType, Subject
 from registry.models import ListingState as S
 from registry.sla import action_deadlines
+from registry.vocabulary import Step
 
 ACTION = sa.inspect(DepartmentAction).local_table
 
@@ -79,7 +80,7 @@ class StepResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "step": self.step,
+            "step": str(self.step),
             "moved": len(self.moved),
             "refused": {str(k): v for k, v in self.refused.items()},
             "notices": len(self.notices),
@@ -212,7 +213,7 @@ def _listings(session: Session, batch_id: int, state: S, *extra: Any) -> list[tu
 
 def notify_proposed(session: Session, batch_id: int, routing: Routing) -> StepResult:
     """告知: black listings get the prior notice and a defence window; red ones go straight on."""
-    result = StepResult("notify")
+    result = StepResult(Step.NOTIFY)
     proposed = _listings(session, batch_id, S.PROPOSED)
     black = [i for i, kind in proposed if kind == ListType.BLACK]
     red = [i for i, kind in proposed if kind == ListType.RED]
@@ -228,7 +229,7 @@ def notify_proposed(session: Session, batch_id: int, routing: Routing) -> StepRe
 
 def close_defence_windows(session: Session, batch_id: int, routing: Routing) -> StepResult:
     """Defence received, or its window lapsed (the due day itself still belongs to the party)."""
-    result = StepResult("close_defence")
+    result = StepResult(Step.CLOSE_DEFENCE)
     ready = _listings(
         session,
         batch_id,
@@ -250,7 +251,7 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
     A decision that the rules refuse (the reviewer proposed the batch, a reason is missing)
     changes no listing but is itself recorded in the audit trail, so the attempt is traceable.
     """
-    result = StepResult("decide")
+    result = StepResult(Step.DECIDE)
     # The reviewer as a person wrote it: " 张伟 " is 张伟 (so the proposer guard sees them),
     # and a name made only of spaces is no reviewer at all.
     reviewer = decision.reviewer.strip()
@@ -320,7 +321,7 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
 
 def publish_confirmed(session: Session, batch_id: int, routing: Routing) -> StepResult:
     """公开: the term starts; the party gets the decision (black) or the award notice (red)."""
-    result = StepResult("publish")
+    result = StepResult(Step.PUBLISH)
     confirmed = _listings(session, batch_id, S.CONFIRMED)
     result.moved, result.refused = routing.move(session, [i for i, _ in confirmed], Event.PUBLISH)
     kinds = dict(confirmed)
@@ -343,7 +344,7 @@ def dispatch_in_force(session: Session, batch_id: int, routing: Routing) -> Step
     Inserts ignore rows that exist (listing, department, memorandum), so only listings not yet
     dispatched produce actions and notices; due dates come from each department's SLA.
     """
-    result = StepResult("dispatch")
+    result = StepResult(Step.DISPATCH)
     catalogue, today, now = routing.catalogue, routing.clock.today(), routing.clock.now()
     undispatched = session.execute(
         sa.select(col(Listing.id), col(Listing.rule_set))

@@ -38,7 +38,7 @@ from notifications.contexts import (
     SlaRow,
     SubjectLine,
 )
-from notifications.render import NoticeKind
+from registry.vocabulary import NoticeKind
 
 ISSUER = "四川省应急管理厅"
 BLACK_LIST = "安全生产严重失信主体名单"

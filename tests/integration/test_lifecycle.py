@@ -17,8 +17,9 @@ from registry.audit import verify
 from registry.calendar import WorkingCalendar
 from registry.clock import FrozenClock
 from registry.errors import NotFound, TransitionRefused
-from registry.lifecycle import TRANSITIONS, Event, RemovalReason, apply_transition, transition_for
+from registry.lifecycle import TRANSITIONS, Event, apply_transition, transition_for
 from registry.models import AuditEvent, Listing, ListingState
+from registry.vocabulary import RemovalReason
 from tests.integration.factories import (
     PROPOSER,
     REVIEWER,

@@ -54,7 +54,7 @@ from sqlmodel import Session, col
 from memoranda.loader import Catalogue
 from notifications.compose import Issuer, compose, notice_enqueuer
 from notifications.outbox import NoticeDraft, NoticeKey, Recipient, enqueue_notices
-from notifications.render import NoticeContentError, NoticeKind, render_notice
+from notifications.render import NoticeContentError, render_notice
 from notifications.report_html import report_html
 from notifications.report_mail import report_context
 from notifications.sink import MailSink, free_port
@@ -90,6 +90,7 @@ from registry.screening import screen
 from registry.settings import Settings, get_settings
 from registry.sla_sweep import Sweep, sweep_overdue
 from registry.views import batch_view, credit_archive, credit_archive_by_identifier, listing_view
+from registry.vocabulary import NoticeKind
 from tests.integration.cli_runner import run
 from tests.integration.import_samples import valid_uscc
 from tests.notice_samples import SAMPLE_CONTEXTS

@@ -22,8 +22,9 @@ from pydantic import BaseModel
 from stdnum.cn import ric
 
 from notifications.contexts import NoticeContext, SubjectLine
-from notifications.render import NoticeContentError, NoticeKind, render_notice
+from notifications.render import NoticeContentError, render_notice
 from registry.identifiers import check_resident_id, mask_resident_id
+from registry.vocabulary import NoticeKind
 from tests.notice_samples import SAMPLE_CONTEXTS
 
 KEY = "security-test-id-hash-key"
