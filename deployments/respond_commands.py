@@ -27,12 +27,11 @@ from rich.table import Table
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
 from registry import db
 from registry.responses import (
-    KIND_LABELS,
-    ResponseKind,
     ResponseRequestError,
     record_response_sheet,
     response_request,
 )
+from registry.vocabulary import RESPONSE_KIND_LABELS, ResponseKind
 from tasks.runtime import opened_runtime
 from tasks.steps import record_response
 
@@ -177,7 +176,7 @@ def _show(payload: dict[str, Any]) -> None:
             f"问题行 {payload['bad_rows']}（rows {payload['rows']}, bad {payload['bad_rows']}）"
         )
     else:
-        kind = KIND_LABELS[ResponseKind(payload["kind"])]
+        kind = RESPONSE_KIND_LABELS[ResponseKind(payload["kind"])]
         out.print(f"部门 {escape(payload['department'])} 的{kind}（{payload['kind']}）")
     if payload["by_kind"]:
         table = Table()
@@ -185,7 +184,7 @@ def _show(payload: dict[str, Any]) -> None:
             table.add_column(column, justify="right" if column != "答复" else "left")
         for kind, counts in payload["by_kind"].items():
             table.add_row(
-                KIND_LABELS[ResponseKind(kind)],
+                RESPONSE_KIND_LABELS[ResponseKind(kind)],
                 str(counts["recorded"]),
                 str(counts["late"]),
                 str(counts["already"]),

@@ -18,7 +18,6 @@ from sqlmodel import Session, col
 from memoranda.loader import Catalogue
 from notifications.compose import Issuer
 from notifications.contexts import (
-    ActionStep,
     DueDate,
     EscalationContext,
     Letterhead,
@@ -60,7 +59,7 @@ def compose_sla_notices(
             OverdueItem(
                 listing_reference=listings[a.listing_id][0],
                 subject_name=listings[a.listing_id][1],
-                step=ActionStep(a.clock.value),
+                step=a.clock,
                 due=dues.get((a.due, a.provisional))
                 or dues.setdefault(
                     (a.due, a.provisional), DueDate(due=a.due, provisional=a.provisional)

@@ -52,6 +52,7 @@ from registry.calendar import Deadline, WorkingCalendar
 from registry.clock import BUSINESS_TZ, Clock, business_date
 from registry.models import ActionState, DepartmentAction
 from registry.sla import OverdueLevel
+from registry.vocabulary import ResponseKind
 
 ACTION = cast(sa.Table, sa.inspect(DepartmentAction).local_table)
 
@@ -63,14 +64,6 @@ OPEN_STATES = (
 """States in which a department still owes a step."""
 
 
-class SlaClock(StrEnum):
-    """The step a department owes (values match `notifications.contexts.ActionStep`)."""
-
-    ACK = "ack"
-    FEEDBACK = "feedback"
-    LIFT = "lift"
-
-
 class SlaNoticeKind(StrEnum):
     """Values match `notifications.render.NoticeKind`."""
 
@@ -78,24 +71,24 @@ class SlaNoticeKind(StrEnum):
     ESCALATION = "escalation"
 
 
-DUE_COLUMNS: dict[SlaClock, sa.Column[Any]] = {
-    SlaClock.ACK: ACTION.c.ack_due,
-    SlaClock.FEEDBACK: ACTION.c.feedback_due,
-    SlaClock.LIFT: ACTION.c.lift_due,
+DUE_COLUMNS: dict[ResponseKind, sa.Column[Any]] = {
+    ResponseKind.ACK: ACTION.c.ack_due,
+    ResponseKind.FEEDBACK: ACTION.c.feedback_due,
+    ResponseKind.LIFT: ACTION.c.lift_due,
 }
 
 
-def overdue_clauses(today: date) -> dict[SlaClock, sa.ColumnElement[bool]]:
+def overdue_clauses(today: date) -> dict[ResponseKind, sa.ColumnElement[bool]]:
     """Per clock, the SQL condition "overdue today"; each fits its index (state, *_due)."""
     return {
-        SlaClock.ACK: sa.and_(
+        ResponseKind.ACK: sa.and_(
             ACTION.c.state == ActionState.DISPATCHED.value, ACTION.c.ack_due < today
         ),
-        SlaClock.FEEDBACK: sa.and_(
+        ResponseKind.FEEDBACK: sa.and_(
             ACTION.c.state.in_([ActionState.DISPATCHED.value, ActionState.ACKNOWLEDGED.value]),
             ACTION.c.feedback_due < today,
         ),
-        SlaClock.LIFT: sa.and_(
+        ResponseKind.LIFT: sa.and_(
             ACTION.c.state == ActionState.LIFT_REQUESTED.value, ACTION.c.lift_due < today
         ),
     }
@@ -107,22 +100,22 @@ def overdue_condition(today: date) -> sa.ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class ClockDue:
-    clock: SlaClock
+    clock: ResponseKind
     due: date
     provisional: bool
 
 
-_OWED_BY_STATE: dict[str, tuple[SlaClock, ...]] = {
-    ActionState.DISPATCHED.value: (SlaClock.ACK, SlaClock.FEEDBACK),
-    ActionState.ACKNOWLEDGED.value: (SlaClock.FEEDBACK,),
-    ActionState.LIFT_REQUESTED.value: (SlaClock.LIFT,),
+_OWED_BY_STATE: dict[str, tuple[ResponseKind, ...]] = {
+    ActionState.DISPATCHED.value: (ResponseKind.ACK, ResponseKind.FEEDBACK),
+    ActionState.ACKNOWLEDGED.value: (ResponseKind.FEEDBACK,),
+    ActionState.LIFT_REQUESTED.value: (ResponseKind.LIFT,),
 }
 """The clocks still running in each state, in the order a department owes them."""
 
 
 def overdue_clock(
     state: str,
-    dues: dict[SlaClock, tuple[date | None, bool]],
+    dues: dict[ResponseKind, tuple[date | None, bool]],
     today: date,
 ) -> ClockDue | None:
     """The first clock (ack, feedback, lift) the action is overdue on today, if any."""
@@ -166,7 +159,7 @@ class OverdueAction:
     action_id: int
     listing_id: int
     department: str
-    clock: SlaClock
+    clock: ResponseKind
     due: date
     provisional: bool
     overdue_wd: int
@@ -288,7 +281,7 @@ def sweep_overdue(session: Session, sweep: Sweep) -> SweepResult:
         ACTION.c.department.in_(known),
         # anchor = the later of the reminder date and the late clock's due date, <= cutoff
         ACTION.c.reminded_at < business_day_start(cutoff + timedelta(days=1)),
-        sa.or_(*(sa.and_(late[clock], DUE_COLUMNS[clock] <= cutoff) for clock in SlaClock)),
+        sa.or_(*(sa.and_(late[clock], DUE_COLUMNS[clock] <= cutoff) for clock in ResponseKind)),
     )
     escalated = _move(
         session, OverdueLevel.REMINDER, OverdueLevel.ESCALATION, escalate_when, now, known
@@ -394,9 +387,9 @@ class _OverdueDays:
         found = overdue_clock(
             row.state,
             {
-                SlaClock.ACK: (row.ack_due, row.ack_provisional),
-                SlaClock.FEEDBACK: (row.feedback_due, row.feedback_provisional),
-                SlaClock.LIFT: (row.lift_due, row.lift_provisional),
+                ResponseKind.ACK: (row.ack_due, row.ack_provisional),
+                ResponseKind.FEEDBACK: (row.feedback_due, row.feedback_provisional),
+                ResponseKind.LIFT: (row.lift_due, row.lift_provisional),
             },
             self.today,
         )

@@ -7,8 +7,9 @@ views import these names instead of keeping copies, and `tests/unit/test_vocabul
 when a member has no label or a table labels something that is not a member.
 
 Pure: no Prefect and no `notifications` import, so the core can name a notice kind and
-`notifications` can import it from here. Response kinds (响应/反馈/解除确认) live with their rules
-in `registry.responses.requests` and are used only through that package.
+`notifications` can import it from here. Response kinds are here too because the SLA clocks and
+the 催办函 name the step a department owes with them; the outcomes of feedback (已实施/不适用)
+are used only through `registry.responses`, which keeps them.
 """
 
 from __future__ import annotations
@@ -53,6 +54,19 @@ class Step(StrEnum):
     DECIDE = "decide"
     PUBLISH = "publish"
     DISPATCH = "dispatch"
+
+
+class ResponseKind(StrEnum):
+    """What a department answers, and so the step it owes (发起—响应—反馈, then lifting)."""
+
+    ACK = "ack"  # 响应: the department received the dispatch
+    FEEDBACK = "feedback"  # 反馈: which measures it applied, or why none applied
+    LIFT = "lift"  # 解除确认: measures lifted after the lift request (解除函)
+
+    @property
+    def label(self) -> str:
+        """Its Chinese name (the 催办函 and 督办 templates read `step.label`)."""
+        return RESPONSE_KIND_LABELS[self]
 
 
 LIST_TYPE_LABELS: dict[str, str] = {ListType.BLACK: "黑名单", ListType.RED: "红名单"}
@@ -139,6 +153,11 @@ STEP_LABELS: dict[str, str] = {
     Step.DECIDE: "操作员决定",
     Step.PUBLISH: "公开",
     Step.DISPATCH: "推送部门",
+}
+RESPONSE_KIND_LABELS: dict[str, str] = {
+    ResponseKind.ACK: "响应",
+    ResponseKind.FEEDBACK: "反馈",
+    ResponseKind.LIFT: "解除确认",
 }
 CASE_STATE_LABELS: dict[str, str] = {
     "open": "待处理",

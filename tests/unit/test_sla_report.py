@@ -18,12 +18,12 @@ from registry.reporting.sla import (
 )
 from registry.sla import OverdueLevel, overdue_level
 from registry.sla_sweep import (
-    SlaClock,
     SweepResult,
     escalation_cutoff,
     overdue_clock,
     sla_digest_step,
 )
+from registry.vocabulary import ResponseKind
 
 TODAY = date(2026, 10, 19)
 
@@ -52,16 +52,16 @@ def test_five_working_days_after_a_reminder_on_12_october(calendar: WorkingCalen
 
 def test_the_first_clock_owed_and_late_is_the_one_named() -> None:
     dues = {
-        SlaClock.ACK: (date(2026, 10, 10), False),
-        SlaClock.FEEDBACK: (date(2026, 10, 30), True),
-        SlaClock.LIFT: (None, False),
+        ResponseKind.ACK: (date(2026, 10, 10), False),
+        ResponseKind.FEEDBACK: (date(2026, 10, 30), True),
+        ResponseKind.LIFT: (None, False),
     }
     found = overdue_clock("dispatched", dues, date(2026, 11, 2))
     assert found is not None
-    assert (found.clock, found.due) == (SlaClock.ACK, date(2026, 10, 10))
+    assert (found.clock, found.due) == (ResponseKind.ACK, date(2026, 10, 10))
     found = overdue_clock("acknowledged", dues, date(2026, 11, 2))
     assert found is not None
-    assert (found.clock, found.provisional) == (SlaClock.FEEDBACK, True)
+    assert (found.clock, found.provisional) == (ResponseKind.FEEDBACK, True)
     assert overdue_clock("acknowledged", dues, date(2026, 10, 30)) is None  # due today: on time
     assert overdue_clock("feedback_reported", dues, date(2027, 1, 1)) is None
     assert overdue_clock("lift_requested", dues, date(2027, 1, 1)) is None  # no lift due set
