@@ -52,10 +52,10 @@ from notifications.outbox import (
 )
 from registry.clock import Clock, business_date
 from registry.models import Batch, DepartmentAction, Listing, Subject
-from registry.routing import NoticeEnqueuer, NoticeKindName, NoticeRequest, digest_step
+from registry.routing import NoticeEnqueuer, NoticeRequest, RoutedNoticeKind, digest_step
 from registry.settings import Settings
 from registry.sla import add_months
-from registry.vocabulary import NoticeKind, removal_statement
+from registry.vocabulary import REMOVAL_STATEMENT_UNKNOWN, NoticeKind, removal_statement
 
 LIST_NAMES = {
     "mem-2023-serious": "安全生产严重失信主体名单",
@@ -149,10 +149,10 @@ def compose(
     rows = _load(session, sorted({i for r in requests for i in r.listing_ids}))
     letterhead = Letterhead(issuer=issuer.name, issued_on=today)
     for request in requests:
-        if request.kind is NoticeKindName.DEPARTMENT_DISPATCH:
+        if request.kind is NoticeKind.DEPARTMENT_DISPATCH:
             composed.drafts.append(_dispatch(session, request, rows, catalogue, issuer, letterhead))
             continue
-        if request.kind is NoticeKindName.LIFT_REQUEST:
+        if request.kind is NoticeKind.LIFT_REQUEST:
             composed.drafts.append(_lift(session, request, rows, catalogue, issuer, letterhead))
             continue
         (listing_id,) = request.listing_ids
@@ -161,7 +161,7 @@ def compose(
             composed.unreachable.append((request.kind.value, listing_id))
             continue
         context = _party_context(request, row, catalogue, issuer, letterhead)
-        kind = _kind(request.kind)
+        kind = request.kind
         composed.drafts.append(
             NoticeDraft(
                 kind=kind,
@@ -171,10 +171,6 @@ def compose(
             )
         )
     return composed
-
-
-def _kind(name: NoticeKindName) -> NoticeKind:
-    return NoticeKind(name.value)
 
 
 def _load(session: Session, listing_ids: list[int]) -> dict[int, _Row]:
@@ -251,7 +247,7 @@ def _party_context(
     facts = listing.get("note") or DEFAULT_FACTS
     contact = issuer.contact()
     today = letterhead.issued_on
-    if request.kind is NoticeKindName.PRIOR_NOTICE:
+    if request.kind is NoticeKind.PRIOR_NOTICE:
         return PriorNoticeContext(
             letterhead=letterhead,
             party=row.subject,
@@ -263,7 +259,7 @@ def _party_context(
             ),
             contact=contact,
         )
-    if request.kind is NoticeKindName.REJECTION:
+    if request.kind is NoticeKind.REJECTION:
         return RejectionContext(
             letterhead=letterhead,
             party=row.subject,
@@ -276,7 +272,7 @@ def _party_context(
     published_on = _published_on(row, today)
     expires_on = listing["expires_on"] or today
     decision_number = listing.get("decision_number") or "—"
-    if request.kind is NoticeKindName.REMOVAL_WINDOW:
+    if request.kind is NoticeKind.REMOVAL_WINDOW:
         removal = rule_set.removal
         window = removal.application_window_days if removal else None
         return RemovalWindowContext(
@@ -288,18 +284,18 @@ def _party_context(
             window_opens_on=expires_on - timedelta(days=window or 0),
             contact=contact,
         )
-    if request.kind is NoticeKindName.REMOVAL_NOTICE:
+    if request.kind is NoticeKind.REMOVAL_NOTICE:
         return RemovalNoticeContext(
             letterhead=letterhead,
             party=row.subject,
             list_name=list_name,
             list_type=listing["list_type"],
             decision_number=decision_number,
-            reason=request.reason or "移出名单",
+            reason=request.reason or REMOVAL_STATEMENT_UNKNOWN,
             removed_on=_removed_on(row, today),
             contact=contact,
         )
-    if request.kind is NoticeKindName.RED_AWARD:
+    if request.kind is NoticeKind.RED_AWARD:
         incentives = [
             _measure_line(measure)
             for memorandum in catalogue.memoranda_for(rule_set.id)
@@ -390,9 +386,8 @@ class _Digest:
         ).one()
 
     def draft(
-        self, name: NoticeKindName, scope: str, request: NoticeRequest, context: NoticeContext
+        self, kind: RoutedNoticeKind, scope: str, request: NoticeRequest, context: NoticeContext
     ) -> NoticeDraft:
-        kind = _kind(name)
         mailbox = self.department.mailbox
         return NoticeDraft(
             kind=kind,
@@ -444,7 +439,7 @@ def _dispatch(
         contact=issuer.contact(),
     )
     scope = f"batch:{request.batch_id}"
-    return digest.draft(NoticeKindName.DEPARTMENT_DISPATCH, scope, request, context)
+    return digest.draft(NoticeKind.DEPARTMENT_DISPATCH, scope, request, context)
 
 
 def _lift(
@@ -482,7 +477,7 @@ def _lift(
         contact=issuer.contact(),
     )
     scope = f"lift:{digest.memorandum.id}"
-    return digest.draft(NoticeKindName.LIFT_REQUEST, scope, request, context)
+    return digest.draft(NoticeKind.LIFT_REQUEST, scope, request, context)
 
 
 def _removed_on(row: _Row, today: date) -> date:

@@ -27,7 +27,7 @@ from notifications.contexts import (
 from notifications.outbox import EnqueueResult, NoticeDraft, NoticeKey, Recipient, enqueue_notices
 from registry.clock import Clock
 from registry.models import Batch, Listing, Subject
-from registry.sla_sweep import SlaNoticeEnqueuer, SlaNoticeKind, SlaNoticeRequest
+from registry.sla_sweep import SlaNoticeEnqueuer, SlaNoticeRequest
 from registry.vocabulary import NoticeKind
 
 
@@ -68,7 +68,7 @@ def compose_sla_notices(
             )
             for a in request.actions
         ]
-        if request.kind is SlaNoticeKind.REMINDER:
+        if request.kind is NoticeKind.REMINDER:
             if request.reply_due is None:
                 raise ValueError("a reminder request needs its reply due date")
             kind = NoticeKind.REMINDER

@@ -36,9 +36,14 @@ from registry.models import (
     RemovalApplication,
 )
 from registry.models import ListingState as S
-from registry.routing import NoticeKindName, NoticeRequest, Routing, StepResult, digest_step
+from registry.routing import NoticeRequest, Routing, StepResult, digest_step
 from registry.sla import action_deadlines, add_months
-from registry.vocabulary import REMOVAL_REASON_STATEMENTS, RemovalReason, removal_statement
+from registry.vocabulary import (
+    REMOVAL_REASON_STATEMENTS,
+    NoticeKind,
+    RemovalReason,
+    removal_statement,
+)
 
 ACTION = cast(sa.Table, sa.inspect(DepartmentAction).local_table)
 LISTING = cast(sa.Table, sa.inspect(Listing).local_table)
@@ -116,7 +121,7 @@ def _window_reminders(session: Session, routing: Routing) -> list[NoticeRequest]
             )
         ).all()
         requests += [
-            NoticeRequest(NoticeKindName.REMOVAL_WINDOW, batch_id, (listing_id,), step="window")
+            NoticeRequest(NoticeKind.REMOVAL_WINDOW, batch_id, (listing_id,), step="window")
             for listing_id, batch_id in rows
         ]
     return requests
@@ -141,7 +146,7 @@ def _after_removal(session: Session, result: StepResult, routing: Routing) -> No
     today = routing.clock.today().isoformat()
     result.notices += [
         NoticeRequest(
-            NoticeKindName.REMOVAL_NOTICE,
+            NoticeKind.REMOVAL_NOTICE,
             batch_id,
             (listing_id,),
             reason=removal_statement(reason),
@@ -203,7 +208,7 @@ def request_lifts(session: Session, listing_ids: Sequence[int], routing: Routing
     result.actions_created = len(moved)
     result.notices = [
         NoticeRequest(
-            NoticeKindName.LIFT_REQUEST,
+            NoticeKind.LIFT_REQUEST,
             None,
             tuple(sorted(listing for _, listing in pairs)),
             department=department,
@@ -423,7 +428,7 @@ def restore_after_fraud(
     result.actions_created = len(reapplied)
     result.notices = [
         NoticeRequest(
-            NoticeKindName.DEPARTMENT_DISPATCH,
+            NoticeKind.DEPARTMENT_DISPATCH,
             batch_id,
             (listing_id,),
             department=department,
@@ -506,7 +511,7 @@ def decide_objection(
         else:
             result.notices.append(
                 NoticeRequest(
-                    NoticeKindName.REJECTION, listing.batch_id, (listing.id or 0,), reason=reason
+                    NoticeKind.REJECTION, listing.batch_id, (listing.id or 0,), reason=reason
                 )
             )
     session.execute(

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -37,29 +37,29 @@ from registry.lifecycle import Event, apply_transition
 from registry.models import ActionState, Batch, DepartmentAction, Listing, ListType, Subject
 from registry.models import ListingState as S
 from registry.sla import action_deadlines
-from registry.vocabulary import Step
+from registry.vocabulary import NoticeKind, Step
 
 ACTION = sa.inspect(DepartmentAction).local_table
 
 
-class NoticeKindName(StrEnum):
-    """The notices routing and removal cause (values match `notifications.render.NoticeKind`)."""
-
-    PRIOR_NOTICE = "prior_notice"
-    LISTING_DECISION = "listing_decision"
-    REJECTION = "rejection"
-    DEPARTMENT_DISPATCH = "department_dispatch"
-    RED_AWARD = "red_award"
-    REMOVAL_NOTICE = "removal_notice"
-    REMOVAL_WINDOW = "removal_window"
-    LIFT_REQUEST = "lift_request"
+RoutedNoticeKind = Literal[
+    NoticeKind.PRIOR_NOTICE,
+    NoticeKind.LISTING_DECISION,
+    NoticeKind.REJECTION,
+    NoticeKind.DEPARTMENT_DISPATCH,
+    NoticeKind.RED_AWARD,
+    NoticeKind.REMOVAL_NOTICE,
+    NoticeKind.REMOVAL_WINDOW,
+    NoticeKind.LIFT_REQUEST,
+]
+"""The notices routing and removal cause (`notifications.compose` fills each one)."""
 
 
 @dataclass(frozen=True)
 class NoticeRequest:
     """A notice owed: its kind, the listings it is about, and (for a digest) the department."""
 
-    kind: NoticeKindName
+    kind: RoutedNoticeKind
     batch_id: int | None
     listing_ids: tuple[int, ...]
     department: str | None = None
@@ -220,7 +220,7 @@ def notify_proposed(session: Session, batch_id: int, routing: Routing) -> StepRe
     moved, refused = routing.move(session, black, Event.NOTIFY)
     result.moved += moved
     result.refused.update(refused)
-    result.notices += [NoticeRequest(NoticeKindName.PRIOR_NOTICE, batch_id, (i,)) for i in moved]
+    result.notices += [NoticeRequest(NoticeKind.PRIOR_NOTICE, batch_id, (i,)) for i in moved]
     moved, refused = routing.move(session, red, Event.AWAIT_CONFIRMATION)
     result.moved += moved
     result.refused.update(refused)
@@ -314,7 +314,7 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
         )
         result.moved += moved
         result.notices += [
-            NoticeRequest(NoticeKindName.REJECTION, batch_id, (i,), reason=reason) for i in moved
+            NoticeRequest(NoticeKind.REJECTION, batch_id, (i,), reason=reason) for i in moved
         ]
     return routing.finish(session, result)
 
@@ -327,9 +327,7 @@ def publish_confirmed(session: Session, batch_id: int, routing: Routing) -> Step
     kinds = dict(confirmed)
     result.notices = [
         NoticeRequest(
-            NoticeKindName.LISTING_DECISION
-            if kinds[i] == ListType.BLACK
-            else NoticeKindName.RED_AWARD,
+            NoticeKind.LISTING_DECISION if kinds[i] == ListType.BLACK else NoticeKind.RED_AWARD,
             batch_id,
             (i,),
         )
@@ -388,7 +386,7 @@ def dispatch_in_force(session: Session, batch_id: int, routing: Routing) -> Step
         digests.setdefault((department, memorandum_id), []).append(listing_id)
     result.notices = [
         NoticeRequest(
-            NoticeKindName.DEPARTMENT_DISPATCH,
+            NoticeKind.DEPARTMENT_DISPATCH,
             batch_id,
             tuple(sorted(ids)),
             department=department,

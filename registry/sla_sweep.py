@@ -40,8 +40,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -52,7 +51,7 @@ from registry.calendar import Deadline, WorkingCalendar
 from registry.clock import BUSINESS_TZ, Clock, business_date
 from registry.models import ActionState, DepartmentAction
 from registry.sla import OverdueLevel
-from registry.vocabulary import ResponseKind
+from registry.vocabulary import NoticeKind, ResponseKind
 
 ACTION = cast(sa.Table, sa.inspect(DepartmentAction).local_table)
 
@@ -64,11 +63,8 @@ OPEN_STATES = (
 """States in which a department still owes a step."""
 
 
-class SlaNoticeKind(StrEnum):
-    """Values match `notifications.render.NoticeKind`."""
-
-    REMINDER = "reminder"
-    ESCALATION = "escalation"
+SlaNoticeKind = Literal[NoticeKind.REMINDER, NoticeKind.ESCALATION]
+"""The notices the sweep causes (`notifications.sla_notices` fills them)."""
 
 
 DUE_COLUMNS: dict[ResponseKind, sa.Column[Any]] = {
@@ -178,7 +174,7 @@ class SlaNoticeRequest:
 
     @property
     def level(self) -> int:
-        if self.kind is SlaNoticeKind.REMINDER:
+        if self.kind is NoticeKind.REMINDER:
             return OverdueLevel.REMINDER
         return OverdueLevel.ESCALATION
 
@@ -220,8 +216,8 @@ class SweepResult:
             "escalated": len(self.escalated),
             "notices": len(self.notices),
             "notices_queued": self.notices_queued,
-            "reminders_by_department": _by_department(self.notices, SlaNoticeKind.REMINDER),
-            "escalations_by_department": _by_department(self.notices, SlaNoticeKind.ESCALATION),
+            "reminders_by_department": _by_department(self.notices, NoticeKind.REMINDER),
+            "escalations_by_department": _by_department(self.notices, NoticeKind.ESCALATION),
             "unknown_departments": dict(self.unknown_departments),
         }
 
@@ -307,7 +303,7 @@ def sweep_overdue(session: Session, sweep: Sweep) -> SweepResult:
         for reminded_on, items in sorted(by_reminder.items()):
             result.notices.append(
                 SlaNoticeRequest(
-                    SlaNoticeKind.ESCALATION,
+                    NoticeKind.ESCALATION,
                     department,
                     tuple(items),
                     reminded_on=reminded_on,
@@ -317,7 +313,7 @@ def sweep_overdue(session: Session, sweep: Sweep) -> SweepResult:
     for department, rows in _grouped(reminded).items():
         result.notices.append(
             SlaNoticeRequest(
-                SlaNoticeKind.REMINDER,
+                NoticeKind.REMINDER,
                 department,
                 tuple(counter.item(row) for row in rows),
                 reply_due=reply_due,
@@ -421,7 +417,7 @@ def _aware(value: datetime) -> datetime:
 
 
 def _event(notice: SlaNoticeRequest, sweep: Sweep, today: date) -> EventDraft:
-    action = "action.remind" if notice.kind is SlaNoticeKind.REMINDER else "action.escalate"
+    action = "action.remind" if notice.kind is NoticeKind.REMINDER else "action.escalate"
     return EventDraft(
         actor=sweep.actor,
         action=action,

@@ -42,7 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import sqlalchemy as sa
@@ -73,8 +73,8 @@ from registry.reporting import ReportMonth, monthly_report, report_csvs, report_
 from registry.reporting.sla import sweep_markdown
 from registry.routing import (
     Decision,
-    NoticeKindName,
     NoticeRequest,
+    RoutedNoticeKind,
     Routing,
     StepResult,
     awaiting_review,
@@ -470,11 +470,11 @@ def _every_kind(
     person = (listings["person"],)
     requests = [
         NoticeRequest(kind, batch, person)
-        for kind in NoticeKindName
-        if kind not in (NoticeKindName.DEPARTMENT_DISPATCH, NoticeKindName.LIFT_REQUEST)
+        for kind in get_args(RoutedNoticeKind)
+        if kind not in (NoticeKind.DEPARTMENT_DISPATCH, NoticeKind.LIFT_REQUEST)
     ] + [
         NoticeRequest(kind, batch, (listings["unit"], listings["person"]), department, memorandum)
-        for kind in (NoticeKindName.DEPARTMENT_DISPATCH, NoticeKindName.LIFT_REQUEST)
+        for kind in (NoticeKind.DEPARTMENT_DISPATCH, NoticeKind.LIFT_REQUEST)
     ]
     composed = compose(session, requests, catalogue=catalogue, issuer=ISSUER, today=clock.today())
     assert composed.unreachable == []
