@@ -40,9 +40,10 @@ from memoranda.loader import load_catalogue
 from notifications.outbox import NOTICE
 from registry import db
 from registry.audit import EventDraft, append_events
-from registry.routing import NoticeKindName, NoticeRequest
+from registry.routing import NoticeRequest
 from registry.settings import get_settings
 from registry.sla import action_deadlines
+from registry.vocabulary import NoticeKind
 from service.runtime import opened_runtime
 
 ACTOR = "bench:naive-dispatch"
@@ -112,7 +113,7 @@ def queue_one_digest(batch_id: int, department: str, memorandum: str) -> int:
             ).scalars()
         )
         request = NoticeRequest(
-            NoticeKindName.DEPARTMENT_DISPATCH,
+            NoticeKind.DEPARTMENT_DISPATCH,
             batch_id,
             ids,
             department=department,

@@ -33,11 +33,12 @@ import aiosmtplib
 
 from notifications.delivery import DrainOptions, drain_outbox
 from notifications.outbox import ClaimedNotice, NoticeDraft, NoticeKey, Recipient, enqueue_notices
-from notifications.render import NoticeKind, render_notice
+from notifications.render import render_notice
 from notifications.sink import free_port
 from notifications.smtp import SmtpConfig, build_message
 from registry import db
 from registry.clock import BUSINESS_TZ, FrozenClock
+from registry.vocabulary import NoticeKind
 from tests.factories.notices import SAMPLE_CONTEXTS
 
 KIND = NoticeKind.DEPARTMENT_DISPATCH

@@ -40,9 +40,10 @@ from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ
 from registry.models import AuditEvent, DepartmentAction, Listing, Subject
 from registry.repository import add_batch, insert_returning_ids
-from registry.routing import Decision, NoticeKindName, NoticeRequest
+from registry.routing import Decision, NoticeRequest, RoutedNoticeKind
 from registry.settings import get_settings
 from registry.sla import action_deadlines, add_months, defence_deadline
+from registry.vocabulary import NoticeKind
 
 RULE_SET = "saws-2017-sanction"
 MEMORANDUM = "fgcj-2016-1001"
@@ -148,7 +149,7 @@ def bare_core(url: str, batch: int, catalogue: Catalogue, calendar: WorkingCalen
                 defence_due=defence.due,
             )
         )
-        _insert_notices(session, NoticeKindName.PRIOR_NOTICE, batch, ids, catalogue, issuer)
+        _insert_notices(session, NoticeKind.PRIOR_NOTICE, batch, ids, catalogue, issuer)
         session.execute(
             sa.update(LISTING).values(
                 state="in_force",
@@ -159,7 +160,7 @@ def bare_core(url: str, batch: int, catalogue: Catalogue, calendar: WorkingCalen
                 expires_on=add_months(LATER.date(), 12),
             )
         )
-        _insert_notices(session, NoticeKindName.LISTING_DECISION, batch, ids, catalogue, issuer)
+        _insert_notices(session, NoticeKind.LISTING_DECISION, batch, ids, catalogue, issuer)
         departments = catalogue.departments_of(MEMORANDUM)
         rows = []
         for department in departments:
@@ -186,7 +187,7 @@ def bare_core(url: str, batch: int, catalogue: Catalogue, calendar: WorkingCalen
             session.execute(sa.insert(ACTION), rows[start : start + 5000])
         requests = [
             NoticeRequest(
-                NoticeKindName.DEPARTMENT_DISPATCH,
+                NoticeKind.DEPARTMENT_DISPATCH,
                 batch,
                 tuple(ids),
                 department=department,
@@ -223,7 +224,7 @@ def bare_core(url: str, batch: int, catalogue: Catalogue, calendar: WorkingCalen
 
 def _insert_notices(
     session: Any,
-    kind: NoticeKindName,
+    kind: RoutedNoticeKind,
     batch: int,
     ids: list[int],
     catalogue: Catalogue,

@@ -21,17 +21,9 @@ from notifications.smtp import SmtpConfig
 from registry import db
 from registry.clock import clock_from_settings
 from registry.settings import get_settings
+from registry.vocabulary import NOTICE_STATE_LABELS, label
 
 outbox_app = typer.Typer(help="发件箱（notice outbox）", no_args_is_help=True)
-
-STATE_LABELS = {
-    "queued": "待发送",
-    "sending": "发送中",
-    "sent": "已发出",
-    "retry_wait": "待重试",
-    "failed": "永久失败",
-    "dead": "已放弃",
-}
 
 
 @outbox_app.command("status")
@@ -51,7 +43,7 @@ def status(as_json: JsonFlag = False) -> None:
     table.add_column("状态")
     table.add_column("数量", justify="right")
     for state, count in result.by_state.items():
-        table.add_row(f"{STATE_LABELS.get(state, state)}（{state}）", str(count))
+        table.add_row(f"{label(NOTICE_STATE_LABELS, state)}（{state}）", str(count))
     out.print(table)
     if result.oldest_waiting is not None:
         out.print(f"最早的待发通知创建于（oldest waiting）：{result.oldest_waiting.isoformat()}")
@@ -64,7 +56,7 @@ def status(as_json: JsonFlag = False) -> None:
                 str(row["id"]),
                 row["kind"],
                 row["recipient"],
-                STATE_LABELS.get(row["state"], row["state"]),
+                label(NOTICE_STATE_LABELS, row["state"]),
                 str(row["attempts"]),
                 str(row["smtp_reply"] or ""),
             )

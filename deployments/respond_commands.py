@@ -26,12 +26,11 @@ from rich.table import Table
 
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
 from registry.responses import (
-    KIND_LABELS,
-    ResponseKind,
     ResponseRequestError,
     record_response_sheet,
     response_request,
 )
+from registry.vocabulary import RESPONSE_KIND_LABELS, ResponseKind
 from service import opened_runtime, record_response, run_query
 
 SOURCE = "cli:respond"
@@ -178,7 +177,7 @@ def _show(payload: dict[str, Any]) -> None:
             f"问题行 {payload['bad_rows']}（rows {payload['rows']}, bad {payload['bad_rows']}）"
         )
     else:
-        kind = KIND_LABELS[ResponseKind(payload["kind"])]
+        kind = RESPONSE_KIND_LABELS[ResponseKind(payload["kind"])]
         out.print(f"部门 {escape(payload['department'])} 的{kind}（{payload['kind']}）")
     _show_counts(payload)
     for warning in payload.get("warnings", []):
@@ -197,7 +196,7 @@ def _show_counts(payload: dict[str, Any]) -> None:
         table.add_column(column, justify="right" if column != "答复" else "left")
     for kind, counts in payload["by_kind"].items():
         table.add_row(
-            KIND_LABELS[ResponseKind(kind)],
+            RESPONSE_KIND_LABELS[ResponseKind(kind)],
             str(counts["recorded"]),
             str(counts["late"]),
             str(counts["already"]),

@@ -17,7 +17,7 @@ from rich.table import Table
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
 from registry.errors import JointcreditError
 from registry.routing import Decision, Waiting
-from registry.vocabulary import LISTING_STATE_LABELS
+from registry.vocabulary import LISTING_STATE_LABELS, Step
 from service import opened_runtime, position, record_decision, run_step
 
 
@@ -67,7 +67,7 @@ def confirm(
                 steps.append(record_decision(runtime, batch_id, decision, source="cli:confirm"))
             elif not as_json:
                 err.print(f"[yellow]批次 {before.reference} 已无待确认名单（already decided）[/]")
-            for step in ("publish", "dispatch"):
+            for step in (Step.PUBLISH, Step.DISPATCH):
                 steps.append(
                     run_step(runtime, batch_id, step, actor=operator(), source="cli:confirm")
                 )

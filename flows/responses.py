@@ -21,7 +21,8 @@ from pydantic import Field
 
 from flows.operator_ui import ask_operator, form_with
 from notifications.artifacts import responses_report
-from registry.responses import KIND_LABELS, ResponseRefused, parse_kind
+from registry.responses import ResponseRefused, parse_kind
+from registry.vocabulary import RESPONSE_KIND_LABELS, ResponseKind
 from tasks.responses import SOURCE, record_department_responses
 
 FORM_KEY = "record-responses"
@@ -85,7 +86,9 @@ async def record_responses(
                 ResponseForm,
                 FORM_DESCRIPTION,
                 department=department or "",
-                response=KIND_LABELS[parse_kind(response)] if response else "响应",
+                response=RESPONSE_KIND_LABELS[
+                    parse_kind(response) if response else ResponseKind.ACK
+                ],
                 listing_ids="，".join(listings),
                 batch_id=batch_id or 0,
                 feedback=feedback,
@@ -118,8 +121,8 @@ async def record_responses(
     )
     await acreate_markdown_artifact(
         key=f"responses-{re.sub(r'[^a-z0-9-]+', '-', department.lower())}",
-        markdown=responses_report(department, KIND_LABELS[kind], result),
-        description=f"{department} {KIND_LABELS[kind]}：记录 {len(result.recorded)} 条",
+        markdown=responses_report(department, RESPONSE_KIND_LABELS[kind], result),
+        description=f"{department} {RESPONSE_KIND_LABELS[kind]}：记录 {len(result.recorded)} 条",
     )
     if result.refused:
         raise ResponseRefused(

@@ -22,7 +22,7 @@ from registry.route_queue import FormRequests, RoutedBatch
 from registry.routing import BatchPosition, ReviewRow, StepResult
 from registry.sla_sweep import SweepResult
 from registry.views.removal_review import PendingRemoval
-from registry.vocabulary import LISTING_STATE_LABELS
+from registry.vocabulary import LISTING_STATE_LABELS, REMOVAL_REVIEW_REASON_LABELS, STEP_LABELS
 
 
 def markdown_cell(text: object) -> str:
@@ -31,14 +31,6 @@ def markdown_cell(text: object) -> str:
 
 
 # --- route-batch ---------------------------------------------------------------------------
-
-STEP_LABELS = {
-    "notify": "告知",
-    "close_defence": "申辩期满",
-    "decide": "操作员决定",
-    "publish": "公开",
-    "dispatch": "推送部门",
-}
 
 
 def review_markdown(position: BatchPosition, rows: Sequence[ReviewRow], limit: int = 50) -> str:
@@ -151,12 +143,6 @@ def intake_report(imported: ImportResult, notified: StepResult | None) -> str:
 
 # --- review-removals -----------------------------------------------------------------------
 
-REMOVAL_REASONS = {
-    "expiry": "期满（需操作员决定）",
-    "application": "当事人申请移出",
-    "early_removal": "申请提前移出（信用修复）",
-}
-
 
 def removal_review_markdown(pending: Sequence[PendingRemoval], limit: int = 50) -> str:
     """The table above the removal form: what waits for a decision, and why."""
@@ -169,7 +155,7 @@ def removal_review_markdown(pending: Sequence[PendingRemoval], limit: int = 50) 
     lines += [
         f"| {p.id} | {markdown_cell(p.name)} | {markdown_cell(p.rule_set)} | "
         + markdown_cell(
-            f"{REMOVAL_REASONS.get(p.removal_reason or '', p.removal_reason)}"
+            f"{REMOVAL_REVIEW_REASON_LABELS.get(p.removal_reason or '', p.removal_reason)}"
             f"{'（申请 #' + str(p.application_id) + '）' if p.application_id else ''}"
         )
         + f" | {p.expires_on} |"

@@ -50,14 +50,13 @@ from notifications.outbox import (
     Recipient,
     enqueue_notices,
 )
-from notifications.render import NoticeKind
 from registry.clock import Clock, business_date
 from registry.db import in_list_chunks
 from registry.models import Batch, DepartmentAction, Listing, Subject
-from registry.removal import REASON_LABELS
-from registry.routing import NoticeEnqueuer, NoticeKindName, NoticeRequest, digest_step
+from registry.routing import NoticeEnqueuer, NoticeRequest, RoutedNoticeKind, digest_step
 from registry.settings import Settings
 from registry.sla import add_months
+from registry.vocabulary import REMOVAL_STATEMENT_UNKNOWN, NoticeKind, removal_statement
 
 DEFAULT_FACTS = "经本机关调查核实，你方存在下列认定情形所列行为，有相关执法文书和证据材料为证。"
 NO_DEFENCE = "你方在规定期限内未提出陈述、申辩意见，视为放弃陈述、申辩的权利。"
@@ -146,10 +145,10 @@ def compose(
     rows = _load(session, sorted({i for r in requests for i in r.listing_ids}))
     letterhead = Letterhead(issuer=issuer.name, issued_on=today)
     for request in requests:
-        if request.kind is NoticeKindName.DEPARTMENT_DISPATCH:
+        if request.kind is NoticeKind.DEPARTMENT_DISPATCH:
             composed.drafts.append(_dispatch(session, request, rows, catalogue, issuer, letterhead))
             continue
-        if request.kind is NoticeKindName.LIFT_REQUEST:
+        if request.kind is NoticeKind.LIFT_REQUEST:
             composed.drafts.append(_lift(session, request, rows, catalogue, issuer, letterhead))
             continue
         (listing_id,) = request.listing_ids
@@ -158,7 +157,7 @@ def compose(
             composed.unreachable.append((request.kind.value, listing_id))
             continue
         context = _party_context(request, row, catalogue, issuer, letterhead)
-        kind = _kind(request.kind)
+        kind = request.kind
         composed.drafts.append(
             NoticeDraft(
                 kind=kind,
@@ -168,10 +167,6 @@ def compose(
             )
         )
     return composed
-
-
-def _kind(name: NoticeKindName) -> NoticeKind:
-    return NoticeKind(name.value)
 
 
 def _load(session: Session, listing_ids: list[int]) -> dict[int, _Row]:
@@ -247,7 +242,7 @@ def _party_context(
     facts = listing.get("note") or DEFAULT_FACTS
     contact = issuer.contact()
     today = letterhead.issued_on
-    if request.kind is NoticeKindName.PRIOR_NOTICE:
+    if request.kind is NoticeKind.PRIOR_NOTICE:
         return PriorNoticeContext(
             letterhead=letterhead,
             party=row.subject,
@@ -259,7 +254,7 @@ def _party_context(
             ),
             contact=contact,
         )
-    if request.kind is NoticeKindName.REJECTION:
+    if request.kind is NoticeKind.REJECTION:
         return RejectionContext(
             letterhead=letterhead,
             party=row.subject,
@@ -272,7 +267,7 @@ def _party_context(
     published_on = _published_on(row, today)
     expires_on = listing["expires_on"] or today
     decision_number = listing.get("decision_number") or "—"
-    if request.kind is NoticeKindName.REMOVAL_WINDOW:
+    if request.kind is NoticeKind.REMOVAL_WINDOW:
         removal = rule_set.removal
         window = removal.application_window_days if removal else None
         return RemovalWindowContext(
@@ -284,18 +279,18 @@ def _party_context(
             window_opens_on=expires_on - timedelta(days=window or 0),
             contact=contact,
         )
-    if request.kind is NoticeKindName.REMOVAL_NOTICE:
+    if request.kind is NoticeKind.REMOVAL_NOTICE:
         return RemovalNoticeContext(
             letterhead=letterhead,
             party=row.subject,
             list_name=list_name,
             list_type=listing["list_type"],
             decision_number=decision_number,
-            reason=request.reason or "移出名单",
+            reason=request.reason or REMOVAL_STATEMENT_UNKNOWN,
             removed_on=_removed_on(row, today),
             contact=contact,
         )
-    if request.kind is NoticeKindName.RED_AWARD:
+    if request.kind is NoticeKind.RED_AWARD:
         incentives = [
             _measure_line(measure)
             for memorandum in catalogue.memoranda_for(rule_set.id)
@@ -386,9 +381,8 @@ class _Digest:
         ).one()
 
     def draft(
-        self, name: NoticeKindName, scope: str, request: NoticeRequest, context: NoticeContext
+        self, kind: RoutedNoticeKind, scope: str, request: NoticeRequest, context: NoticeContext
     ) -> NoticeDraft:
-        kind = _kind(name)
         mailbox = self.department.mailbox
         return NoticeDraft(
             kind=kind,
@@ -440,7 +434,7 @@ def _dispatch(
         contact=issuer.contact(),
     )
     scope = f"batch:{request.batch_id}"
-    return digest.draft(NoticeKindName.DEPARTMENT_DISPATCH, scope, request, context)
+    return digest.draft(NoticeKind.DEPARTMENT_DISPATCH, scope, request, context)
 
 
 def _lift(
@@ -468,7 +462,7 @@ def _lift(
                 listing_reference=row.reference,
                 decision_number=row.listing.get("decision_number") or "—",
                 subject=row.subject,
-                reason=REASON_LABELS.get(row.listing.get("removal_reason") or "", "移出名单"),
+                reason=removal_statement(row.listing.get("removal_reason")),
                 removed_on=_removed_on(row, letterhead.issued_on),
                 measures=digest.measures,
             )
@@ -478,7 +472,7 @@ def _lift(
         contact=issuer.contact(),
     )
     scope = f"lift:{digest.memorandum.id}"
-    return digest.draft(NoticeKindName.LIFT_REQUEST, scope, request, context)
+    return digest.draft(NoticeKind.LIFT_REQUEST, scope, request, context)
 
 
 def _removed_on(row: _Row, today: date) -> date:

@@ -11,12 +11,12 @@ must say so wherever it is shown).
 from __future__ import annotations
 
 from datetime import date
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from memoranda.schema import Code, ListType, Mailbox
+from registry.vocabulary import ResponseKind
 
 MaskedResidentId = Annotated[str, Field(pattern=r"^[0-9]{6}\*{8}[0-9]{3}[0-9X]$")]
 """Six region digits, eight stars, the last four characters: nothing else may reach a notice."""
@@ -107,24 +107,12 @@ class MemorandumRef(Frozen):
     document_number: str
 
 
-class ActionStep(StrEnum):
-    """The department step that is overdue (发起—响应—反馈, then lifting at removal)."""
-
-    ACK = "ack"
-    FEEDBACK = "feedback"
-    LIFT = "lift"
-
-    @property
-    def label(self) -> str:
-        return {"ack": "响应", "feedback": "反馈", "lift": "解除确认"}[self.value]
-
-
 class OverdueItem(Frozen):
     """One overdue department action, as listed in a 催办函 and a 督办 notice."""
 
     listing_reference: str
     subject_name: str
-    step: ActionStep
+    step: ResponseKind  # the step that is overdue; templates show `step.label`
     due: DueDate
     overdue_wd: Annotated[int, Field(ge=1)]
 

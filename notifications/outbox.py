@@ -29,11 +29,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from notifications.contexts import NoticeContext
-from notifications.render import NoticeKind, render_notice
+from notifications.render import render_notice
 from registry.audit import EventDraft, append_events
 from registry.db import in_list_chunks
 from registry.errors import JointcreditError, NotFound
 from registry.models import AttemptOutcome, ContactFlag, Notice, NoticeAttempt, NoticeState
+from registry.vocabulary import NoticeKind
 
 KEY_MAX = 200
 REPLY_MAX = 2000

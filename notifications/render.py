@@ -16,7 +16,6 @@ import typing
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,25 +39,12 @@ from notifications.contexts import (
 )
 from registry.errors import JointcreditError
 from registry.identifiers import is_resident_id, mask_resident_id
+from registry.vocabulary import NoticeKind
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 SUBJECT_MAX_CHARS = 200
 
 _DIGIT_RUN = re.compile(r"[0-9\uff10-\uff19]{17,}[Xx\uff38\uff58]?")
-
-
-class NoticeKind(StrEnum):
-    PRIOR_NOTICE = "prior_notice"  # 告知书 to the party before a black listing
-    LISTING_DECISION = "listing_decision"  # 决定书 + 信用修复告知书 served together (两书同达)
-    REJECTION = "rejection"  # 不予列入 / 撤回 notice to the party
-    DEPARTMENT_DISPATCH = "department_dispatch"  # 推送函: one per department per batch
-    REMINDER = "reminder"  # 催办函 to a department
-    ESCALATION = "escalation"  # 督办 notice to the supervising office
-    REMOVAL_NOTICE = "removal_notice"  # 移出名单告知 to the party
-    REMOVAL_WINDOW = "removal_window"  # legacy rule: apply to leave in the 30 days before expiry
-    LIFT_REQUEST = "lift_request"  # 解除函 to departments: lift measures and confirm
-    RED_AWARD = "red_award"  # 红名单 award notice to the party
-    MONTHLY_REPORT = "monthly_report"  # monthly typical-case report mail to leadership
 
 
 _CONTEXT_MODELS: dict[NoticeKind, type[NoticeContext]] = {

@@ -22,8 +22,8 @@ from memoranda.loader import Catalogue
 from notifications.compose import Issuer
 from notifications.contexts import JurisdictionRow, Letterhead, MonthlyReportContext, SlaRow
 from notifications.outbox import EnqueueResult, NoticeDraft, NoticeKey, Recipient, enqueue_notices
-from notifications.render import NoticeKind
 from registry.reporting import MonthlyReport, percent_text
+from registry.vocabulary import NoticeKind
 
 LEADERSHIP = "各位领导"
 """How the mail addresses configured leadership mailboxes (the office is addressed by name)."""

@@ -18,7 +18,6 @@ from sqlmodel import Session, col
 from memoranda.loader import Catalogue
 from notifications.compose import Issuer
 from notifications.contexts import (
-    ActionStep,
     DueDate,
     EscalationContext,
     Letterhead,
@@ -26,11 +25,11 @@ from notifications.contexts import (
     ReminderContext,
 )
 from notifications.outbox import EnqueueResult, NoticeDraft, NoticeKey, Recipient, enqueue_notices
-from notifications.render import NoticeKind
 from registry.clock import Clock
 from registry.db import in_list_chunks
 from registry.models import Batch, Listing, Subject
-from registry.sla_sweep import SlaNoticeEnqueuer, SlaNoticeKind, SlaNoticeRequest
+from registry.sla_sweep import SlaNoticeEnqueuer, SlaNoticeRequest
+from registry.vocabulary import NoticeKind
 
 
 def department_scope(department: str) -> str:
@@ -61,7 +60,7 @@ def compose_sla_notices(
             OverdueItem(
                 listing_reference=listings[a.listing_id][0],
                 subject_name=listings[a.listing_id][1],
-                step=ActionStep(a.clock.value),
+                step=a.clock,
                 due=dues.get((a.due, a.provisional))
                 or dues.setdefault(
                     (a.due, a.provisional), DueDate(due=a.due, provisional=a.provisional)
@@ -70,7 +69,7 @@ def compose_sla_notices(
             )
             for a in request.actions
         ]
-        if request.kind is SlaNoticeKind.REMINDER:
+        if request.kind is NoticeKind.REMINDER:
             if request.reply_due is None:
                 raise ValueError("a reminder request needs its reply due date")
             kind = NoticeKind.REMINDER

@@ -19,11 +19,13 @@ import signal
 from collections.abc import Callable
 
 from registry.errors import ConfigurationError
+from registry.vocabulary import Step
 
 BoundaryHook = Callable[[str], None]
 """Called with a boundary name (`after-send`) as the code crosses it."""
 
-ROUTE_STEPS = ("notify", "close-defence", "decide", "publish", "dispatch")
+ROUTE_STEPS = tuple(step.replace("_", "-") for step in Step)
+"""The boundary names of `route-batch`'s steps (`close-defence`)."""
 
 KILL_POINTS: tuple[str, ...] = (
     *(

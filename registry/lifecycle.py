@@ -35,6 +35,7 @@ from registry.errors import NotFound, TransitionRefused
 from registry.models import Listing
 from registry.models import ListingState as S
 from registry.sla import add_months, defence_deadline
+from registry.vocabulary import RemovalReason
 
 
 class Event(StrEnum):
@@ -48,12 +49,6 @@ class Event(StrEnum):
     REMOVE = "remove"  # 移出
     REVOKE = "revoke"  # 撤销: wrong listing (objection upheld) or red list forfeited
     RESTORE = "restore"  # 恢复: early removal obtained by fraud
-
-
-class RemovalReason(StrEnum):
-    EXPIRY = "expiry"  # term ended
-    APPLICATION = "application"  # legacy rule: application in the window before expiry
-    EARLY_REMOVAL = "early_removal"  # current rule: after the minimum period, with commitment
 
 
 @dataclass(frozen=True)
@@ -372,7 +367,7 @@ def _effects(
     if event is Event.REMOVE:
         return {"removed_at": request.now}
     if event is Event.REVOKE:
-        return {"removed_at": request.now, "removal_reason": "revoked"}
+        return {"removed_at": request.now, "removal_reason": RemovalReason.REVOKED}
     if event is Event.RESTORE:
         return {"removed_at": None, "removal_reason": None}
     return {}

@@ -25,7 +25,7 @@ from sqlmodel import Session, col
 
 from registry.clock import business_date
 from registry.errors import JointcreditError, NotFound
-from registry.lifecycle import Event, RemovalReason
+from registry.lifecycle import Event
 from registry.models import (
     ActionState,
     Commitment,
@@ -38,7 +38,6 @@ from registry.models import (
 from registry.models import ListingState as S
 from registry.routing import (
     Decision,
-    NoticeKindName,
     NoticeRequest,
     Routing,
     StepResult,
@@ -46,17 +45,16 @@ from registry.routing import (
     digest_step,
 )
 from registry.sla import action_deadlines, add_months
+from registry.vocabulary import (
+    REMOVAL_REASON_STATEMENTS,
+    NoticeKind,
+    RemovalReason,
+    removal_statement,
+)
 
 ACTION = cast(sa.Table, sa.inspect(DepartmentAction).local_table)
 LISTING = cast(sa.Table, sa.inspect(Listing).local_table)
 
-REASON_LABELS = {
-    RemovalReason.EXPIRY.value: "公示期满，依规移出名单",
-    RemovalReason.APPLICATION.value: "经当事人申请并审核同意，移出名单",
-    RemovalReason.EARLY_REMOVAL.value: "完成信用修复，提前移出名单",
-    "revoked": "经核查认定有误，撤销列入",
-    "red_forfeited": "被列入严重失信主体名单，撤销守信激励",
-}
 _OPEN_ACTIONS = (
     ActionState.DISPATCHED.value,
     ActionState.ACKNOWLEDGED.value,
@@ -130,7 +128,7 @@ def _window_reminders(session: Session, routing: Routing) -> list[NoticeRequest]
             )
         ).all()
         requests += [
-            NoticeRequest(NoticeKindName.REMOVAL_WINDOW, batch_id, (listing_id,), step="window")
+            NoticeRequest(NoticeKind.REMOVAL_WINDOW, batch_id, (listing_id,), step="window")
             for listing_id, batch_id in rows
         ]
     return requests
@@ -155,10 +153,10 @@ def _after_removal(session: Session, result: StepResult, routing: Routing) -> No
     today = routing.clock.today().isoformat()
     result.notices += [
         NoticeRequest(
-            NoticeKindName.REMOVAL_NOTICE,
+            NoticeKind.REMOVAL_NOTICE,
             batch_id,
             (listing_id,),
-            reason=REASON_LABELS.get(reason or "", "移出名单"),
+            reason=removal_statement(reason),
             step=f"removed-{today}-{reason}",
         )
         for listing_id, reason, batch_id in rows
@@ -217,7 +215,7 @@ def request_lifts(session: Session, listing_ids: Sequence[int], routing: Routing
     result.actions_created = len(moved)
     result.notices = [
         NoticeRequest(
-            NoticeKindName.LIFT_REQUEST,
+            NoticeKind.LIFT_REQUEST,
             None,
             tuple(sorted(listing for _, listing in pairs)),
             department=department,
@@ -437,7 +435,7 @@ def restore_after_fraud(
     result.actions_created = len(reapplied)
     result.notices = [
         NoticeRequest(
-            NoticeKindName.DEPARTMENT_DISPATCH,
+            NoticeKind.DEPARTMENT_DISPATCH,
             batch_id,
             (listing_id,),
             department=department,
@@ -520,7 +518,7 @@ def decide_objection(
         else:
             result.notices.append(
                 NoticeRequest(
-                    NoticeKindName.REJECTION, listing.batch_id, (listing.id or 0,), reason=reason
+                    NoticeKind.REJECTION, listing.batch_id, (listing.id or 0,), reason=reason
                 )
             )
     session.execute(
@@ -584,12 +582,15 @@ def revoke_red_listings_of(
     if not red:
         return result
     result.moved, _ = routing.move(
-        session, list(red), Event.REVOKE, reason=REASON_LABELS["red_forfeited"]
+        session,
+        list(red),
+        Event.REVOKE,
+        reason=REMOVAL_REASON_STATEMENTS[RemovalReason.RED_FORFEITED],
     )
     session.execute(
         sa.update(LISTING)
         .where(LISTING.c.id.in_(result.moved))
-        .values(removal_reason="red_forfeited")
+        .values(removal_reason=RemovalReason.RED_FORFEITED.value)
     )
     _after_removal(session, result, routing)
     return result

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -37,28 +37,29 @@ from registry.lifecycle import Event, apply_transition
 from registry.models import ActionState, Batch, DepartmentAction, Listing, ListType, Subject
 from registry.models import ListingState as S
 from registry.sla import action_deadlines
+from registry.vocabulary import NoticeKind, Step
 
 ACTION = sa.inspect(DepartmentAction).local_table
 
 
-class NoticeKindName(StrEnum):
-    """The notices routing and removal cause (values match `notifications.render.NoticeKind`)."""
-
-    PRIOR_NOTICE = "prior_notice"
-    LISTING_DECISION = "listing_decision"
-    REJECTION = "rejection"
-    DEPARTMENT_DISPATCH = "department_dispatch"
-    RED_AWARD = "red_award"
-    REMOVAL_NOTICE = "removal_notice"
-    REMOVAL_WINDOW = "removal_window"
-    LIFT_REQUEST = "lift_request"
+RoutedNoticeKind = Literal[
+    NoticeKind.PRIOR_NOTICE,
+    NoticeKind.LISTING_DECISION,
+    NoticeKind.REJECTION,
+    NoticeKind.DEPARTMENT_DISPATCH,
+    NoticeKind.RED_AWARD,
+    NoticeKind.REMOVAL_NOTICE,
+    NoticeKind.REMOVAL_WINDOW,
+    NoticeKind.LIFT_REQUEST,
+]
+"""The notices routing and removal cause (`notifications.compose` fills each one)."""
 
 
 @dataclass(frozen=True)
 class NoticeRequest:
     """A notice owed: its kind, the listings it is about, and (for a digest) the department."""
 
-    kind: NoticeKindName
+    kind: RoutedNoticeKind
     batch_id: int | None
     listing_ids: tuple[int, ...]
     department: str | None = None
@@ -79,7 +80,7 @@ class StepResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "step": self.step,
+            "step": str(self.step),
             "moved": len(self.moved),
             "refused": {str(k): v for k, v in self.refused.items()},
             "notices": len(self.notices),
@@ -213,7 +214,7 @@ def _listings(session: Session, batch_id: int, state: S, *extra: Any) -> list[tu
 def notify_proposed(session: Session, batch_id: int, routing: Routing) -> StepResult:
     """告知: where the rule-set gives prior notice (black lists) the party gets it and a defence
     window; the others (red lists) go straight on to confirmation."""
-    result = StepResult("notify")
+    result = StepResult(Step.NOTIFY)
     proposed = session.execute(
         sa.select(col(Listing.id), col(Listing.rule_set))
         .where(col(Listing.batch_id) == batch_id, col(Listing.state) == S.PROPOSED.value)
@@ -225,7 +226,7 @@ def notify_proposed(session: Session, batch_id: int, routing: Routing) -> StepRe
     moved, refused = routing.move(session, noticed, Event.NOTIFY)
     result.moved += moved
     result.refused.update(refused)
-    result.notices += [NoticeRequest(NoticeKindName.PRIOR_NOTICE, batch_id, (i,)) for i in moved]
+    result.notices += [NoticeRequest(NoticeKind.PRIOR_NOTICE, batch_id, (i,)) for i in moved]
     straight_on = [i for i, rs in proposed if rs not in with_notice]
     moved, refused = routing.move(session, straight_on, Event.AWAIT_CONFIRMATION)
     result.moved += moved
@@ -235,7 +236,7 @@ def notify_proposed(session: Session, batch_id: int, routing: Routing) -> StepRe
 
 def close_defence_windows(session: Session, batch_id: int, routing: Routing) -> StepResult:
     """Defence received, or its window lapsed (the due day itself still belongs to the party)."""
-    result = StepResult("close_defence")
+    result = StepResult(Step.CLOSE_DEFENCE)
     ready = _listings(
         session,
         batch_id,
@@ -257,7 +258,7 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
     A decision that the rules refuse (the reviewer proposed the batch, a reason is missing)
     changes no listing but is itself recorded in the audit trail, so the attempt is traceable.
     """
-    result = StepResult("decide")
+    result = StepResult(Step.DECIDE)
     # The reviewer as a person wrote it: " 张伟 " is 张伟 (so the proposer guard sees them),
     # and a name made only of spaces is no reviewer at all.
     reviewer = decision.reviewer.strip()
@@ -320,22 +321,20 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
         )
         result.moved += moved
         result.notices += [
-            NoticeRequest(NoticeKindName.REJECTION, batch_id, (i,), reason=reason) for i in moved
+            NoticeRequest(NoticeKind.REJECTION, batch_id, (i,), reason=reason) for i in moved
         ]
     return routing.finish(session, result)
 
 
 def publish_confirmed(session: Session, batch_id: int, routing: Routing) -> StepResult:
     """公开: the term starts; the party gets the decision (black) or the award notice (red)."""
-    result = StepResult("publish")
+    result = StepResult(Step.PUBLISH)
     confirmed = _listings(session, batch_id, S.CONFIRMED)
     result.moved, result.refused = routing.move(session, [i for i, _ in confirmed], Event.PUBLISH)
     kinds = dict(confirmed)
     result.notices = [
         NoticeRequest(
-            NoticeKindName.LISTING_DECISION
-            if kinds[i] == ListType.BLACK
-            else NoticeKindName.RED_AWARD,
+            NoticeKind.LISTING_DECISION if kinds[i] == ListType.BLACK else NoticeKind.RED_AWARD,
             batch_id,
             (i,),
         )
@@ -350,7 +349,7 @@ def dispatch_in_force(session: Session, batch_id: int, routing: Routing) -> Step
     Inserts ignore rows that exist (listing, department, memorandum), so only listings not yet
     dispatched produce actions and notices; due dates come from each department's SLA.
     """
-    result = StepResult("dispatch")
+    result = StepResult(Step.DISPATCH)
     catalogue, today, now = routing.catalogue, routing.clock.today(), routing.clock.now()
     undispatched = session.execute(
         sa.select(col(Listing.id), col(Listing.rule_set))
@@ -394,7 +393,7 @@ def dispatch_in_force(session: Session, batch_id: int, routing: Routing) -> Step
         digests.setdefault((department, memorandum_id), []).append(listing_id)
     result.notices = [
         NoticeRequest(
-            NoticeKindName.DEPARTMENT_DISPATCH,
+            NoticeKind.DEPARTMENT_DISPATCH,
             batch_id,
             tuple(sorted(ids)),
             department=department,

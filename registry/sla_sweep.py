@@ -40,8 +40,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -52,6 +51,7 @@ from registry.calendar import Deadline, WorkingCalendar
 from registry.clock import BUSINESS_TZ, Clock, business_date
 from registry.models import ActionState, DepartmentAction
 from registry.sla import OverdueLevel
+from registry.vocabulary import NoticeKind, ResponseKind
 
 ACTION = cast(sa.Table, sa.inspect(DepartmentAction).local_table)
 
@@ -63,39 +63,28 @@ OPEN_STATES = (
 """States in which a department still owes a step."""
 
 
-class SlaClock(StrEnum):
-    """The step a department owes (values match `notifications.contexts.ActionStep`)."""
-
-    ACK = "ack"
-    FEEDBACK = "feedback"
-    LIFT = "lift"
+SlaNoticeKind = Literal[NoticeKind.REMINDER, NoticeKind.ESCALATION]
+"""The notices the sweep causes (`notifications.sla_notices` fills them)."""
 
 
-class SlaNoticeKind(StrEnum):
-    """Values match `notifications.render.NoticeKind`."""
-
-    REMINDER = "reminder"
-    ESCALATION = "escalation"
-
-
-DUE_COLUMNS: dict[SlaClock, sa.Column[Any]] = {
-    SlaClock.ACK: ACTION.c.ack_due,
-    SlaClock.FEEDBACK: ACTION.c.feedback_due,
-    SlaClock.LIFT: ACTION.c.lift_due,
+DUE_COLUMNS: dict[ResponseKind, sa.Column[Any]] = {
+    ResponseKind.ACK: ACTION.c.ack_due,
+    ResponseKind.FEEDBACK: ACTION.c.feedback_due,
+    ResponseKind.LIFT: ACTION.c.lift_due,
 }
 
 
-def overdue_clauses(today: date) -> dict[SlaClock, sa.ColumnElement[bool]]:
+def overdue_clauses(today: date) -> dict[ResponseKind, sa.ColumnElement[bool]]:
     """Per clock, the SQL condition "overdue today"; each fits its index (state, *_due)."""
     return {
-        SlaClock.ACK: sa.and_(
+        ResponseKind.ACK: sa.and_(
             ACTION.c.state == ActionState.DISPATCHED.value, ACTION.c.ack_due < today
         ),
-        SlaClock.FEEDBACK: sa.and_(
+        ResponseKind.FEEDBACK: sa.and_(
             ACTION.c.state.in_([ActionState.DISPATCHED.value, ActionState.ACKNOWLEDGED.value]),
             ACTION.c.feedback_due < today,
         ),
-        SlaClock.LIFT: sa.and_(
+        ResponseKind.LIFT: sa.and_(
             ACTION.c.state == ActionState.LIFT_REQUESTED.value, ACTION.c.lift_due < today
         ),
     }
@@ -107,22 +96,22 @@ def overdue_condition(today: date) -> sa.ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class ClockDue:
-    clock: SlaClock
+    clock: ResponseKind
     due: date
     provisional: bool
 
 
-_OWED_BY_STATE: dict[str, tuple[SlaClock, ...]] = {
-    ActionState.DISPATCHED.value: (SlaClock.ACK, SlaClock.FEEDBACK),
-    ActionState.ACKNOWLEDGED.value: (SlaClock.FEEDBACK,),
-    ActionState.LIFT_REQUESTED.value: (SlaClock.LIFT,),
+_OWED_BY_STATE: dict[str, tuple[ResponseKind, ...]] = {
+    ActionState.DISPATCHED.value: (ResponseKind.ACK, ResponseKind.FEEDBACK),
+    ActionState.ACKNOWLEDGED.value: (ResponseKind.FEEDBACK,),
+    ActionState.LIFT_REQUESTED.value: (ResponseKind.LIFT,),
 }
 """The clocks still running in each state, in the order a department owes them."""
 
 
 def overdue_clock(
     state: str,
-    dues: dict[SlaClock, tuple[date | None, bool]],
+    dues: dict[ResponseKind, tuple[date | None, bool]],
     today: date,
 ) -> ClockDue | None:
     """The first clock (ack, feedback, lift) the action is overdue on today, if any."""
@@ -166,7 +155,7 @@ class OverdueAction:
     action_id: int
     listing_id: int
     department: str
-    clock: SlaClock
+    clock: ResponseKind
     due: date
     provisional: bool
     overdue_wd: int
@@ -185,7 +174,7 @@ class SlaNoticeRequest:
 
     @property
     def level(self) -> int:
-        if self.kind is SlaNoticeKind.REMINDER:
+        if self.kind is NoticeKind.REMINDER:
             return OverdueLevel.REMINDER
         return OverdueLevel.ESCALATION
 
@@ -227,8 +216,8 @@ class SweepResult:
             "escalated": len(self.escalated),
             "notices": len(self.notices),
             "notices_queued": self.notices_queued,
-            "reminders_by_department": _by_department(self.notices, SlaNoticeKind.REMINDER),
-            "escalations_by_department": _by_department(self.notices, SlaNoticeKind.ESCALATION),
+            "reminders_by_department": _by_department(self.notices, NoticeKind.REMINDER),
+            "escalations_by_department": _by_department(self.notices, NoticeKind.ESCALATION),
             "unknown_departments": dict(self.unknown_departments),
         }
 
@@ -288,7 +277,7 @@ def sweep_overdue(session: Session, sweep: Sweep) -> SweepResult:
         ACTION.c.department.in_(known),
         # anchor = the later of the reminder date and the late clock's due date, <= cutoff
         ACTION.c.reminded_at < business_day_start(cutoff + timedelta(days=1)),
-        sa.or_(*(sa.and_(late[clock], DUE_COLUMNS[clock] <= cutoff) for clock in SlaClock)),
+        sa.or_(*(sa.and_(late[clock], DUE_COLUMNS[clock] <= cutoff) for clock in ResponseKind)),
     )
     escalated = _move(
         session, OverdueLevel.REMINDER, OverdueLevel.ESCALATION, escalate_when, now, known
@@ -314,7 +303,7 @@ def sweep_overdue(session: Session, sweep: Sweep) -> SweepResult:
         for reminded_on, items in sorted(by_reminder.items()):
             result.notices.append(
                 SlaNoticeRequest(
-                    SlaNoticeKind.ESCALATION,
+                    NoticeKind.ESCALATION,
                     department,
                     tuple(items),
                     reminded_on=reminded_on,
@@ -324,7 +313,7 @@ def sweep_overdue(session: Session, sweep: Sweep) -> SweepResult:
     for department, rows in _grouped(reminded).items():
         result.notices.append(
             SlaNoticeRequest(
-                SlaNoticeKind.REMINDER,
+                NoticeKind.REMINDER,
                 department,
                 tuple(counter.item(row) for row in rows),
                 reply_due=reply_due,
@@ -394,9 +383,9 @@ class _OverdueDays:
         found = overdue_clock(
             row.state,
             {
-                SlaClock.ACK: (row.ack_due, row.ack_provisional),
-                SlaClock.FEEDBACK: (row.feedback_due, row.feedback_provisional),
-                SlaClock.LIFT: (row.lift_due, row.lift_provisional),
+                ResponseKind.ACK: (row.ack_due, row.ack_provisional),
+                ResponseKind.FEEDBACK: (row.feedback_due, row.feedback_provisional),
+                ResponseKind.LIFT: (row.lift_due, row.lift_provisional),
             },
             self.today,
         )
@@ -428,7 +417,7 @@ def _aware(value: datetime) -> datetime:
 
 
 def _event(notice: SlaNoticeRequest, sweep: Sweep, today: date) -> EventDraft:
-    action = "action.remind" if notice.kind is SlaNoticeKind.REMINDER else "action.escalate"
+    action = "action.remind" if notice.kind is NoticeKind.REMINDER else "action.escalate"
     return EventDraft(
         actor=sweep.actor,
         action=action,

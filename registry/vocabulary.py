@@ -1,17 +1,76 @@
-"""The words a person reads for the codes we store: one home for each label table.
+"""The words a person reads for the codes we store: one home for each code and its labels.
 
-Every state, kind and reason a user can see is named here once; the CLI, the Prefect
-artifacts, the notices and the views import these tables instead of keeping copies.
+Every kind, state, reason and step a user can see is defined here once — as a `StrEnum` whose
+values are the strings stored in the database — or, for states of a table, in `models.py`; its
+Chinese labels sit in one table next to it. The CLI, the Prefect artifacts, the notices and the
+views import these names instead of keeping copies, and `tests/unit/test_vocabulary.py` fails
+when a member has no label or a table labels something that is not a member.
+
+Pure: no Prefect and no `notifications` import, so the core can name a notice kind and
+`notifications` can import it from here. Response kinds are here too because the SLA clocks and
+the 催办函 name the step a department owes with them; the outcomes of feedback (已实施/不适用)
+are used only through `registry.responses`, which keeps them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 
-from registry.models import ActionState, ListingState, NoticeState
+from registry.models import ActionState, ListingState, ListType, NoticeState, SubjectKind
 
-LIST_TYPE_LABELS: dict[str, str] = {"black": "黑名单", "red": "红名单"}
-SUBJECT_KIND_LABELS: dict[str, str] = {"unit": "单位", "person": "个人"}
+
+class NoticeKind(StrEnum):
+    """Every notice we send; each has templates `<kind>.subject/.txt/.html` and a context."""
+
+    PRIOR_NOTICE = "prior_notice"  # 告知书 to the party before a black listing
+    LISTING_DECISION = "listing_decision"  # 决定书 + 信用修复告知书 served together (两书同达)
+    REJECTION = "rejection"  # 不予列入 / 撤回 notice to the party
+    DEPARTMENT_DISPATCH = "department_dispatch"  # 推送函: one per department per batch
+    REMINDER = "reminder"  # 催办函 to a department
+    ESCALATION = "escalation"  # 督办 notice to the supervising office
+    REMOVAL_NOTICE = "removal_notice"  # 移出名单告知 to the party
+    REMOVAL_WINDOW = "removal_window"  # legacy rule: apply to leave in the 30 days before expiry
+    LIFT_REQUEST = "lift_request"  # 解除函 to departments: lift measures and confirm
+    RED_AWARD = "red_award"  # 红名单 award notice to the party
+    MONTHLY_REPORT = "monthly_report"  # monthly typical-case report mail to leadership
+
+
+class RemovalReason(StrEnum):
+    """Why a listing left its list: the value of `listing.removal_reason`."""
+
+    EXPIRY = "expiry"  # term ended
+    APPLICATION = "application"  # legacy rule: application in the window before expiry
+    EARLY_REMOVAL = "early_removal"  # current rule: after the minimum period, with commitment
+    REVOKED = "revoked"  # an upheld objection: the listing was wrongly made
+    RED_FORFEITED = "red_forfeited"  # a red listing ends when its subject is confirmed black
+
+
+class Step(StrEnum):
+    """The steps of `route-batch`, in order (the operator's decision is `DECIDE`)."""
+
+    NOTIFY = "notify"
+    CLOSE_DEFENCE = "close_defence"
+    DECIDE = "decide"
+    PUBLISH = "publish"
+    DISPATCH = "dispatch"
+
+
+class ResponseKind(StrEnum):
+    """What a department answers, and so the step it owes (发起—响应—反馈, then lifting)."""
+
+    ACK = "ack"  # 响应: the department received the dispatch
+    FEEDBACK = "feedback"  # 反馈: which measures it applied, or why none applied
+    LIFT = "lift"  # 解除确认: measures lifted after the lift request (解除函)
+
+    @property
+    def label(self) -> str:
+        """Its Chinese name (the 催办函 and 督办 templates read `step.label`)."""
+        return RESPONSE_KIND_LABELS[self]
+
+
+LIST_TYPE_LABELS: dict[str, str] = {ListType.BLACK: "黑名单", ListType.RED: "红名单"}
+SUBJECT_KIND_LABELS: dict[str, str] = {SubjectKind.UNIT: "单位", SubjectKind.PERSON: "个人"}
 LISTING_STATE_LABELS: dict[str, str] = {
     ListingState.PROPOSED: "已提出",
     ListingState.NOTIFIED: "已告知待申辩",
@@ -38,18 +97,18 @@ NOTICE_STATE_LABELS: dict[str, str] = {
     NoticeState.FAILED: "永久失败",
     NoticeState.DEAD: "已放弃",
 }
-# Values of `notifications.render.NoticeKind`; the core may not import notifications.
 NOTICE_KIND_LABELS: dict[str, str] = {
-    "prior_notice": "告知书",
-    "listing_decision": "决定书",
-    "rejection": "不予列入通知",
-    "department_dispatch": "推送函",
-    "reminder": "催办函",
-    "escalation": "督办通知",
-    "removal_notice": "移出告知",
-    "lift_request": "解除函",
-    "red_award": "红名单告知",
-    "monthly_report": "月报",
+    NoticeKind.PRIOR_NOTICE: "告知书",
+    NoticeKind.LISTING_DECISION: "决定书",
+    NoticeKind.REJECTION: "不予列入通知",
+    NoticeKind.DEPARTMENT_DISPATCH: "推送函",
+    NoticeKind.REMINDER: "催办函",
+    NoticeKind.ESCALATION: "督办通知",
+    NoticeKind.REMOVAL_NOTICE: "移出告知",
+    NoticeKind.REMOVAL_WINDOW: "移出申请提示函",
+    NoticeKind.LIFT_REQUEST: "解除函",
+    NoticeKind.RED_AWARD: "红名单告知",
+    NoticeKind.MONTHLY_REPORT: "月报",
 }
 AUDIT_ACTION_LABELS: dict[str, str] = {
     "listing.notify": "送达告知书",
@@ -64,10 +123,41 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "listing.restore": "恢复列入",
 }
 REMOVAL_REASON_LABELS: dict[str, str] = {
-    "expiry": "期满",
-    "application": "到期前申请",
-    "early_removal": "提前移出",
-    "revoked": "撤销",
+    RemovalReason.EXPIRY: "期满",
+    RemovalReason.APPLICATION: "到期前申请",
+    RemovalReason.EARLY_REMOVAL: "提前移出",
+    RemovalReason.REVOKED: "撤销",
+    RemovalReason.RED_FORFEITED: "因列入黑名单撤销红名单",
+}
+"""The operator's short name of a removal reason (listing view, credit archive)."""
+REMOVAL_REASON_STATEMENTS: dict[str, str] = {
+    RemovalReason.EXPIRY: "公示期满，依规移出名单",
+    RemovalReason.APPLICATION: "经当事人申请并审核同意，移出名单",
+    RemovalReason.EARLY_REMOVAL: "完成信用修复，提前移出名单",
+    RemovalReason.REVOKED: "经核查认定有误，撤销列入",
+    RemovalReason.RED_FORFEITED: "被列入严重失信主体名单，撤销守信激励",
+}
+"""The sentence a letter states as the ground of removal (the party's notice, the 解除函)."""
+REMOVAL_STATEMENT_UNKNOWN = "移出名单"
+"""What a letter states when the stored reason has no statement."""
+REMOVAL_REVIEW_REASON_LABELS: dict[str, str] = {
+    RemovalReason.EXPIRY: "期满（需操作员决定）",
+    RemovalReason.APPLICATION: "当事人申请移出",
+    RemovalReason.EARLY_REMOVAL: "申请提前移出（信用修复）",
+}
+"""Why a listing waits for the operator's removal decision (the review form's table); only
+the reasons that can wait for one."""
+STEP_LABELS: dict[str, str] = {
+    Step.NOTIFY: "告知",
+    Step.CLOSE_DEFENCE: "申辩期满",
+    Step.DECIDE: "操作员决定",
+    Step.PUBLISH: "公开",
+    Step.DISPATCH: "推送部门",
+}
+RESPONSE_KIND_LABELS: dict[str, str] = {
+    ResponseKind.ACK: "响应",
+    ResponseKind.FEEDBACK: "反馈",
+    ResponseKind.LIFT: "解除确认",
 }
 CASE_STATE_LABELS: dict[str, str] = {
     "open": "待处理",
@@ -79,6 +169,11 @@ CASE_STATE_LABELS: dict[str, str] = {
     "dismissed": "不成立",
     "withdrawn": "已撤回",
 }
+
+
+def removal_statement(reason: str | None) -> str:
+    """The ground of removal a letter states for a stored `removal_reason`."""
+    return REMOVAL_REASON_STATEMENTS.get(reason or "", REMOVAL_STATEMENT_UNKNOWN)
 
 
 def label(labels: Mapping[str, str], code: str | None) -> str:

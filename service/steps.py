@@ -29,16 +29,17 @@ from registry.routing import (
     notify_proposed,
     publish_confirmed,
 )
+from registry.vocabulary import Step
 from service.runtime import Runtime
 
-Step = Callable[[Session, int, Routing], StepResult]
+RouteStep = Callable[[Session, int, Routing], StepResult]
 T = TypeVar("T")
 
-STEPS: dict[str, Step] = {
-    "notify": notify_proposed,
-    "close_defence": close_defence_windows,
-    "publish": publish_confirmed,
-    "dispatch": dispatch_in_force,
+STEPS: dict[Step, RouteStep] = {
+    Step.NOTIFY: notify_proposed,
+    Step.CLOSE_DEFENCE: close_defence_windows,
+    Step.PUBLISH: publish_confirmed,
+    Step.DISPATCH: dispatch_in_force,
 }
 """The automatic steps of `route-batch`, in order; the operator's decision sits between the
 second and the third."""
@@ -47,7 +48,7 @@ second and the third."""
 def run_step(
     runtime: Runtime,
     batch_id: int,
-    step: str,
+    step: Step,
     *,
     actor: str,
     source: str,

@@ -14,6 +14,7 @@ from notifications.artifacts import review_markdown
 from registry.errors import JointcreditError
 from registry.faults import boundary_hook
 from registry.routing import BatchPosition, Decision, StepResult, awaiting_review
+from registry.vocabulary import Step
 from service.runtime import opened_runtime
 from service.steps import position, record_decision, run_query, run_step, states_of
 
@@ -28,7 +29,7 @@ class InjectedFault(JointcreditError):
 EVENT_IDS_SHOWN = 50
 
 
-def _emit(batch_id: int, step: str, states: dict[str, int], result: StepResult) -> None:
+def _emit(batch_id: int, step: Step, states: dict[str, int], result: StepResult) -> None:
     resource = {"prefect.resource.id": f"jointcredit.batch.{batch_id}"}
     for state, count in states.items():
         emit_event(
@@ -38,13 +39,13 @@ def _emit(batch_id: int, step: str, states: dict[str, int], result: StepResult) 
         )
 
 
-def _routed(batch_id: int, step: str, actor: str) -> StepResult:
+def _routed(batch_id: int, step: Step, actor: str) -> StepResult:
     with opened_runtime() as runtime:
         hook = boundary_hook(runtime.settings.kill_at, FLOW)
         result = run_step(runtime, batch_id, step, actor=actor, source=SOURCE, on_boundary=hook)
         states = (
             {"dispatched": len(result.moved)}
-            if step == "dispatch"
+            if step is Step.DISPATCH
             else states_of(runtime, result.moved)
         )
     if result.moved:
@@ -63,22 +64,22 @@ def _routed(batch_id: int, step: str, actor: str) -> StepResult:
 @task(name="notify-parties")
 def notify_parties(batch_id: int, actor: str) -> StepResult:
     """告知: prior notices to black-listed parties; red listings go straight to confirmation."""
-    return _routed(batch_id, "notify", actor)
+    return _routed(batch_id, Step.NOTIFY, actor)
 
 
 @task(name="close-defence-windows")
 def close_defence_windows(batch_id: int, actor: str) -> StepResult:
-    return _routed(batch_id, "close_defence", actor)
+    return _routed(batch_id, Step.CLOSE_DEFENCE, actor)
 
 
 @task(name="publish-listings")
 def publish_listings(batch_id: int, actor: str) -> StepResult:
-    return _routed(batch_id, "publish", actor)
+    return _routed(batch_id, Step.PUBLISH, actor)
 
 
 @task(name="dispatch-departments")
 def dispatch_departments(batch_id: int, actor: str) -> StepResult:
-    return _routed(batch_id, "dispatch", actor)
+    return _routed(batch_id, Step.DISPATCH, actor)
 
 
 @task(name="record-decision")
@@ -95,7 +96,7 @@ def apply_decision(
         result = record_decision(runtime, batch_id, decision, source=SOURCE, on_boundary=hook)
         states = states_of(runtime, result.moved)
     if result.moved:
-        _emit(batch_id, "decide", states, result)
+        _emit(batch_id, Step.DECIDE, states, result)
     return result
 
 

@@ -1,17 +1,16 @@
 """Department responses (发起—响应—反馈, DOMAIN.md §1): acknowledgement, feedback, lift.
 
-- `requests`: the answer kinds, outcomes and refusals, and parsing what a form or the CLI sent.
+- `requests`: answers, outcomes and refusals, and parsing what a form or the CLI sent (the
+  answer kinds themselves are `registry.vocabulary.ResponseKind`).
 - `recording`: the rules per kind and `record_responses`, the one way any answer lands.
 - `sheets`: the spreadsheet a department sends back, read with intake's rules.
 """
 
 from registry.responses.recording import RULES, record_responses
 from registry.responses.requests import (
-    KIND_LABELS,
     Outcome,
     Refusal,
     Response,
-    ResponseKind,
     ResponseRefused,
     ResponseRequestError,
     ResponseResult,
@@ -21,12 +20,10 @@ from registry.responses.requests import (
 from registry.responses.sheets import record_response_sheet
 
 __all__ = [
-    "KIND_LABELS",
     "RULES",
     "Outcome",
     "Refusal",
     "Response",
-    "ResponseKind",
     "ResponseRefused",
     "ResponseRequestError",
     "ResponseResult",

@@ -45,12 +45,10 @@ from registry.db import in_list_chunks
 from registry.models import ActionState, Batch, DepartmentAction, Listing
 from registry.responses.requests import (
     FEEDBACK_MAX,
-    KIND_LABELS,
     ActionResponse,
     Outcome,
     Refusal,
     Response,
-    ResponseKind,
     ResponseRefused,
     ResponseResult,
     resolve_department,
@@ -59,6 +57,7 @@ from registry.spreadsheet import (
     CellReader,
     shown_value,
 )
+from registry.vocabulary import RESPONSE_KIND_LABELS, ResponseKind
 
 ACTION = sa.inspect(DepartmentAction).local_table
 
@@ -344,7 +343,7 @@ def _merge(
             item,
             item.listing_id,
             RULES[item.kind].field,
-            f"同一名单的{KIND_LABELS[item.kind]}重复且内容不同，以{where}为准",
+            f"同一名单的{RESPONSE_KIND_LABELS[item.kind]}重复且内容不同，以{where}为准",
             "a second, different answer for the same listing: the first one stands",
             item.text,
         )
@@ -613,7 +612,10 @@ def _verdict(kind: ResponseKind, action: _ActionView) -> str | tuple[str, str]:
         return ("已发出解除函，不再接收反馈", "measures are being lifted: feedback is closed")
     if kind is ResponseKind.LIFT:
         return ("未收到解除函，无需确认解除", "no lift request was sent for this listing")
-    return (f"事项状态为 {action.state}，不能{KIND_LABELS[kind]}", f"not allowed in {action.state}")
+    return (
+        f"事项状态为 {action.state}，不能{RESPONSE_KIND_LABELS[kind]}",
+        f"not allowed in {action.state}",
+    )
 
 
 def _late(due: sa.ColumnElement[Any], today: date) -> sa.ColumnElement[bool]:

@@ -1,7 +1,7 @@
-"""What a department answered, as values: kinds, outcomes, refusals, and parsing the request.
+"""What a department answered, as values: answers, outcomes, refusals, and parsing the request.
 
-The answer kinds (响应 / 反馈 / 解除确认, DOMAIN.md §1) and the request a form, the CLI or a
-sheet row makes of them; `recording` applies them.
+The request a form, the CLI or a sheet row makes of an answer kind (响应 / 反馈 / 解除确认,
+DOMAIN.md §1; `registry.vocabulary.ResponseKind`); `recording` applies them.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from registry.errors import JointcreditError
 from registry.spreadsheet import (
     calendar_date,
 )
+from registry.vocabulary import RESPONSE_KIND_LABELS, ResponseKind
 
 FEEDBACK_MAX = 4000
 
@@ -26,19 +27,6 @@ FEEDBACK_MAX = 4000
 
 
 _MAX_ID = 2_147_483_647
-
-
-class ResponseKind(StrEnum):
-    ACK = "ack"  # 响应: the department received the dispatch
-    FEEDBACK = "feedback"  # 反馈: which measures it applied, or why none applied
-    LIFT = "lift"  # 解除确认: measures lifted after the lift request (解除函)
-
-
-KIND_LABELS: dict[ResponseKind, str] = {
-    ResponseKind.ACK: "响应",
-    ResponseKind.FEEDBACK: "反馈",
-    ResponseKind.LIFT: "解除确认",
-}
 
 
 class Outcome(StrEnum):
@@ -75,7 +63,7 @@ class Refusal:
         where = f"第 {self.row} 行，" if self.row is not None else ""
         listing = f"名单 {self.listing_id}" if self.listing_id is not None else "（无名单）"
         return (
-            f"{where}部门 {self.department} {listing} 的{KIND_LABELS[self.kind]}："
+            f"{where}部门 {self.department} {listing} 的{RESPONSE_KIND_LABELS[self.kind]}："
             f"{self.reason_zh}（{self.reason_en}）"
         )
 
@@ -206,8 +194,8 @@ def parse_listing_reference(text: str) -> tuple[int, str | None] | None:
 def parse_kind(value: str | ResponseKind) -> ResponseKind:
     """`ack` / `响应`, `feedback` / `反馈`, `lift` / `解除确认`."""
     text = str(value).strip()
-    for kind, label in KIND_LABELS.items():
-        if text.casefold() == kind.value or text == label:
+    for kind in ResponseKind:
+        if text.casefold() == kind.value or text == RESPONSE_KIND_LABELS[kind]:
             return kind
     raise ResponseRequestError(
         f"答复类型应为 响应、反馈 或 解除确认（kind must be ack, feedback or lift）：{text!r}",
@@ -259,7 +247,7 @@ def response_request(
     text = (feedback or "").strip() or None
     if kind is not ResponseKind.FEEDBACK and (text or not_applicable):
         raise ResponseRequestError(
-            f"只有反馈可填写反馈内容或“措施不适用”，本次为{KIND_LABELS[kind]}"
+            f"只有反馈可填写反馈内容或“措施不适用”，本次为{RESPONSE_KIND_LABELS[kind]}"
             "（feedback text and not-applicable belong to feedback only）",
             kind=kind.value,
         )

@@ -24,7 +24,6 @@ from registry.responses.recording import record_responses
 from registry.responses.requests import (
     Outcome,
     Response,
-    ResponseKind,
     ResponseRequestError,
     ResponseResult,
     parse_answer_date,
@@ -48,6 +47,7 @@ from registry.spreadsheet import (
     match_columns,
     shown_value,
 )
+from registry.vocabulary import ResponseKind
 
 COLUMNS: tuple[Column, ...] = (
     Column("department", "部门代码", aliases=("部门", "department_code")),

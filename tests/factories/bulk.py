@@ -27,13 +27,13 @@ from sqlmodel import Session
 
 from memoranda.loader import Catalogue
 from notifications.outbox import NoticeDraft, NoticeKey, Recipient, enqueue_notices
-from notifications.render import NoticeKind
 from registry.audit import EventDraft, append_events
 from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ
 from registry.db import session_scope
 from registry.models import ActionState, DepartmentAction, Listing, ListingState, Subject
 from registry.repository import add_batch
+from registry.vocabulary import NoticeKind
 from tests.factories.notices import SAMPLE_CONTEXTS
 
 MEMORANDUM = "mem-2023-art78"  # the memorandum of `mem-2023-serious` (7 departments)

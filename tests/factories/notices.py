@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date
 
 from notifications.contexts import (
-    ActionStep,
     Contact,
     DepartmentDispatchContext,
     DispatchEntry,
@@ -38,7 +37,7 @@ from notifications.contexts import (
     SlaRow,
     SubjectLine,
 )
-from notifications.render import NoticeKind
+from registry.vocabulary import NoticeKind, ResponseKind
 
 ISSUER = "四川省应急管理厅"
 BLACK_LIST = "安全生产严重失信主体名单"
@@ -185,14 +184,14 @@ OVERDUE_ITEMS = [
     OverdueItem(
         listing_reference=f"{BATCH}-001",
         subject_name="简阳市鑫达化工有限公司",
-        step=ActionStep.ACK,
+        step=ResponseKind.ACK,
         due=DueDate(due=date(2026, 12, 21)),
         overdue_wd=3,
     ),
     OverdueItem(
         listing_reference=f"{BATCH}-002",
         subject_name="绵阳市安州区金鼎矿业有限公司",
-        step=ActionStep.ACK,
+        step=ResponseKind.ACK,
         due=DueDate(due=date(2026, 12, 21)),
         overdue_wd=3,
     ),

@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from notifications.outbox import NoticeDraft, NoticeKey, Recipient, enqueue_notices
-from notifications.render import NoticeKind
 from registry.clock import Clock
 from registry.db import session_scope
 from registry.models import ContactFlag, Notice, NoticeAttempt
 from registry.repository import add_batch
+from registry.vocabulary import NoticeKind
 from tests.factories.notices import SAMPLE_CONTEXTS
 
 

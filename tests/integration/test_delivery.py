@@ -21,13 +21,13 @@ import sqlalchemy as sa
 
 from notifications.delivery import DrainOptions, drain_outbox
 from notifications.outbox import RetryPolicy, requeue_failed
-from notifications.render import NoticeKind
 from notifications.sink import RunningSink, message_id_counts, read_mailbox, running_sink
 from notifications.smtp import SmtpConfig
 from registry.audit import verify
 from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.models import ContactFlag, NoticeState
+from registry.vocabulary import NoticeKind
 from tests.factories.outbox import (
     attempts,
     department_address,

@@ -19,12 +19,12 @@ from registry.clock import FrozenClock
 from registry.errors import NotFound, TransitionRefused
 from registry.lifecycle import (
     Event,
-    RemovalReason,
     apply_transition,
     transition_for,
     transition_table,
 )
 from registry.models import AuditEvent, Listing, ListingState
+from registry.vocabulary import RemovalReason
 from tests.factories.listings import (
     PROPOSER,
     REVIEWER,

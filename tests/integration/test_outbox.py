@@ -21,12 +21,12 @@ from notifications.outbox import (
     record_outcomes,
     requeue_failed,
 )
-from notifications.render import NoticeKind
 from registry.audit import verify
 from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.errors import NotFound
 from registry.models import AttemptOutcome, AuditEvent, NoticeState
+from registry.vocabulary import NoticeKind
 from tests.factories.notices import SAMPLE_CONTEXTS
 from tests.factories.outbox import a_batch, empty_outbox, notices, queue_notices
 

@@ -18,13 +18,14 @@ from sqlmodel import col
 
 from memoranda.loader import Catalogue
 from notifications.compose import Issuer
-from notifications.render import NoticeKind, render_notice
+from notifications.render import render_notice
 from notifications.report_html import report_html
 from notifications.report_mail import enqueue_report_mail, report_context, report_recipients
 from registry import db
 from registry.db import session_scope
 from registry.models import Notice
 from registry.reporting import MonthlyReport, ReportMonth, monthly_report, report_csvs
+from registry.vocabulary import NoticeKind
 from tests.factories.reports import AS_OF, at, build_fixture_month
 
 ISSUER = Issuer(name="四川省应急管理厅", office="信用管理处", email="xinyong@example.org")

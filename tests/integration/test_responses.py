@@ -30,7 +30,6 @@ from registry.models import AuditEvent, Batch, DepartmentAction
 from registry.responses import (
     Outcome,
     Response,
-    ResponseKind,
     ResponseRefused,
     ResponseRequestError,
     ResponseResult,
@@ -47,6 +46,7 @@ from registry.routing import (
     notify_proposed,
     publish_confirmed,
 )
+from registry.vocabulary import ResponseKind
 from tests.conftest import REPO
 from tests.factories.listings import REVIEWER, proposed_batch
 

@@ -42,7 +42,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import sqlalchemy as sa
@@ -62,7 +62,7 @@ from notifications.artifacts import (
 )
 from notifications.compose import Issuer, compose, notice_enqueuer
 from notifications.outbox import NoticeDraft, NoticeKey, Recipient, enqueue_notices
-from notifications.render import NoticeContentError, NoticeKind, render_notice
+from notifications.render import NoticeContentError, render_notice
 from notifications.report_html import report_html
 from notifications.report_mail import report_context
 from notifications.sink import MailSink, free_port
@@ -80,8 +80,8 @@ from registry.models import AuditEvent, AuditHead, DepartmentAction, Listing, No
 from registry.reporting import ReportMonth, monthly_report, report_csvs
 from registry.routing import (
     Decision,
-    NoticeKindName,
     NoticeRequest,
+    RoutedNoticeKind,
     Routing,
     StepResult,
     awaiting_review,
@@ -97,6 +97,7 @@ from registry.settings import Settings, get_settings
 from registry.sla_sweep import Sweep, sweep_overdue
 from registry.views import batch_view, credit_archive, credit_archive_by_identifier, listing_view
 from registry.views.removal_review import PendingRemoval
+from registry.vocabulary import NoticeKind
 from tests.factories.identities import KEY, leaks, new_resident_id
 from tests.factories.import_files import valid_uscc
 from tests.factories.notices import SAMPLE_CONTEXTS
@@ -462,11 +463,11 @@ def _every_kind(
     person = (listings["person"],)
     requests = [
         NoticeRequest(kind, batch, person)
-        for kind in NoticeKindName
-        if kind not in (NoticeKindName.DEPARTMENT_DISPATCH, NoticeKindName.LIFT_REQUEST)
+        for kind in get_args(RoutedNoticeKind)
+        if kind not in (NoticeKind.DEPARTMENT_DISPATCH, NoticeKind.LIFT_REQUEST)
     ] + [
         NoticeRequest(kind, batch, (listings["unit"], listings["person"]), department, memorandum)
-        for kind in (NoticeKindName.DEPARTMENT_DISPATCH, NoticeKindName.LIFT_REQUEST)
+        for kind in (NoticeKind.DEPARTMENT_DISPATCH, NoticeKind.LIFT_REQUEST)
     ]
     composed = compose(session, requests, catalogue=catalogue, issuer=ISSUER, today=clock.today())
     assert composed.unreachable == []

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from notifications.outbox import NoticeKey, OutboxError, Recipient, RetryPolicy
-from notifications.render import NoticeKind
 from notifications.smtp import SendVerdict, classify
+from registry.vocabulary import NoticeKind
 
 DISPATCH = NoticeKind.DEPARTMENT_DISPATCH
 

@@ -28,7 +28,6 @@ from notifications.render import (
     SUBJECT_MAX_CHARS,
     TEMPLATE_DIR,
     NoticeContentError,
-    NoticeKind,
     chinese_date,
     chinese_ordinal,
     context_model,
@@ -38,6 +37,7 @@ from notifications.render import (
     term_label,
 )
 from registry.calendar import Deadline
+from registry.vocabulary import NoticeKind
 from tests.conftest import REPO
 from tests.factories.notices import SAMPLE_CONTEXTS
 

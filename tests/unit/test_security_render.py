@@ -17,8 +17,9 @@ import pytest
 from pydantic import BaseModel
 
 from notifications.contexts import NoticeContext, SubjectLine
-from notifications.render import NoticeContentError, NoticeKind, render_notice
+from notifications.render import NoticeContentError, render_notice
 from registry.identifiers import check_resident_id, mask_resident_id
+from registry.vocabulary import NoticeKind
 from tests.factories.identities import KEY, leaks, new_resident_id
 from tests.factories.notices import SAMPLE_CONTEXTS
 

@@ -18,14 +18,13 @@ from registry.reporting.sla import (
 from registry.sla import OverdueLevel, overdue_level
 from registry.sla_sweep import (
     OverdueAction,
-    SlaClock,
-    SlaNoticeKind,
     SlaNoticeRequest,
     SweepResult,
     escalation_cutoff,
     overdue_clock,
     sla_digest_step,
 )
+from registry.vocabulary import NoticeKind, ResponseKind
 
 TODAY = date(2026, 10, 19)
 
@@ -54,16 +53,16 @@ def test_five_working_days_after_a_reminder_on_12_october(calendar: WorkingCalen
 
 def test_the_first_clock_owed_and_late_is_the_one_named() -> None:
     dues = {
-        SlaClock.ACK: (date(2026, 10, 10), False),
-        SlaClock.FEEDBACK: (date(2026, 10, 30), True),
-        SlaClock.LIFT: (None, False),
+        ResponseKind.ACK: (date(2026, 10, 10), False),
+        ResponseKind.FEEDBACK: (date(2026, 10, 30), True),
+        ResponseKind.LIFT: (None, False),
     }
     found = overdue_clock("dispatched", dues, date(2026, 11, 2))
     assert found is not None
-    assert (found.clock, found.due) == (SlaClock.ACK, date(2026, 10, 10))
+    assert (found.clock, found.due) == (ResponseKind.ACK, date(2026, 10, 10))
     found = overdue_clock("acknowledged", dues, date(2026, 11, 2))
     assert found is not None
-    assert (found.clock, found.provisional) == (SlaClock.FEEDBACK, True)
+    assert (found.clock, found.provisional) == (ResponseKind.FEEDBACK, True)
     assert overdue_clock("acknowledged", dues, date(2026, 10, 30)) is None  # due today: on time
     assert overdue_clock("feedback_reported", dues, date(2027, 1, 1)) is None
     assert overdue_clock("lift_requested", dues, date(2027, 1, 1)) is None  # no lift due set
@@ -133,7 +132,9 @@ def test_the_sweep_summary_says_what_was_sent_and_what_could_not_be() -> None:
     assert "不是工作日" in sweep_markdown(quiet)
 
     def overdue(action_id: int, department: str) -> OverdueAction:
-        return OverdueAction(action_id, action_id, department, SlaClock.ACK, TODAY, False, 3, None)
+        return OverdueAction(
+            action_id, action_id, department, ResponseKind.ACK, TODAY, False, 3, None
+        )
 
     busy = SweepResult(
         today=TODAY,
@@ -142,9 +143,9 @@ def test_the_sweep_summary_says_what_was_sent_and_what_could_not_be() -> None:
         escalated=[4],
         notices=[
             SlaNoticeRequest(
-                SlaNoticeKind.REMINDER, "ndrc", tuple(overdue(i, "ndrc") for i in (1, 2, 3))
+                NoticeKind.REMINDER, "ndrc", tuple(overdue(i, "ndrc") for i in (1, 2, 3))
             ),
-            SlaNoticeRequest(SlaNoticeKind.ESCALATION, "pbc", (overdue(4, "pbc"),)),
+            SlaNoticeRequest(NoticeKind.ESCALATION, "pbc", (overdue(4, "pbc"),)),
         ],
         notices_queued=2,
         unknown_departments={"abolished": 2},
