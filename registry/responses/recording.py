@@ -23,15 +23,12 @@ decides what a department may answer:
   `flow:record-responses`).
 
 Never commits: the caller owns the transaction, as everywhere in `registry/`.
-
-Over 500 lines because the rule table and the set-based apply are one idea: the table says what
-an answer may do, the apply does exactly that for a whole department in one UPDATE.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -42,96 +39,19 @@ from memoranda.loader import Catalogue
 from registry.audit import EventDraft, append_events
 from registry.clock import Clock, business_date
 from registry.db import in_list_chunks
-from registry.models import ActionState, Batch, DepartmentAction, Listing
+from registry.models import DepartmentAction, Listing
+from registry.responses.items import Item, checked_items, refuse
 from registry.responses.requests import (
-    FEEDBACK_MAX,
     ActionResponse,
-    Outcome,
     Refusal,
     Response,
     ResponseRefused,
     ResponseResult,
-    resolve_department,
 )
-from registry.spreadsheet import (
-    CellReader,
-    shown_value,
-)
-from registry.vocabulary import RESPONSE_KIND_LABELS, ResponseKind
+from registry.responses.rules import ORDER, RULES, verdict
+from registry.vocabulary import ResponseKind
 
 ACTION = sa.inspect(DepartmentAction).local_table
-
-
-@dataclass(frozen=True)
-class _Rule:
-    sources: frozenset[str]
-    target: ActionState
-    done: frozenset[str]
-    due: str
-    late: str
-    at: str
-    audit: str
-    field: str
-
-
-_S = ActionState
-
-
-_LIFT_STATES = frozenset({_S.LIFT_REQUESTED.value, _S.LIFT_CONFIRMED.value})
-
-
-RULES: dict[ResponseKind, _Rule] = {
-    ResponseKind.ACK: _Rule(
-        sources=frozenset({_S.DISPATCHED.value}),
-        target=_S.ACKNOWLEDGED,
-        done=frozenset(s.value for s in _S if s is not _S.DISPATCHED),
-        due="ack_due",
-        late="ack_late",
-        at="acknowledged_at",
-        audit="action.acknowledge",
-        field="ack",
-    ),
-    ResponseKind.FEEDBACK: _Rule(
-        sources=frozenset({_S.DISPATCHED.value, _S.ACKNOWLEDGED.value}),
-        target=_S.FEEDBACK_REPORTED,
-        done=frozenset({_S.FEEDBACK_REPORTED.value}),  # and lift states once feedback came
-        due="feedback_due",
-        late="feedback_late",
-        at="feedback_at",
-        audit="action.feedback",
-        field="feedback",
-    ),
-    ResponseKind.LIFT: _Rule(
-        sources=frozenset({_S.LIFT_REQUESTED.value}),
-        target=_S.LIFT_CONFIRMED,
-        done=frozenset({_S.LIFT_CONFIRMED.value}),
-        due="lift_due",
-        late="lift_late",
-        at="lift_confirmed_at",
-        audit="action.lift_confirm",
-        field="lifted",
-    ),
-}
-
-
-"""kind → which action states it moves, to where, and which states mean "already answered"."""
-
-
-ORDER = (ResponseKind.ACK, ResponseKind.FEEDBACK, ResponseKind.LIFT)
-
-
-"""Kinds apply in this order, so one sheet row may acknowledge, report and confirm at once."""
-
-
-@dataclass(frozen=True)
-class _Item:
-    department: str
-    listing_id: int
-    kind: ResponseKind
-    text: str | None
-    outcome: Outcome | None
-    row: int | None
-    answered_on: date | None
 
 
 @dataclass(frozen=True)
@@ -163,10 +83,10 @@ def record_responses(
     now = clock.now()
     today = business_date(now)
     result = ResponseResult()
-    items = _items(session, responses, catalogue, result, today)
+    items = checked_items(session, responses, catalogue, result, today)
     drafts: list[EventDraft] = []
     for kind in ORDER:
-        groups: dict[tuple[str, date | None], list[_Item]] = {}
+        groups: dict[tuple[str, date | None], list[Item]] = {}
         for item in items:
             if item.kind is kind:
                 groups.setdefault((item.department, item.answered_on), []).append(item)
@@ -186,250 +106,11 @@ def record_responses(
     return result
 
 
-def _refuse(
-    result: ResponseResult,
-    response: Response | _Item,
-    listing_id: int | None,
-    field_name: str,
-    zh: str,
-    en: str,
-    value: object = None,
-) -> None:
-    result.refused.append(
-        Refusal(
-            department=response.department,
-            listing_id=listing_id,
-            kind=response.kind,
-            field=field_name,
-            reason_zh=zh,
-            reason_en=en,
-            row=response.row,
-            value=shown_value(field_name, value) if value is not None else None,
-        )
-    )
-
-
-def _refuse_all(
-    result: ResponseResult, response: Response, field_name: str, zh: str, en: str, value: object
-) -> None:
-    """A refusal of the whole response, listed per listing (once when it names a batch)."""
-    for listing_id in response.listing_ids or (None,):
-        _refuse(result, response, listing_id, field_name, zh, en, value)
-
-
-def _items(
-    session: Session,
-    responses: Sequence[Response],
-    catalogue: Catalogue,
-    result: ResponseResult,
-    today: date,
-) -> list[_Item]:
-    """Responses as (department, listing, kind) items: request-level checks done, duplicates
-    merged; whatever cannot become an item is refused here."""
-    batch_listings = _batch_listings(session, responses, catalogue)
-    references = _batch_references(session, [r for r in responses if r.references])
-    items: dict[tuple[str, int, ResponseKind], _Item] = {}
-    for response in responses:
-        department = _accepted_department(response, catalogue, result, today)
-        if department is None:
-            continue
-        response = replace(response, department=department)
-        text, outcome = response.feedback_text, response.outcome
-        if response.kind is ResponseKind.FEEDBACK:
-            checked = _checked_feedback(response, result)
-            if checked is None:
-                continue
-            text, outcome = checked
-        ids = _listing_ids(response, department, batch_listings, result)
-        for listing_id in ids or ():
-            if _misquoted(response, listing_id, references, result):
-                continue
-            item = _Item(
-                department,
-                listing_id,
-                response.kind,
-                text,
-                outcome,
-                response.row,
-                response.answered_on,
-            )
-            _merge(items, item, result)
-    return list(items.values())
-
-
-def _accepted_department(
-    response: Response, catalogue: Catalogue, result: ResponseResult, today: date
-) -> str | None:
-    """The department's code, or None when the whole response is refused (date, department)."""
-    if response.answered_on is not None and response.answered_on > today:
-        _refuse_all(
-            result,
-            response,
-            "answered_on",
-            f"答复日期 {response.answered_on.isoformat()} 晚于今天（{today.isoformat()}）",
-            f"answered on {response.answered_on.isoformat()}, after today",
-            response.answered_on.isoformat(),
-        )
-        return None
-    department = resolve_department(catalogue, response.department)
-    if department is None:
-        _refuse_all(
-            result,
-            response,
-            "department",
-            f"未知部门 {response.department}：不在部门目录中",
-            f"unknown department {response.department!r}: not in departments.yml",
-            response.department,
-        )
-    return department
-
-
-def _listing_ids(
-    response: Response,
-    department: str,
-    batch_listings: Mapping[tuple[int, str, ResponseKind], list[int]],
-    result: ResponseResult,
-) -> list[int] | None:
-    """The listings answered: those named, or those of the named batch sent to the department."""
-    if response.batch_id is None:
-        return list(response.listing_ids)
-    found = batch_listings.get((response.batch_id, department, response.kind))
-    if found is None:
-        zh, en = f"批次 {response.batch_id} 不存在", f"no batch {response.batch_id}"
-        _refuse_all(result, response, "batch_id", zh, en, response.batch_id)
-        return None
-    if not found:
-        if response.kind is ResponseKind.LIFT:
-            zh, en = "本批次没有待确认的解除函", "no lift request in this batch"
-        else:
-            zh, en = "本批次没有推送给该部门的名单", "nothing in this batch was sent to it"
-        _refuse_all(result, response, "batch_id", zh, en, response.batch_id)
-        return None
-    return found
-
-
-def _misquoted(
-    response: Response, listing_id: int, references: Mapping[int, str], result: ResponseResult
-) -> bool:
-    """A reference `<batch>-<id>` whose batch is not the listing's: refused for that listing."""
-    quoted = response.references.get(listing_id)
-    actual = references.get(listing_id)
-    if quoted is None or actual is None or quoted == actual:
-        return False
-    _refuse(
-        result,
-        response,
-        listing_id,
-        "listing_id",
-        f"名单编号 {quoted}-{listing_id} 与批次不符：名单 {listing_id} 属于批次 {actual}",
-        f"listing {listing_id} belongs to batch {actual}, not {quoted}",
-        f"{quoted}-{listing_id}",
-    )
-    return True
-
-
-def _merge(
-    items: dict[tuple[str, int, ResponseKind], _Item], item: _Item, result: ResponseResult
-) -> None:
-    """The first answer per (department, listing, kind) stands; a different repeat is refused."""
-    key = (item.department, item.listing_id, item.kind)
-    first = items.get(key)
-    if first is None:
-        items[key] = item
-    elif (first.text, first.outcome) != (item.text, item.outcome):
-        where = f"第 {first.row} 行" if first.row is not None else "前一条答复"
-        _refuse(
-            result,
-            item,
-            item.listing_id,
-            RULES[item.kind].field,
-            f"同一名单的{RESPONSE_KIND_LABELS[item.kind]}重复且内容不同，以{where}为准",
-            "a second, different answer for the same listing: the first one stands",
-            item.text,
-        )
-
-
-def _checked_feedback(
-    response: Response, result: ResponseResult
-) -> tuple[str | None, Outcome] | None:
-    """The feedback text cleaned as intake cleans cells; not applicable needs a reason."""
-    outcome = response.outcome or Outcome.APPLIED
-    cell = CellReader({"feedback": response.feedback_text})
-    text = cell.text("feedback", multi_line=True)
-    for problem in cell.problems:
-        _refuse_all(
-            result, response, "feedback", problem.reason_zh, problem.reason_en, problem.value
-        )
-    if cell.problems:
-        return None
-    if text is not None and len(text) > FEEDBACK_MAX:
-        _refuse_all(
-            result,
-            response,
-            "feedback",
-            f"反馈内容过长：{len(text)} 个字符，最多 {FEEDBACK_MAX} 个",
-            f"feedback too long: {len(text)} characters, at most {FEEDBACK_MAX}",
-            text,
-        )
-        return None
-    if outcome is Outcome.NOT_APPLICABLE and text is None:
-        _refuse_all(
-            result,
-            response,
-            "feedback",
-            "措施不适用的，须在反馈内容中说明理由",
-            "not applicable: the feedback must give the reason",
-            None,
-        )
-        return None
-    return text, outcome
-
-
-def _batch_listings(
-    session: Session, responses: Sequence[Response], catalogue: Catalogue
-) -> dict[tuple[int, str, ResponseKind], list[int]]:
-    """(batch, department, kind) → the listings of the batch sent to that department; for a
-    lift only those whose lift was requested (or confirmed: a repeat stays a no-op)."""
-    found: dict[tuple[int, str, ResponseKind], list[int]] = {}
-    for response in responses:
-        department = resolve_department(catalogue, response.department)
-        if response.batch_id is None or department is None:
-            continue
-        key = (response.batch_id, department, response.kind)
-        if key in found or session.get(Batch, response.batch_id) is None:
-            continue
-        query = (
-            sa.select(ACTION.c.listing_id)
-            .distinct()
-            .join(Listing, col(Listing.id) == ACTION.c.listing_id)
-            .where(col(Listing.batch_id) == response.batch_id, ACTION.c.department == department)
-            .order_by(ACTION.c.listing_id)
-        )
-        if response.kind is ResponseKind.LIFT:
-            query = query.where(ACTION.c.state.in_(sorted(_LIFT_STATES)))
-        found[key] = list(session.execute(query).scalars())
-    return found
-
-
-def _batch_references(session: Session, responses: Sequence[Response]) -> dict[int, str]:
-    """listing id → the reference of its batch, for listings quoted by reference."""
-    ids = sorted({i for r in responses for i in r.references})
-    found: dict[int, str] = {}
-    for chunk in in_list_chunks(ids):
-        rows = session.execute(
-            sa.select(col(Listing.id), col(Batch.reference))
-            .join(Batch, col(Batch.id) == col(Listing.batch_id))
-            .where(col(Listing.id).in_(chunk))
-        )
-        found.update({row[0]: row[1] for row in rows})
-    return found
-
-
 def _apply(
     session: Session,
     kind: ResponseKind,
     department: str,
-    items: list[_Item],
+    items: list[Item],
     now: datetime,
     answered: _Answered,
     result: ResponseResult,
@@ -448,15 +129,15 @@ def _moving(
     session: Session,
     kind: ResponseKind,
     department: str,
-    items: list[_Item],
+    items: list[Item],
     answered: _Answered,
     result: ResponseResult,
-) -> list[tuple[_Item, _ActionView]]:
+) -> list[tuple[Item, _ActionView]]:
     """The (item, action) pairs the answer moves; the others are refused or already done."""
     rule = RULES[kind]
     views = _actions(session, department, [i.listing_id for i in items])
     unknown = _missing_listings(session, [i.listing_id for i in items if i.listing_id not in views])
-    moving: list[tuple[_Item, _ActionView]] = []
+    moving: list[tuple[Item, _ActionView]] = []
     for item in items:
         actions = views.get(item.listing_id)
         if not actions:
@@ -465,11 +146,11 @@ def _moving(
             else:
                 zh = f"名单 {item.listing_id} 未向 {department} 推送，无从答复"
                 en = f"listing {item.listing_id} was never sent to {department}"
-            _refuse(result, item, item.listing_id, "listing_id", zh, en, item.listing_id)
+            refuse(result, item, item.listing_id, "listing_id", zh, en, item.listing_id)
             continue
         for action in actions:
             if answered.given and answered.on < business_date(action.dispatched_at):
-                _refuse(
+                refuse(
                     result,
                     item,
                     item.listing_id,
@@ -480,10 +161,10 @@ def _moving(
                     answered.on.isoformat(),
                 )
                 continue
-            verdict = _verdict(kind, action)
-            if isinstance(verdict, tuple):
-                _refuse(result, item, item.listing_id, rule.field, *verdict)
-            elif verdict == "move":
+            outcome = verdict(kind, action.state, action.feedback_at)
+            if isinstance(outcome, tuple):
+                refuse(result, item, item.listing_id, rule.field, *outcome)
+            elif outcome == "move":
                 moving.append((item, action))
             else:
                 result.already.append(ActionResponse(action.id, item.listing_id, department, kind))
@@ -494,7 +175,7 @@ def _update_actions(
     session: Session,
     kind: ResponseKind,
     department: str,
-    moving: list[tuple[_Item, _ActionView]],
+    moving: list[tuple[Item, _ActionView]],
     now: datetime,
     today: date,
 ) -> None:
@@ -547,7 +228,7 @@ def _update_actions(
 def _events(
     kind: ResponseKind,
     department: str,
-    moving: list[tuple[_Item, _ActionView]],
+    moving: list[tuple[Item, _ActionView]],
     now: datetime,
     answered: _Answered,
     result: ResponseResult,
@@ -597,25 +278,6 @@ class _Answered:
 
     on: date
     given: bool
-
-
-def _verdict(kind: ResponseKind, action: _ActionView) -> str | tuple[str, str]:
-    """`"move"`, `"already"`, or why not: (zh, en)."""
-    rule = RULES[kind]
-    if action.state in rule.sources:
-        return "move"
-    if action.state in rule.done:
-        return "already"
-    if kind is ResponseKind.FEEDBACK and action.state in _LIFT_STATES:
-        if action.feedback_at is not None:
-            return "already"
-        return ("已发出解除函，不再接收反馈", "measures are being lifted: feedback is closed")
-    if kind is ResponseKind.LIFT:
-        return ("未收到解除函，无需确认解除", "no lift request was sent for this listing")
-    return (
-        f"事项状态为 {action.state}，不能{RESPONSE_KIND_LABELS[kind]}",
-        f"not allowed in {action.state}",
-    )
 
 
 def _late(due: sa.ColumnElement[Any], today: date) -> sa.ColumnElement[bool]:
