@@ -138,7 +138,9 @@ class Removal(Strict):
 class RuleSet(Strict):
     id: Code
     title: str
-    list_name: str | None = None  # the list's name as letters state it (名单名称)
+    list_name: Annotated[str, Field(min_length=1, pattern=r"^[^\x00-\x1f\x7f|<>]+$")] | None = None
+    """The list's name as letters state it (名单名称), one line; without it, letters use `title`
+    (as they did before the name was data)."""
     instruments: list[str] = Field(min_length=1)
     kind: Literal["sanction", "incentive", "repair"]
     list_type: ListType | None
@@ -156,15 +158,18 @@ class RuleSet(Strict):
     @model_validator(mode="after")
     def _lists_need_terms_and_grounds(self) -> RuleSet:
         if self.kind != "repair":
-            if (
-                self.list_type is None
-                or self.list_name is None
-                or self.term_months is None
-                or self.removal is None
-            ):
-                raise ValueError("名单规则必须给出 list_type、list_name、term_months 和 removal")
+            if self.list_type is None or self.term_months is None or self.removal is None:
+                raise ValueError("名单规则必须给出 list_type、term_months 和 removal")
             if not self.grounds:
                 raise ValueError("名单规则必须列出认定依据 grounds")
+        if self.list_type == "red" and (
+            self.prior_notice or (self.removal is not None and self.removal.restore_on_fraud)
+        ):
+            # A reward is neither preceded by a 告知书 and 陈述申辩 nor restored after fraud: the
+            # lifecycle built from these flags would otherwise give a red list a defence window.
+            raise ValueError(
+                "红名单不经告知申辩、不因欺诈恢复：prior_notice 与 restore_on_fraud 须为 false"
+            )
         if self.effective_until is not None and self.effective_until < self.effective_from:
             raise ValueError("effective_until 早于 effective_from")
         return self

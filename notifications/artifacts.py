@@ -26,7 +26,8 @@ from registry.vocabulary import LISTING_STATE_LABELS, REMOVAL_REVIEW_REASON_LABE
 
 
 def markdown_cell(text: object) -> str:
-    """One table cell: `|` becomes `/`, and line breaks and runs of spaces become one space."""
+    """A value in one table cell, heading or list item: `|` becomes `/`, and line breaks and
+    runs of spaces become one space, so a value never breaks the line it stands on."""
     return " ".join(str(text).replace("|", "/").split())
 
 
@@ -36,7 +37,7 @@ def markdown_cell(text: object) -> str:
 def review_markdown(position: BatchPosition, rows: Sequence[ReviewRow], limit: int = 50) -> str:
     """The Markdown above the confirmation form: five short columns (the modal is narrow)."""
     lines = [
-        f"### 批次 {position.reference} 待确认名单（共 {len(rows)} 条）",
+        f"### 批次 {markdown_cell(position.reference)} 待确认名单（共 {len(rows)} 条）",
         "",
         "| 编号 | 主体 | 证件 | 认定依据 | 申辩 / 提示 |",
         "|---:|---|---|---|---|",
@@ -60,7 +61,7 @@ def review_markdown(position: BatchPosition, rows: Sequence[ReviewRow], limit: i
 def batch_report(position: BatchPosition, steps: Sequence[StepResult]) -> str:
     """The run's Markdown artifact: where the batch stands and what each step did."""
     lines = [
-        f"## 批次 {position.reference}：{position.label}",
+        f"## 批次 {markdown_cell(position.reference)}：{position.label}",
         "",
         "| 状态 | 名单数 |",
         "|---|---:|",
@@ -80,7 +81,9 @@ def batch_report(position: BatchPosition, steps: Sequence[StepResult]) -> str:
     refused = {str(k): v for s in steps for k, v in s.refused.items()}
     if refused:
         lines += ["", "### 未能推进的名单", ""]
-        lines += [f"- 名单 {k}：{'；'.join(v)}" for k, v in list(refused.items())[:50]]
+        lines += [
+            f"- 名单 {k}：{markdown_cell('；'.join(v))}" for k, v in list(refused.items())[:50]
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -102,7 +105,7 @@ def sweep_report(routed: Sequence[RoutedBatch], failed: Sequence[int], forms: Fo
     stuck = [r for r in routed if r.moved == 0]
     if stuck:
         lines += ["", "未能推进的批次（请查看批次报告中的原因）："]
-        lines += [f"- {r.reference}（{r.batch_id}）" for r in stuck]
+        lines += [f"- {markdown_cell(r.reference)}（{r.batch_id}）" for r in stuck]
     if failed:
         lines += ["", f"推进失败的批次：{'、'.join(map(str, failed))}"]
     lines += ["", f"新生成的确认表单：{'、'.join(map(str, forms.requested)) or '无'}"]
@@ -121,7 +124,7 @@ QUARANTINE_SHOWN = 100
 def intake_report(imported: ImportResult, notified: StepResult | None) -> str:
     """The intake run's artifact: counts, then the quarantined rows with their reasons."""
     lines = [
-        f"## 导入批次 {imported.batch_reference}",
+        f"## 导入批次 {markdown_cell(imported.batch_reference)}",
         "",
         "| 项目 | 数量 |",
         "|---|---:|",
@@ -186,7 +189,7 @@ def responses_report(department: str, kind_label: str, result: ResponseResult) -
     """The run's artifact: counts, then every refused answer with its reason."""
     summary = result.as_dict()
     lines = [
-        f"## 部门 {department}：{kind_label}",
+        f"## 部门 {markdown_cell(department)}：{kind_label}",
         "",
         "| 项目 | 事项数 |",
         "|---|---:|",
@@ -202,7 +205,7 @@ def responses_report(department: str, kind_label: str, result: ResponseResult) -
         lines += ["", "### 被拒绝的答复", ""]
         lines += [
             f"- 名单 {r.listing_id if r.listing_id is not None else '—'}："
-            f"{r.reason_zh}（{r.reason_en}）"
+            f"{markdown_cell(r.reason_zh)}（{markdown_cell(r.reason_en)}）"
             for r in result.refused[:REFUSALS_SHOWN]
         ]
         if len(result.refused) > REFUSALS_SHOWN:
@@ -266,7 +269,7 @@ def sweep_markdown(swept: SweepResult) -> str:
     unknown = swept.unknown_departments
     if unknown:
         lines += ["", "### 无法催办（部门不在 departments.yml 中）", ""]
-        lines += [f"- {code}：{count} 项" for code, count in sorted(unknown.items())]
+        lines += [f"- {markdown_cell(code)}：{count} 项" for code, count in sorted(unknown.items())]
     return "\n".join(lines) + "\n"
 
 

@@ -8,10 +8,16 @@ import re
 from datetime import date
 from pathlib import Path
 
-from notifications.artifacts import batch_report, markdown_cell, removal_review_markdown
+from notifications.artifacts import (
+    batch_report,
+    markdown_cell,
+    removal_review_markdown,
+    responses_report,
+)
+from registry.responses import Refusal, ResponseResult
 from registry.routing import BatchPosition, StepResult, Waiting
 from registry.views.removal_review import PendingRemoval
-from registry.vocabulary import LISTING_STATE_LABELS
+from registry.vocabulary import LISTING_STATE_LABELS, ResponseKind
 from tests.conftest import REPO
 
 ARTIFACTS = REPO / "notifications" / "artifacts.py"
@@ -112,3 +118,13 @@ def test_tasks_return_models_not_dicts() -> None:
             if is_task and "dict[str, Any]" in returns:
                 untyped.append(f"{path.relative_to(REPO)}:{node.name}")
     assert untyped == []
+
+
+def test_a_typed_department_and_reason_keep_their_heading_and_list_item() -> None:
+    """Headings and list items take values through the same escaper as table cells."""
+    refusal = Refusal("mem\n## 伪造", 5, ResponseKind.ACK, "ack", "理由|一\n- 伪造条目", "why")
+    text = responses_report("mem\n## 伪造", "响应", ResponseResult(refused=[refusal]))
+    lines = text.splitlines()
+    assert lines[0] == "## 部门 mem ## 伪造：响应"
+    assert "- 名单 5：理由/一 - 伪造条目（why）" in lines
+    assert not any(line.startswith(("## 伪造", "- 伪造")) for line in lines)

@@ -164,3 +164,38 @@ def test_the_content_hash_follows_the_files(copy: Path) -> None:
     assert before == content_hash(CATALOGUE_DIR)
     _edit(copy / "departments.yml", "ndrc@example.org", "ndrc2@example.org")
     assert content_hash(copy) != before
+
+
+def test_a_rule_set_without_a_list_name_loads_and_letters_use_its_title(copy: Path) -> None:
+    """`list_name` came with rule-sets as data; a catalogue written before it still loads."""
+    _edit(copy / "rulesets.yml", "    list_name: 安全生产领域守信联合激励对象名单\n", "")
+    red = load_catalogue(copy).rule_sets["saws-2017-incentive"]
+    assert red.list_name is None
+    assert red.title
+
+
+@pytest.mark.parametrize("name", ["严重失信\n名单", "名单|甲", "<script>名单"])
+def test_a_list_name_that_would_break_a_letter_is_refused(copy: Path, name: str) -> None:
+    _edit(
+        copy / "rulesets.yml",
+        "    list_name: 安全生产领域守信联合激励对象名单\n",
+        f"    list_name: {name!r}\n".replace("'", '"').replace("\\n", "\\n"),
+    )
+    problems = _problems(copy)
+    assert any(p["file"] == "rulesets.yml" and "list_name" in p["key"] for p in problems)
+
+
+@pytest.mark.parametrize("flag", ["prior_notice: true", "restore_on_fraud: true"])
+def test_a_red_list_with_prior_notice_or_fraud_restore_is_refused(copy: Path, flag: str) -> None:
+    """Its lifecycle is built from these flags: a red list would get a defence window."""
+    text = (copy / "rulesets.yml").read_text(encoding="utf-8")
+    start = text.index("id: saws-2017-incentive")
+    red = text[start:]
+    changed = (
+        red.replace("prior_notice: false", flag, 1)
+        if flag.startswith("prior")
+        else red.replace("mode: expiry ", "restore_on_fraud: true\n      mode: expiry ", 1)
+    )
+    assert changed != red
+    (copy / "rulesets.yml").write_text(text[:start] + changed, encoding="utf-8")
+    assert any("红名单不经告知申辩" in p["reason"] for p in _problems(copy))
