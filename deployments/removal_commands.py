@@ -29,6 +29,7 @@ from registry.removal import (
 )
 from registry.routing import Routing, StepResult
 from registry.screening import screen
+from registry.vocabulary import NOTICE_KIND_LABELS, label
 from service import opened_runtime, removal_decision, run_core, run_query
 
 removal_app = typer.Typer(help="移出名单（removal）", no_args_is_help=True)
@@ -47,7 +48,9 @@ def _report(result: StepResult, as_json: bool, done: str) -> None:
         f"入队通知 {result.notices_queued}"
     )
     for kind, listing in result.unreachable:
-        out.print(f"  名单 {listing} 的当事人无联系邮箱，{kind} 须另行送达")
+        out.print(
+            f"  名单 {listing} 的当事人无联系邮箱，{label(NOTICE_KIND_LABELS, kind)} 须另行送达"
+        )
 
 
 @removal_app.command("review")

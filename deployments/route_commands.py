@@ -17,7 +17,13 @@ from rich.table import Table
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
 from registry.errors import JointcreditError
 from registry.routing import Decision, Waiting
-from registry.vocabulary import LISTING_STATE_LABELS, Step
+from registry.vocabulary import (
+    LISTING_STATE_LABELS,
+    NOTICE_KIND_LABELS,
+    STEP_LABELS,
+    Step,
+    label,
+)
 from service import opened_runtime, position, record_decision, run_step
 
 
@@ -100,13 +106,13 @@ def _show(result: dict[str, Any], as_json: bool) -> None:
     for step in result.get("steps", []):
         if step["moved"] or step["actions_created"] or step["notices_queued"]:
             out.print(
-                f"  {step['step']}：变更 {step['moved']} 条，"
+                f"  {label(STEP_LABELS, step['step'])}：变更 {step['moved']} 条，"
                 f"新建部门事项 {step['actions_created']}，入队通知 {step['notices_queued']}"
             )
         for unreachable in step["unreachable"]:
             err.print(
                 f"[yellow]名单 {unreachable['listing_id']} 的当事人无联系邮箱，"
-                f"{unreachable['kind']} 须另行送达[/]"
+                f"{label(NOTICE_KIND_LABELS, unreachable['kind'])} 须另行送达[/]"
             )
     out.print(f"当前：{result['waiting_label']}")
     if result["waiting_on"] == Waiting.OPERATOR.value:

@@ -14,7 +14,7 @@ from notifications.artifacts import review_markdown
 from registry.errors import JointcreditError
 from registry.faults import boundary_hook
 from registry.routing import BatchPosition, Decision, StepResult, awaiting_review
-from registry.vocabulary import Step
+from registry.vocabulary import NOTICE_KIND_LABELS, Step, label
 from service.runtime import opened_runtime
 from service.steps import position, record_decision, run_query, run_step, states_of
 
@@ -56,7 +56,10 @@ def _routed(batch_id: int, step: Step, actor: str) -> StepResult:
         get_run_logger().warning(
             "%d 份通知因当事人无联系邮箱未能发出，须另行送达：%s",
             len(result.unreachable),
-            result.unreachable[:EVENT_IDS_SHOWN],
+            "、".join(
+                f"名单 {listing} 的{label(NOTICE_KIND_LABELS, kind)}"
+                for kind, listing in result.unreachable[:EVENT_IDS_SHOWN]
+            ),
         )
     return result
 

@@ -188,6 +188,8 @@ def test_jointcredit_route_runs_the_flow_once_and_never_waits(
     assert routed.returncode == 0, routed.stderr
     assert "等待操作员确认" in routed.stdout
     assert f"jointcredit confirm {batch}" in routed.stdout
+    assert "告知：变更" in routed.stdout  # the step's Chinese name, not its code
+    assert "notify：" not in routed.stdout
     missing = run(tmp_path, "route", "987654", "--json", env=env)
     assert missing.returncode == 2
     assert json.loads(missing.stdout)["error"] == "NotFound"
