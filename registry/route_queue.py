@@ -19,6 +19,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from memoranda.loader import Catalogue
 from registry.models import DepartmentAction, Listing
 from registry.models import ListingState as S
 
@@ -57,6 +58,12 @@ class FormRequests:
             "already_open": list(self.already_open),
             "deployment_missing": self.deployment_missing,
         }
+
+
+def dispatchable_rule_sets(catalogue: Catalogue) -> list[str]:
+    """The rule-sets with at least one memorandum: only their listings have departments to
+    be dispatched to."""
+    return [rule_set for rule_set in catalogue.rule_sets if catalogue.memoranda_for(rule_set)]
 
 
 def due_batches(

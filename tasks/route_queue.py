@@ -26,7 +26,12 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.exceptions import ObjectNotFound
 
-from registry.route_queue import FormRequests, batches_awaiting_operator, due_batches
+from registry.route_queue import (
+    FormRequests,
+    batches_awaiting_operator,
+    dispatchable_rule_sets,
+    due_batches,
+)
 from service.runtime import opened_runtime
 from service.steps import run_query
 
@@ -48,8 +53,7 @@ def holds_form(run: FlowRun, now: datetime) -> bool:
 def find_due_batches(limit: int) -> list[int]:
     """Batches with listings ready for a step that needs no operator (oldest first)."""
     with opened_runtime() as runtime:
-        catalogue = runtime.catalogue
-        dispatchable = [r for r in catalogue.rule_sets if catalogue.memoranda_for(r)]
+        dispatchable = dispatchable_rule_sets(runtime.catalogue)
         return run_query(
             runtime,
             lambda session: due_batches(

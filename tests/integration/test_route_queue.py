@@ -15,14 +15,10 @@ from memoranda.loader import Catalogue
 from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.models import DepartmentAction, Listing
-from registry.route_queue import batches_awaiting_operator, due_batches
+from registry.route_queue import batches_awaiting_operator, dispatchable_rule_sets, due_batches
 from tests.factories.listings import proposed_batch
 
 BIG = 1_000_000
-
-
-def _dispatchable(catalogue: Catalogue) -> list[str]:
-    return [r for r in catalogue.rule_sets if catalogue.memoranda_for(r)]
 
 
 def _set(engine: sa.Engine, ids: list[int], **values: Any) -> None:
@@ -33,7 +29,10 @@ def _set(engine: sa.Engine, ids: list[int], **values: Any) -> None:
 def _due(engine: sa.Engine, catalogue: Catalogue, today: date, limit: int = BIG) -> list[int]:
     with session_scope(engine) as session:
         return due_batches(
-            session, today=today, dispatchable_rule_sets=_dispatchable(catalogue), limit=limit
+            session,
+            today=today,
+            dispatchable_rule_sets=dispatchable_rule_sets(catalogue),
+            limit=limit,
         )
 
 
@@ -113,3 +112,12 @@ def test_oldest_first_and_never_more_than_the_limit(
     assert set(batches) <= set(everything)
     assert _due(engine, catalogue, clock.today(), limit=2) == everything[:2]
     assert _due(engine, catalogue, clock.today(), limit=0) == []
+
+
+def test_only_rule_sets_with_a_memorandum_are_dispatchable(catalogue: Catalogue) -> None:
+    """The repair rule-set lists nobody, so no batch of it ever waits on dispatch."""
+    assert sorted(dispatchable_rule_sets(catalogue)) == [
+        "mem-2023-serious",
+        "saws-2017-incentive",
+        "saws-2017-sanction",
+    ]
