@@ -74,7 +74,7 @@ async def _bare(config: SmtpConfig, drafts: list[NoticeDraft], now: datetime) ->
                 attempt=1,
                 attempts_at_requeue=0,
                 kind=draft.kind.value,
-                message_id=draft.key.message_id("bench.example.org"),
+                message_id=draft.key.message_id("0bench0", "bench.example.org"),
                 recipient=draft.recipient.address,
                 recipient_name=draft.recipient.name,
                 subject=rendered.subject,

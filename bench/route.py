@@ -38,6 +38,7 @@ from notifications.render import render_notice
 from registry import db
 from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ
+from registry.installation import installation_token
 from registry.models import AuditEvent, DepartmentAction, Listing, Subject
 from registry.repository import add_batch, insert_returning_ids
 from registry.routing import Decision, NoticeRequest, RoutedNoticeKind
@@ -245,7 +246,7 @@ def _insert_rendered(
             {
                 "kind": draft.kind.value,
                 "idempotency_key": draft.key.value,
-                "message_id": draft.key.message_id(),
+                "message_id": draft.key.message_id(installation_token(session)),
                 "recipient": draft.recipient.address,
                 "recipient_name": draft.recipient.name,
                 "subject": rendered.subject,

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from deployments.audit_commands import audit_app
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
+from deployments.contact_commands import contact_app
 from deployments.import_commands import import_file_command
 from deployments.ops_commands import serve_command, up_command
 from deployments.outbox_commands import mail_sink, outbox_app
@@ -50,6 +51,7 @@ app.add_typer(catalogue_app, name="catalogue")
 app.add_typer(uscc_app, name="uscc")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(contact_app, name="contact")
 app.command("mail-sink")(mail_sink)
 app.command("import")(import_file_command)
 app.command("route")(route)

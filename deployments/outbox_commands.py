@@ -49,7 +49,7 @@ def status(as_json: JsonFlag = False) -> None:
         out.print(f"最早的待发通知创建于（oldest waiting）：{result.oldest_waiting.isoformat()}")
     if result.parked:
         parked = Table(title="需要处理的通知（parked notices）")
-        for column in ("编号", "类型", "收件人", "状态", "尝试", "服务器答复"):
+        for column in ("编号", "类型", "收件人", "状态", "尝试", "服务器答复或原因"):
             parked.add_column(column)
         for row in result.parked:
             parked.add_row(
@@ -58,10 +58,13 @@ def status(as_json: JsonFlag = False) -> None:
                 row["recipient"],
                 label(NOTICE_STATE_LABELS, row["state"]),
                 str(row["attempts"]),
-                str(row["smtp_reply"] or ""),
+                str(row["smtp_reply"] or row["last_error"] or ""),
             )
         out.print(parked)
-        out.print("更正联系人后执行 jointcredit outbox retry-failed --id <编号>")
+        out.print(
+            "更正联系人地址：jointcredit contact set（自动重新排队该收件人的通知）；"
+            "地址无误时重试：jointcredit outbox retry-failed --id <编号>"
+        )
     for flag in result.flagged_contacts:
         err.print(f"[yellow]联系人被退信（refused）：[/]{flag['address']}：{flag['reason']}")
 

@@ -3,10 +3,13 @@
 `registry.routing` decides which notices a step owes (kind, listings, department); this module
 reads the rows they are about — in bulk, one query for all listings of a step — fills the typed
 contexts of `notifications.contexts`, picks the recipient (the party's contact mailbox, the
-department's mailbox from `departments.yml`) and enqueues them in the caller's transaction.
+department's mailbox from `departments.yml` or its stored correction, `registry.contacts`) and
+enqueues them in the caller's transaction.
 
 A party without a contact mailbox gets no e-mail: the request is returned as `unreachable` so
-the step's report tells the operator to serve that notice another way (post, in person).
+the step's report tells the operator to serve that notice another way (post, in person). A
+mailbox that cannot be delivered to is not the step's failure either: the notice is stored
+`bad_address` (`notifications.outbox`) until `jointcredit contact set` corrects it.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from notifications.outbox import (
     enqueue_notices,
 )
 from registry.clock import Clock, business_date
+from registry.contacts import department_mailbox
 from registry.db import in_list_chunks
 from registry.models import Batch, DepartmentAction, Listing, Subject
 from registry.routing import NoticeEnqueuer, NoticeRequest, RoutedNoticeKind, digest_step
@@ -381,9 +385,14 @@ class _Digest:
         ).one()
 
     def draft(
-        self, kind: RoutedNoticeKind, scope: str, request: NoticeRequest, context: NoticeContext
+        self,
+        session: Session,
+        kind: RoutedNoticeKind,
+        scope: str,
+        request: NoticeRequest,
+        context: NoticeContext,
     ) -> NoticeDraft:
-        mailbox = self.department.mailbox
+        mailbox = department_mailbox(session, self.department)  # an operator's correction wins
         return NoticeDraft(
             kind=kind,
             recipient=Recipient(mailbox, self.department.name),
@@ -434,7 +443,7 @@ def _dispatch(
         contact=issuer.contact(),
     )
     scope = f"batch:{request.batch_id}"
-    return digest.draft(NoticeKind.DEPARTMENT_DISPATCH, scope, request, context)
+    return digest.draft(session, NoticeKind.DEPARTMENT_DISPATCH, scope, request, context)
 
 
 def _lift(
@@ -472,7 +481,7 @@ def _lift(
         contact=issuer.contact(),
     )
     scope = f"lift:{digest.memorandum.id}"
-    return digest.draft(NoticeKind.LIFT_REQUEST, scope, request, context)
+    return digest.draft(session, NoticeKind.LIFT_REQUEST, scope, request, context)
 
 
 def _removed_on(row: _Row, today: date) -> date:

@@ -2,15 +2,20 @@
 
 A notice is rendered once, when the step that causes it commits, and stored with an idempotency
 key derived from (kind, scope, step, recipient): running the step again finds the key and
-enqueues nothing new. Its Message-ID is a hash of the key, so every attempt to deliver it — and
-any duplicate a crash between "sent" and "marked" could cause (the RFC 1047 window) — carries the
-same Message-ID and can be recognised downstream.
+enqueues nothing new. Its Message-ID is a hash of the key plus this installation's token
+(`registry.installation`), so every attempt to deliver it — and any duplicate a crash between
+"sent" and "marked" could cause (the RFC 1047 window) — carries the same Message-ID and can be
+recognised downstream, while another installation's letters never share it.
 
 States: queued → sending (leased to one deliverer) → sent | retry_wait | failed (permanent, 5xx)
 | dead (attempts exhausted). A claim is one guarded UPDATE … RETURNING; on PostgreSQL its
 subquery takes `FOR UPDATE SKIP LOCKED`, so concurrent deliverers split the queue instead of
 waiting on each other; SQLite serialises writers, and the claim is the first statement of its
 transaction, so the guard alone is enough. Nothing here commits.
+
+A notice whose recipient cannot be addressed (`registry.addresses`) is stored `bad_address`
+instead of `queued`: it never stops the step that caused it, no deliverer claims it, and it
+waits for the contact to be corrected (`readdress_parked`, `jointcredit contact set`).
 """
 
 from __future__ import annotations
@@ -30,17 +35,19 @@ from sqlmodel import Session
 
 from notifications.contexts import NoticeContext
 from notifications.render import render_notice
+from registry.addresses import AddressProblem, check_address
 from registry.audit import EventDraft, append_events
 from registry.db import in_list_chunks
 from registry.errors import JointcreditError, NotFound
+from registry.installation import installation_token
 from registry.models import AttemptOutcome, ContactFlag, Notice, NoticeAttempt, NoticeState
 from registry.vocabulary import NoticeKind
 
 KEY_MAX = 200
 REPLY_MAX = 2000
 DEFAULT_MESSAGE_ID_DOMAIN = "jointcredit.local"
+ADDRESS_MAX = 254
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
-_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 NOTICE = cast(sa.Table, sa.inspect(Notice).local_table)
 ATTEMPT = cast(sa.Table, sa.inspect(NoticeAttempt).local_table)
@@ -53,20 +60,24 @@ class OutboxError(JointcreditError):
 
 @dataclass(frozen=True)
 class Recipient:
-    """Who a notice goes to. The display name is cleaned of line breaks: no header injection."""
+    """Who a notice goes to. The display name is cleaned of line breaks: no header injection.
+
+    An address that cannot be delivered to (`registry.addresses`) does not raise: `problem`
+    says why, and the notice is stored `bad_address` for that recipient alone (issue 13).
+    """
 
     address: str
     name: str | None = None
+    problem: AddressProblem | None = field(default=None, init=False, compare=False)
 
     def __post_init__(self) -> None:
-        address = self.address.strip()
-        if not address.isascii() or not _ADDRESS.match(address) or len(address) > 254:
-            raise OutboxError(
-                f"收件地址无效（invalid recipient address）：{self.address!r}",
-                field="recipient",
-                value=self.address,
-            )
-        object.__setattr__(self, "address", address)
+        found = check_address(self.address)
+        if isinstance(found, AddressProblem):
+            object.__setattr__(self, "problem", found)
+            shown = " ".join(_CONTROL.sub(" ", self.address).split())
+            object.__setattr__(self, "address", shown[:ADDRESS_MAX])
+        else:
+            object.__setattr__(self, "address", found.text)
         if self.name is not None:
             cleaned = " ".join(_CONTROL.sub(" ", self.name).split())[:200]
             object.__setattr__(self, "name", cleaned or None)
@@ -109,10 +120,15 @@ class NoticeKey:
         name, _, ident = self.scope.partition(":")
         return int(ident) if name == prefix and ident.isdigit() else None
 
-    def message_id(self, domain: str = DEFAULT_MESSAGE_ID_DOMAIN) -> str:
-        # 128 bits of the key's hash: unique enough, and short enough not to be folded.
-        digest = hashlib.sha256(self.value.encode()).hexdigest()[:32]
-        return f"<{digest}@{domain}>"
+    def message_id(self, installation: str, domain: str = DEFAULT_MESSAGE_ID_DOMAIN) -> str:
+        """`<key hash.installation@domain>`: stable for the key within one installation.
+
+        80 bits of the key's hash (unique within an installation) and the installation's token
+        (unique between them); as long as the 128-bit hash it replaced, so the header still
+        fits on one line.
+        """
+        digest = hashlib.sha256(self.value.encode()).hexdigest()[:20]
+        return f"<{digest}.{installation}@{domain}>"
 
 
 @dataclass(frozen=True)
@@ -169,7 +185,8 @@ def enqueue_notices(
     by_key = {draft.key.value: draft for draft in drafts}
     existing = _existing_keys(session, list(by_key))
     fresh = [draft for key, draft in by_key.items() if key not in existing]
-    rows = [_row(draft, now, message_id_domain) for draft in fresh]
+    installation = installation_token(session) if fresh else ""
+    rows = [_row(draft, now, message_id_domain, installation) for draft in fresh]
     new_ids: list[int] = []
     if rows:
         insert = _insert_ignoring_duplicates(session).returning(NOTICE.c.id)
@@ -191,12 +208,14 @@ def _insert_ignoring_duplicates(session: Session) -> Any:
     return sqlite.insert(NOTICE).on_conflict_do_nothing(index_elements=["idempotency_key"])
 
 
-def _row(draft: NoticeDraft, now: datetime, domain: str) -> dict[str, Any]:
+def _row(draft: NoticeDraft, now: datetime, domain: str, installation: str) -> dict[str, Any]:
     rendered = render_notice(draft.kind, draft.context)
+    problem = draft.recipient.problem
+    state = NoticeState.QUEUED if problem is None else NoticeState.BAD_ADDRESS
     return {
         "kind": draft.kind.value,
         "idempotency_key": draft.key.value,
-        "message_id": draft.key.message_id(domain),
+        "message_id": draft.key.message_id(installation, domain),
         "recipient": draft.recipient.address,
         "recipient_name": draft.recipient.name,
         "subject": rendered.subject,
@@ -206,12 +225,12 @@ def _row(draft: NoticeDraft, now: datetime, domain: str) -> dict[str, Any]:
         "listing_id": draft.key.scope_id("listing"),
         "department_code": draft.department_code,
         "claimed_by": None,
-        "state": NoticeState.QUEUED.value,
+        "state": state.value,
         "attempts": 0,
         "attempts_at_requeue": 0,
         "next_attempt_at": None,
         "lease_until": None,
-        "last_error": None,
+        "last_error": None if problem is None else f"收件地址无效（invalid address）：{problem}",
         "smtp_reply": None,
         "created_at": now,
         "sent_at": None,
@@ -507,6 +526,90 @@ def requeue_failed(
     return ids
 
 
+PARKED_STATES = (NoticeState.FAILED.value, NoticeState.DEAD.value, NoticeState.BAD_ADDRESS.value)
+"""Notices that wait for a person: refused (5xx), out of attempts, or never addressable."""
+
+
+@dataclass(frozen=True)
+class ParkedFor:
+    """Which parked notices a corrected contact concerns: those to one of `addresses` (any case)
+    about one of `listing_ids` (a party) or from `department_code`'s digests (a department)."""
+
+    addresses: Sequence[str]
+    listing_ids: Sequence[int] = ()
+    department_code: str | None = None
+
+
+def readdress_parked(
+    session: Session,
+    parked: ParkedFor,
+    address: str,
+    *,
+    now: datetime,
+    actor: str,
+    source: str,
+) -> list[int]:
+    """Send the parked notices of one recipient to its corrected `address` (audited).
+
+    Each keeps its idempotency key and Message-ID — it is the same letter, re-addressed — and
+    gets a fresh attempt budget, as `requeue_failed` gives. Nothing else is touched.
+    """
+    corrected = Recipient(address)
+    if corrected.problem is not None:
+        raise OutboxError(
+            f"收件地址无效（invalid address）：{address!r}：{corrected.problem}", value=address
+        )
+    address = corrected.address
+    old = sorted({a.strip().lower() for a in parked.addresses if a and a.strip()})
+    if not old or (not parked.listing_ids and parked.department_code is None):
+        return []
+    about: list[sa.ColumnElement[bool]] = [
+        NOTICE.c.listing_id.in_(chunk) for chunk in in_list_chunks(sorted(parked.listing_ids))
+    ]
+    if parked.department_code is not None:
+        about.append(NOTICE.c.department_code == parked.department_code)
+    rows = session.execute(
+        sa.select(NOTICE.c.id, NOTICE.c.state, NOTICE.c.recipient, NOTICE.c.attempts)
+        .where(
+            NOTICE.c.state.in_(PARKED_STATES),
+            sa.func.lower(NOTICE.c.recipient).in_(old),
+            sa.or_(*about),
+        )
+        .order_by(NOTICE.c.id)
+    ).all()
+    ids = [row.id for row in rows]
+    for chunk in in_list_chunks(ids):
+        session.execute(
+            sa.update(NOTICE)
+            .where(NOTICE.c.id.in_(chunk), NOTICE.c.state.in_(PARKED_STATES))
+            .values(
+                recipient=address,
+                state=NoticeState.QUEUED.value,
+                next_attempt_at=None,
+                lease_until=None,
+                last_error=None,
+                attempts_at_requeue=NOTICE.c.attempts,
+            )
+        )
+    append_events(
+        session,
+        [
+            EventDraft(
+                actor=actor,
+                action="notice.readdress",
+                entity_type="notice",
+                entity_id=row.id,
+                before={"state": row.state, "recipient": row.recipient, "attempts": row.attempts},
+                after={"state": NoticeState.QUEUED.value, "recipient": address},
+                source=source,
+            )
+            for row in rows
+        ],
+        at=now,
+    )
+    return ids
+
+
 @dataclass(frozen=True)
 class OutboxStatus:
     by_state: dict[str, int]
@@ -549,8 +652,9 @@ def outbox_status(session: Session, *, parked_limit: int = 20) -> OutboxStatus:
             NOTICE.c.state,
             NOTICE.c.attempts,
             NOTICE.c.smtp_reply,
+            NOTICE.c.last_error,
         )
-        .where(NOTICE.c.state.in_([NoticeState.FAILED.value, NoticeState.DEAD.value]))
+        .where(NOTICE.c.state.in_(PARKED_STATES))
         .order_by(NOTICE.c.id)
         .limit(parked_limit)
     ).all()

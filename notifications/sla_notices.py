@@ -26,6 +26,7 @@ from notifications.contexts import (
 )
 from notifications.outbox import EnqueueResult, NoticeDraft, NoticeKey, Recipient, enqueue_notices
 from registry.clock import Clock
+from registry.contacts import department_mailbox
 from registry.db import in_list_chunks
 from registry.models import Batch, Listing, Subject
 from registry.sla_sweep import SlaNoticeEnqueuer, SlaNoticeRequest
@@ -73,7 +74,7 @@ def compose_sla_notices(
             if request.reply_due is None:
                 raise ValueError("a reminder request needs its reply due date")
             kind = NoticeKind.REMINDER
-            recipient = Recipient(department.mailbox, department.name)
+            recipient = Recipient(department_mailbox(session, department), department.name)
             context: ReminderContext | EscalationContext = ReminderContext(
                 letterhead=letterhead,
                 department=department.name,

@@ -5,6 +5,9 @@ through the email package's header registry, so a display name or subject can ne
 header line. The sender keeps a few connections open (DESIGN §7: a reused connection sends
 1,000 mails in half the time of a new one each) and bounds concurrency by their number.
 
+Recipients go on the wire in ASCII: an internationalised domain (`江岸冶金.中国`) is sent as its
+IDNA A-labels, the one address rule of `registry.addresses` (import refuses what it cannot send).
+
 The reply decides what happens next (like aiosmtplib's own tests and every MTA): 2xx delivered;
 4xx, a timeout or a dropped connection is transient (retry later); 5xx is permanent (park the
 notice, flag the contact). After any error the connection is dropped and reopened on next use,
@@ -28,6 +31,7 @@ from typing import Literal
 import aiosmtplib
 
 from notifications.outbox import ClaimedNotice
+from registry.addresses import deliverable
 from registry.settings import Settings
 
 TlsMode = Literal["none", "starttls", "ssl"]
@@ -82,7 +86,9 @@ def build_message(notice: ClaimedNotice, config: SmtpConfig, *, date: datetime) 
     """The message for one notice; the same notice always carries the same Message-ID."""
     message = EmailMessage()
     message["From"] = Address(display_name=config.mail_from_name, addr_spec=config.mail_from)
-    message["To"] = Address(display_name=notice.recipient_name or "", addr_spec=notice.recipient)
+    message["To"] = Address(
+        display_name=notice.recipient_name or "", addr_spec=wire_address(notice)
+    )
     message["Subject"] = notice.subject
     message["Date"] = format_datetime(date)
     message["Message-ID"] = notice.message_id
@@ -93,6 +99,14 @@ def build_message(notice: ClaimedNotice, config: SmtpConfig, *, date: datetime) 
     if notice.body_html:
         message.add_alternative(notice.body_html, subtype="html", charset="utf-8")
     return message
+
+
+def wire_address(notice: ClaimedNotice) -> str:
+    """The recipient as the relay must be given it: an internationalised domain in its IDNA
+    A-labels (`registry.addresses`), so no SMTPUTF8 is needed. Only addressable notices are
+    ever queued; were one not, the relay's refusal parks it like any 5xx."""
+    found = deliverable(notice.recipient)
+    return found.ascii if found is not None else notice.recipient
 
 
 def classify(exc: BaseException) -> SendResult:

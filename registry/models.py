@@ -77,6 +77,9 @@ class NoticeState(StrEnum):
     RETRY_WAIT = "retry_wait"
     FAILED = "failed"
     DEAD = "dead"
+    # Never tried: the recipient's address cannot be delivered to (registry.addresses); it
+    # waits for `jointcredit contact set` to correct the address and queue it again.
+    BAD_ADDRESS = "bad_address"
 
 
 def _json_list() -> Any:
@@ -387,3 +390,28 @@ class ImportRejection(SQLModel, table=True):
     value: str | None = Field(default=None, max_length=100)
     reason_zh: str = Field(max_length=1000)
     reason_en: str = Field(max_length=1000)
+
+
+class DepartmentMailbox(SQLModel, table=True):
+    """A department's mailbox as corrected by an operator (`jointcredit contact set`).
+
+    `departments.yml` is versioned data; a mailbox that bounces must be put right today, so the
+    correction is stored here and delivery uses it instead of the catalogue's.
+    """
+
+    __tablename__ = "department_mailbox"
+
+    department_code: str = Field(primary_key=True, max_length=40)
+    address: str = Field(max_length=254)
+    set_at: datetime = Field(sa_type=UTCDateTime)
+    set_by: str = Field(max_length=200)
+
+
+class Installation(SQLModel, table=True):
+    """This installation's identity, one row generated once: part of every Message-ID, so two
+    installations never give two different letters the same Message-ID."""
+
+    __tablename__ = "installation"
+
+    id: int = Field(default=1, primary_key=True)
+    token: str = Field(max_length=32)

@@ -96,6 +96,7 @@ NOTICE_STATE_LABELS: dict[str, str] = {
     NoticeState.RETRY_WAIT: "待重试",
     NoticeState.FAILED: "永久失败",
     NoticeState.DEAD: "已放弃",
+    NoticeState.BAD_ADDRESS: "地址无效待更正",
 }
 NOTICE_KIND_LABELS: dict[str, str] = {
     NoticeKind.PRIOR_NOTICE: "告知书",

@@ -6,6 +6,7 @@ crash-test boundaries. It decides nothing — the rules are the core's (`registr
 no Prefect, so `jointcredit confirm` and the `route-batch` flow take exactly the same path.
 """
 
+from service.contacts import ContactCorrection, correct_contact
 from service.intake import import_file
 from service.runtime import Runtime, current_catalogue, opened_runtime
 from service.sla import SlaFigures, sla_figures, sweep_of, sweep_once
@@ -23,8 +24,10 @@ from service.steps import (
 
 __all__ = [
     "STEPS",
+    "ContactCorrection",
     "Runtime",
     "SlaFigures",
+    "correct_contact",
     "current_catalogue",
     "import_file",
     "opened_runtime",

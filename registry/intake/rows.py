@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from memoranda.loader import Catalogue
 from memoranda.schema import RuleSet
+from registry.addresses import AddressProblem, check_address
 from registry.errors import IdentifierError
 from registry.identifiers import (
     UsccCheck,
@@ -89,9 +90,6 @@ LIST_TYPE_CHOICES = {"黑名单": "black", "black": "black", "红名单": "red",
 _KINDS = {"单位": "unit", "unit": "unit", "个人": "person", "person": "person"}
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
 _REGION = re.compile(r"^[0-9]{6}$")
 
 
@@ -137,9 +135,7 @@ def validate_row(
         if parsed is None:
             row.fail("typical_case", "典型案例应为 是 或 否", "typical case must be yes or no")
         typical_case = bool(parsed)
-    email = row.text("contact_email")
-    if email is not None and not _EMAIL.match(email):
-        row.fail("contact_email", "邮箱格式无效", "invalid email address")
+    email = _contact_email(row)
     note = row.text("note", multi_line=True)
     if row.problems:
         return tuple(row.problems)
@@ -166,6 +162,19 @@ def validate_row(
         needs_review=needs_review,
         warnings=tuple(row.warnings),
     )
+
+
+def _contact_email(row: CellReader) -> str | None:
+    """The contact mailbox, by the one address rule the outbox and the sender use
+    (`registry.addresses`): what import accepts, delivery can send to."""
+    text = row.text("contact_email")
+    if text is None:
+        return None
+    found = check_address(text)
+    if isinstance(found, AddressProblem):
+        row.fail("contact_email", found.zh, found.en)
+        return None
+    return found.text
 
 
 def _subject_code(row: CellReader, kind: str | None) -> tuple[str | None, str | None, bool]:

@@ -213,6 +213,9 @@ _PENDING_NOTICES = (NoticeState.QUEUED, NoticeState.SENDING, NoticeState.RETRY_W
 _PARKED_NOTICES = (NoticeState.FAILED, NoticeState.DEAD)
 
 
+_UNADDRESSABLE_NOTICES = (NoticeState.BAD_ADDRESS,)
+
+
 def waiting_on(
     *,
     list_type: str,
@@ -235,6 +238,8 @@ def waiting_on(
         parts.append("等待通知投递")
     if any(notice_states.get(s, 0) for s in _PARKED_NOTICES):
         parts.append("有通知投递失败，需更正联系人后重试")
+    if any(notice_states.get(s, 0) for s in _UNADDRESSABLE_NOTICES):
+        parts.append("有通知的收件地址无效，请用 jointcredit contact set 更正")
     if parts:
         return "；".join(parts)
     if not listing_states:

@@ -25,6 +25,7 @@ from registry.audit import verify
 from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.errors import NotFound
+from registry.installation import installation_token
 from registry.models import AttemptOutcome, AuditEvent, NoticeState
 from registry.vocabulary import NoticeKind
 from tests.factories.notices import SAMPLE_CONTEXTS
@@ -65,7 +66,9 @@ def test_enqueueing_the_same_step_twice_queues_one_notice(
     assert third != first
     rows = notices(outbox)
     assert [row.batch_id for row in rows] == [batch, batch]
-    assert rows[0].message_id == key.message_id()
+    with session_scope(outbox) as session:
+        installation = installation_token(session)
+    assert rows[0].message_id == key.message_id(installation)
     assert rows[0].state == NoticeState.QUEUED.value
 
 

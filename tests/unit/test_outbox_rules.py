@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from notifications.outbox import NoticeKey, OutboxError, Recipient, RetryPolicy
+from notifications.outbox import NoticeKey, Recipient, RetryPolicy
 from notifications.smtp import SendVerdict, classify
 from registry.vocabulary import NoticeKind
 
@@ -28,11 +28,18 @@ def test_the_message_id_is_stable_and_differs_per_key() -> None:
     key = NoticeKey.for_listing(NoticeKind.PRIOR_NOTICE, 5, "a@example.org")
     same = NoticeKey.for_listing(NoticeKind.PRIOR_NOTICE, 5, "A@example.org")
     other = NoticeKey.for_listing(NoticeKind.PRIOR_NOTICE, 6, "a@example.org")
-    assert key.message_id("example.org") == same.message_id("example.org")
-    assert key.message_id("example.org") != other.message_id("example.org")
-    assert key.message_id("example.org").startswith("<")
-    assert key.message_id("example.org").endswith("@example.org>")
-    assert len(key.message_id("example.org")) == 1 + 32 + 1 + len("example.org") + 1
+    here = "0a1b2c3d4e5f"
+    assert key.message_id(here, "example.org") == same.message_id(here, "example.org")
+    assert key.message_id(here, "example.org") != other.message_id(here, "example.org")
+    assert key.message_id(here, "example.org").startswith("<")
+    assert key.message_id(here, "example.org").endswith(f".{here}@example.org>")
+    # as long as the 128-bit hash alone was: "Message-ID: <…>" stays on one line
+    assert len(key.message_id(here, "example.org")) == 1 + 20 + 1 + 12 + 1 + len("example.org") + 1
+
+
+def test_the_same_key_in_two_installations_has_two_message_ids() -> None:
+    key = NoticeKey.for_listing(NoticeKind.PRIOR_NOTICE, 5, "a@example.org")
+    assert key.message_id("0a1b2c3d4e5f") != key.message_id("f5e4d3c2b1a0")
 
 
 def test_a_long_key_is_hashed_to_fit_the_column() -> None:
@@ -45,10 +52,18 @@ def test_a_long_key_is_hashed_to_fit_the_column() -> None:
     "address",
     ["", "no-at-sign", "a@b@c", "两个@example.org", "a b@example.org", "a@example.org\r\nBcc: x@y"],
 )
-def test_a_bad_address_is_refused_naming_it(address: str) -> None:
-    with pytest.raises(OutboxError, match="收件地址无效") as caught:
-        Recipient(address)
-    assert caught.value.fields["value"] == address
+def test_a_bad_address_is_marked_with_its_reason_not_raised(address: str) -> None:
+    """A bad mailbox parks its own notice (issue 13); it never fails the step that made it."""
+    recipient = Recipient(address)
+    assert recipient.problem is not None
+    assert "邮箱" in recipient.problem.zh
+    assert "\n" not in recipient.address
+    assert "\r" not in recipient.address
+
+
+def test_a_good_address_has_no_problem_and_is_stripped() -> None:
+    assert Recipient(" a@example.org ").address == "a@example.org"
+    assert Recipient("anquan@江岸冶金.中国").problem is None
 
 
 def test_a_display_name_loses_its_line_breaks() -> None:
