@@ -22,6 +22,10 @@ import memoranda
 from registry.errors import ConfigurationError
 
 DEV_ID_HASH_KEY = "dev-only-id-hash-key-change-me"
+MIN_ID_HASH_KEY_BYTES = 32
+"""A production ID hash key has at least this many bytes besides surrounding whitespace: the
+masked form shows 10 of 18 characters, so a weak key lets anyone holding a stored hash try the
+remaining ~10^7 numbers and recover the person (HMAC-SHA256 wants a key of its output size)."""
 
 
 class Settings(BaseSettings):
@@ -93,10 +97,18 @@ class Settings(BaseSettings):
                     "生产环境不允许冻结时钟：请删除 JOINTCREDIT_NOW"
                     "（JOINTCREDIT_NOW is refused when JOINTCREDIT_ENV=production）"
                 )
-            if self.id_hash_key.get_secret_value() == DEV_ID_HASH_KEY:
+            key = self.id_hash_key.get_secret_value()
+            if key == DEV_ID_HASH_KEY:
                 raise ValueError(
                     "生产环境必须设置自己的 JOINTCREDIT_ID_HASH_KEY"
                     "（the development placeholder key is refused in production）"
+                )
+            if len(key.strip().encode()) < MIN_ID_HASH_KEY_BYTES:
+                raise ValueError(
+                    f"生产环境的 JOINTCREDIT_ID_HASH_KEY 至少须有 {MIN_ID_HASH_KEY_BYTES} 字节"
+                    "（不计首尾空白），可用 `openssl rand -hex 32` 生成"
+                    f"（an ID hash key shorter than {MIN_ID_HASH_KEY_BYTES} bytes is refused"
+                    " in production）"
                 )
         return self
 
