@@ -36,6 +36,7 @@ from sqlmodel import Session, col
 from notifications.sink import free_port, message_id_counts, running_sink
 from registry import audit, db
 from registry.clock import BUSINESS_TZ
+from registry.errors import ConfigurationError
 from registry.models import DepartmentAction, Listing, Notice
 from registry.responses import record_responses, response_request
 from registry.routing import Decision
@@ -59,6 +60,7 @@ REPORT_MONTH = "2026-11"
 
 
 def run_demo(settings: Settings, *, say: Say) -> dict[str, Any]:
+    refuse_in_production(settings)  # before anything is deleted or written
     data_dir = settings.data_dir
     database = data_dir / "demo.db"
     mail = data_dir / "mail"
@@ -139,6 +141,20 @@ async def _walk(database: Path, mail: Path, say: Say) -> dict[str, Any]:
     say("7. 投递全部通知到本地收信服务（deliver-notices）")
     delivered = await deliver_notices()
     return _summary(database, mail, old, new, routed, swept, removals, report, delivered, say)
+
+
+def refuse_in_production(settings: Settings) -> None:
+    """The demo replaces `var/demo.db` and `var/mail/` and freezes the clock: never in production.
+
+    Checked before anything on disk is touched, so a refused demo leaves the data dir as it was.
+    """
+    if settings.env == "production":
+        raise ConfigurationError(
+            "生产环境不能运行演示：演示会清空数据目录中的演示库与邮件目录"
+            f"（{settings.data_dir / 'mail'}），请在开发环境中运行"
+            "（the demo is refused when JOINTCREDIT_ENV=production）",
+            env=settings.env,
+        )
 
 
 def _confirm(batch_id: int, *, rejections: dict[int, str]) -> None:
