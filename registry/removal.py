@@ -25,6 +25,7 @@ from sqlmodel import Session, col
 
 from registry.clock import business_date
 from registry.errors import JointcreditError, NotFound
+from registry.free_text import clean_free_text, clean_single_line
 from registry.lifecycle import Event
 from registry.models import (
     ActionState,
@@ -320,7 +321,7 @@ def apply_for_removal(
         .values(
             subject_id=listing.subject_id,
             kind="credit",
-            text=commitment.strip(),
+            text=clean_free_text(commitment).strip(),
             made_on=today,
             public=True,
             recorded_at=now,
@@ -334,7 +335,7 @@ def apply_for_removal(
         .values(
             listing_id=listing_id,
             applied_at=now,
-            evidence=evidence.strip(),
+            evidence=clean_free_text(evidence).strip(),
             commitment_id=commitment_id,
             state="open",
             decide_from=today,
@@ -357,6 +358,7 @@ def decide_removal(
     routing: Routing,
 ) -> StepResult:
     """An operator's decision on listings in removal review (expired legacy, or applied)."""
+    reviewer, reason = clean_single_line(reviewer), clean_free_text(reason)
     listings = [_listing(session, i) for i in listing_ids]
     waiting = [listing.id for listing in listings if listing.state != S.REMOVAL_REVIEW.value]
     if waiting:
@@ -391,6 +393,7 @@ def restore_after_fraud(
 ) -> StepResult:
     """恢复: an early removal obtained by fraud is undone; the original expiry stands and every
     department that lifted its measures is asked to apply them again."""
+    reviewer, reason = clean_single_line(reviewer), clean_free_text(reason)
     decider = Routing(**{**routing.__dict__, "actor": reviewer})
     result = StepResult("restore")
     result.moved, _ = decider.move(session, [listing_id], Event.RESTORE, strict=True, reason=reason)
@@ -454,6 +457,7 @@ def file_objection(
     session: Session, listing_id: int, *, filed_by: str, reason: str, routing: Routing
 ) -> int:
     """异议: recorded with its own answer deadline (`objection_wd` working days)."""
+    filed_by, reason = clean_single_line(filed_by), clean_free_text(reason)
     listing = _listing(session, listing_id)
     if listing.state in (S.REJECTED.value, S.REMOVED.value, S.REVOKED.value):
         raise RemovalRefused(
@@ -471,7 +475,7 @@ def file_objection(
             .values(
                 listing_id=listing_id,
                 filed_at=routing.clock.now(),
-                filed_by=filed_by.strip() or "当事人",
+                filed_by=filed_by or "当事人",
                 reason=reason.strip(),
                 state="open",
                 answer_from=today,
@@ -494,6 +498,7 @@ def decide_objection(
     routing: Routing,
 ) -> StepResult:
     """Upheld: the listing was wrong — revoked (or, before a decision, rejected) and lifted."""
+    reviewer, reason = clean_single_line(reviewer), clean_free_text(reason)
     objection = session.get(Objection, objection_id)
     if objection is None:
         raise NotFound(f"异议不存在（no such objection）：{objection_id}", id=objection_id)
