@@ -22,6 +22,7 @@ from memoranda.loader import Catalogue
 from notifications.compose import Issuer
 from notifications.contexts import JurisdictionRow, Letterhead, MonthlyReportContext, SlaRow
 from notifications.outbox import EnqueueResult, NoticeDraft, NoticeKey, Recipient, enqueue_notices
+from registry.audit import EventDraft, append_events
 from registry.reporting import MonthlyReport, percent_text
 from registry.vocabulary import NoticeKind
 
@@ -161,4 +162,21 @@ def enqueue_report_mail(
     drafts = report_drafts(
         report, recipients=recipients, issuer=issuer, full_report_url=full_report_url, today=today
     )
-    return enqueue_notices(session, drafts, now=now, message_id_domain=issuer.message_id_domain)
+    result = enqueue_notices(session, drafts, now=now, message_id_domain=issuer.message_id_domain)
+    if result.new_ids:  # the month's report was sent for the first time: on the record
+        append_events(
+            session,
+            [
+                EventDraft(
+                    actor="flow:monthly-report",
+                    action="report.monthly_mail",
+                    entity_type="report",
+                    entity_id=report.month.key,
+                    before=None,
+                    after={"notice_ids": result.new_ids, "recipients": len(result.new_ids)},
+                    source="monthly-report",
+                )
+            ],
+            at=now,
+        )
+    return result
