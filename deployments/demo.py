@@ -64,7 +64,9 @@ def run_demo(settings: Settings, *, say: Say) -> dict[str, Any]:
     data_dir = settings.data_dir
     database = data_dir / "demo.db"
     mail = data_dir / "mail"
-    for stale in (database, database.with_name("demo.db-wal"), database.with_name("demo.db-shm")):
+    anchor = data_dir / "demo-audit-anchor.log"  # the demo database's heads, not the real one's
+    stale_files = ("demo.db-wal", "demo.db-shm", anchor.name)
+    for stale in (database, *(database.with_name(name) for name in stale_files)):
         stale.unlink(missing_ok=True)
     shutil.rmtree(mail, ignore_errors=True)
     url = f"sqlite:///{database}"
@@ -75,6 +77,7 @@ def run_demo(settings: Settings, *, say: Say) -> dict[str, Any]:
         _environment(
             JOINTCREDIT_DATABASE_URL=url,
             JOINTCREDIT_DATA_DIR=str(data_dir),
+            JOINTCREDIT_AUDIT_ANCHOR_PATH=str(anchor),
             JOINTCREDIT_SMTP_HOST=sink.host,
             JOINTCREDIT_SMTP_PORT=str(sink.port),
             JOINTCREDIT_SMTP_TLS="none",

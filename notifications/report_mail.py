@@ -24,6 +24,7 @@ from notifications.contexts import JurisdictionRow, Letterhead, MonthlyReportCon
 from notifications.outbox import EnqueueResult, NoticeDraft, NoticeKey, Recipient, enqueue_notices
 from registry.audit import EventDraft, append_events
 from registry.reporting import MonthlyReport, percent_text
+from registry.reporting.monthly import audit_head_line
 from registry.vocabulary import NoticeKind
 
 LEADERSHIP = "各位领导"
@@ -71,6 +72,9 @@ def highlights(report: MonthlyReport) -> list[str]:
             f"按时反馈率{percent_text(sla.feedback_on_time_ratio)}，逾期未办{sla.overdue_open}项"
             f"（统计截至{report.as_of.year}年{report.as_of.month}月{report.as_of.day}日）。"
         )
+    head = audit_head_line(report.audit_head)
+    if head is not None:
+        lines.append(f"{head}（请留存，用于核对审计记录是否被删改）。")
     return lines
 
 

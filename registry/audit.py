@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+from registry.audit_anchor import note_head
 from registry.free_text import clean_json, clean_single_line
 from registry.models import AuditEvent, AuditHead
 
@@ -146,7 +147,17 @@ def append_events(session: Session, drafts: Sequence[EventDraft], *, at: datetim
     session.execute(
         sa.update(AuditHead).where(col(AuditHead.id) == 1).values(last_seq=seq, last_hash=prev)
     )
+    chain = rows[0]["hash"] if rows[0]["seq"] == 1 else chain_id(session)
+    note_head(session, chain or "", seq, prev)  # anchored outside the database once committed
     return [row["seq"] for row in rows]
+
+
+def chain_id(session: Session) -> str | None:
+    """The hash of the first event: names this database's chain (e.g. in the anchor file)."""
+    first = session.execute(
+        sa.select(col(AuditEvent.hash)).where(col(AuditEvent.seq) == 1)
+    ).scalar_one_or_none()
+    return None if first is None else str(first)
 
 
 def _lock_head(session: Session) -> int:

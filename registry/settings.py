@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     outbox_retry_cap_seconds: float = Field(default=3600.0, gt=0)
     outbox_lease_seconds: float = Field(default=300.0, gt=0)
 
+    audit_anchor_path: Path | None = Field(
+        default=None,
+        description="Append-only file of signed audit heads (default <data_dir>/audit-anchor.log).",
+    )
+    audit_anchor_key: SecretStr | None = Field(
+        default=None, description="HMAC key of the anchor lines (default: derived from the ID key)."
+    )
+
     fault_after_step: str | None = Field(
         default=None,
         description="Rehearse a crash: fail the run right after this step commits (tests only).",
@@ -121,6 +129,11 @@ class Settings(BaseSettings):
     def mail_dir(self) -> Path:
         """Where `jointcredit mail-sink` stores what it receives (one `.eml` per message)."""
         return self.data_dir / "mail"
+
+    @property
+    def audit_anchor_file(self) -> Path:
+        """Where each commit's audit chain head is anchored (`registry.audit_anchor`)."""
+        return self.audit_anchor_path or self.data_dir / "audit-anchor.log"
 
     @property
     def calendar_dir(self) -> Path:
