@@ -6,7 +6,9 @@
 - **Replay.** Every listing's and department action's state is what its events say: the
   `state` in the `after` of its newest event. A listing has at least its `listing.propose`
   event; an action with no event of its own is still as dispatch created it (`dispatched`;
-  `batch.dispatch` records dispatch per batch). So `UPDATE listing SET state = …` made beside
+  `batch.dispatch` records dispatch per batch) — or, when the trail says its listing was
+  removed or revoked, `lift_requested` (databases from before lift requests had one event per
+  action). So `UPDATE listing SET state = …` made beside
   the application shows as a listing whose row and trail disagree.
 
 Read-only; streams the events and rows in chunks, holding one state per listing and action.
@@ -29,8 +31,7 @@ AUDIT = cast(sa.Table, sa.inspect(AuditEvent).local_table)
 LISTING = cast(sa.Table, sa.inspect(Listing).local_table)
 ACTION = cast(sa.Table, sa.inspect(DepartmentAction).local_table)
 REPLAYED = ("listing", "department_action")
-INITIAL_STATE = {"listing": None, "department_action": ActionState.DISPATCHED.value}
-"""The state of an entity with no event: a listing always has one; an action starts dispatched."""
+LIFTED_LISTING_STATES = {"removed", "revoked"}
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,12 @@ def replay_states(session: Session, *, shown: int = 20, chunk: int = 5000) -> Re
             trail[entity_type][int(entity_id)] = state
     mismatches: list[StateMismatch] = []
     checked = total = 0
-    for entity_type, entity_id, stored in _rows(session, chunk):
+    for entity_type, entity_id, stored, listing_id in _rows(session, chunk):
         checked += 1
-        expected = trail[entity_type].get(entity_id, INITIAL_STATE[entity_type])
+        expected = trail[entity_type].get(entity_id)
+        if expected is None and entity_type == "department_action":
+            lifted = trail["listing"].get(listing_id) in LIFTED_LISTING_STATES
+            expected = ActionState.LIFT_REQUESTED.value if lifted else ActionState.DISPATCHED.value
         if stored != expected:
             total += 1
             if len(mismatches) < shown:
@@ -132,12 +136,16 @@ def _state(after: Any) -> str | None:
     return None
 
 
-def _rows(session: Session, chunk: int) -> Iterator[tuple[str, int, str]]:
-    for entity_type, table in (("listing", LISTING), ("department_action", ACTION)):
+def _rows(session: Session, chunk: int) -> Iterator[tuple[str, int, str, int]]:
+    """(entity type, id, state, listing id) of every listing and action."""
+    for entity_type, table, listing in (
+        ("listing", LISTING, LISTING.c.id),
+        ("department_action", ACTION, ACTION.c.listing_id),
+    ):
         rows = session.execute(
-            sa.select(table.c.id, table.c.state)
+            sa.select(table.c.id, table.c.state, listing)
             .order_by(table.c.id)
             .execution_options(yield_per=chunk)
         )
-        for entity_id, state in rows:
-            yield entity_type, int(entity_id), str(state)
+        for entity_id, state, listing_id in rows:
+            yield entity_type, int(entity_id), str(state), int(listing_id)

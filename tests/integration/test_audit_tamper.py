@@ -187,3 +187,34 @@ def test_concurrent_appenders_anchor_the_final_head(engine: sa.Engine, tmp_path:
     assert len(anchor.path.read_text(encoding="ascii").splitlines()) == 100
     with pytest.raises(AnchorError):
         AuditAnchor(anchor.path, b"another key" * 3).latest("x")
+
+
+def test_lift_requests_from_before_their_events_replay_from_the_listing(trail: Trail) -> None:
+    """A database from before lift requests had one event per action: the listing's removal in
+    the trail implies them, and anything further still needs its own event."""
+    with db.session_scope(trail.engine) as session:
+        listing = session.execute(sa.text("SELECT min(id) FROM listing")).scalar_one()
+        append_events(
+            session,
+            [
+                EventDraft(
+                    "旧版本", "listing.remove", "listing", listing, None, {"state": "removed"}, "t"
+                )
+            ],
+            at=datetime(2026, 11, 30, tzinfo=UTC),
+        )
+    trail.sql(f"UPDATE listing SET state = 'removed' WHERE id = {listing}")
+    trail.sql(f"UPDATE department_action SET state = 'lift_requested' WHERE listing_id = {listing}")
+    with Session(trail.engine) as session:
+        assert replay_states(session).ok
+    trail.sql(
+        f"UPDATE department_action SET state = 'lift_confirmed' WHERE id ="
+        f" (SELECT min(id) FROM department_action WHERE listing_id = {listing})"
+    )
+    with Session(trail.engine) as session:
+        report = replay_states(session)
+    assert report.total_mismatches == 1
+    assert (report.mismatches[0].stored, report.mismatches[0].trail) == (
+        "lift_confirmed",
+        "lift_requested",
+    )
