@@ -36,6 +36,7 @@ from sqlmodel import Session, col
 from notifications.sink import free_port, message_id_counts, running_sink
 from registry import audit, db
 from registry.clock import BUSINESS_TZ
+from registry.errors import ConfigurationError
 from registry.models import DepartmentAction, Listing, Notice
 from registry.responses import record_responses, response_request
 from registry.routing import Decision
@@ -59,10 +60,13 @@ REPORT_MONTH = "2026-11"
 
 
 def run_demo(settings: Settings, *, say: Say) -> dict[str, Any]:
+    refuse_in_production(settings)  # before anything is deleted or written
     data_dir = settings.data_dir
     database = data_dir / "demo.db"
     mail = data_dir / "mail"
-    for stale in (database, database.with_name("demo.db-wal"), database.with_name("demo.db-shm")):
+    anchor = data_dir / "demo-audit-anchor.log"  # the demo database's heads, not the real one's
+    stale_files = ("demo.db-wal", "demo.db-shm", anchor.name)
+    for stale in (database, *(database.with_name(name) for name in stale_files)):
         stale.unlink(missing_ok=True)
     shutil.rmtree(mail, ignore_errors=True)
     url = f"sqlite:///{database}"
@@ -73,6 +77,7 @@ def run_demo(settings: Settings, *, say: Say) -> dict[str, Any]:
         _environment(
             JOINTCREDIT_DATABASE_URL=url,
             JOINTCREDIT_DATA_DIR=str(data_dir),
+            JOINTCREDIT_AUDIT_ANCHOR_PATH=str(anchor),
             JOINTCREDIT_SMTP_HOST=sink.host,
             JOINTCREDIT_SMTP_PORT=str(sink.port),
             JOINTCREDIT_SMTP_TLS="none",
@@ -139,6 +144,20 @@ async def _walk(database: Path, mail: Path, say: Say) -> dict[str, Any]:
     say("7. 投递全部通知到本地收信服务（deliver-notices）")
     delivered = await deliver_notices()
     return _summary(database, mail, old, new, routed, swept, removals, report, delivered, say)
+
+
+def refuse_in_production(settings: Settings) -> None:
+    """The demo replaces `var/demo.db` and `var/mail/` and freezes the clock: never in production.
+
+    Checked before anything on disk is touched, so a refused demo leaves the data dir as it was.
+    """
+    if settings.env == "production":
+        raise ConfigurationError(
+            "生产环境不能运行演示：演示会清空数据目录中的演示库与邮件目录"
+            f"（{settings.data_dir / 'mail'}），请在开发环境中运行"
+            "（the demo is refused when JOINTCREDIT_ENV=production）",
+            env=settings.env,
+        )
 
 
 def _confirm(batch_id: int, *, rejections: dict[int, str]) -> None:

@@ -19,6 +19,7 @@ from notifications.outbox import outbox_status, requeue_failed
 from notifications.sink import serve_sink
 from notifications.smtp import SmtpConfig
 from registry import db
+from registry.audit_anchor import anchor_from_settings, install
 from registry.clock import clock_from_settings
 from registry.settings import get_settings
 from registry.vocabulary import NOTICE_STATE_LABELS, label
@@ -125,6 +126,7 @@ def retry_failed(
     with reported(as_json):
         settings = get_settings()
         engine = db.make_engine(settings.database_url)
+        install(engine, anchor_from_settings(settings))  # the requeue's audit head
         db.require_current_schema(engine)
         with db.session_scope(engine) as session:
             requeued = requeue_failed(

@@ -22,7 +22,9 @@ from memoranda.loader import Catalogue
 from notifications.compose import Issuer
 from notifications.contexts import JurisdictionRow, Letterhead, MonthlyReportContext, SlaRow
 from notifications.outbox import EnqueueResult, NoticeDraft, NoticeKey, Recipient, enqueue_notices
+from registry.audit import EventDraft, append_events
 from registry.reporting import MonthlyReport, percent_text
+from registry.reporting.monthly import audit_head_line
 from registry.vocabulary import NoticeKind
 
 LEADERSHIP = "各位领导"
@@ -70,6 +72,9 @@ def highlights(report: MonthlyReport) -> list[str]:
             f"按时反馈率{percent_text(sla.feedback_on_time_ratio)}，逾期未办{sla.overdue_open}项"
             f"（统计截至{report.as_of.year}年{report.as_of.month}月{report.as_of.day}日）。"
         )
+    head = audit_head_line(report.audit_head)
+    if head is not None:
+        lines.append(f"{head}（请留存，用于核对审计记录是否被删改）。")
     return lines
 
 
@@ -161,4 +166,21 @@ def enqueue_report_mail(
     drafts = report_drafts(
         report, recipients=recipients, issuer=issuer, full_report_url=full_report_url, today=today
     )
-    return enqueue_notices(session, drafts, now=now, message_id_domain=issuer.message_id_domain)
+    result = enqueue_notices(session, drafts, now=now, message_id_domain=issuer.message_id_domain)
+    if result.new_ids:  # the month's report was sent for the first time: on the record
+        append_events(
+            session,
+            [
+                EventDraft(
+                    actor="flow:monthly-report",
+                    action="report.monthly_mail",
+                    entity_type="report",
+                    entity_id=report.month.key,
+                    before=None,
+                    after={"notice_ids": result.new_ids, "recipients": len(result.new_ids)},
+                    source="monthly-report",
+                )
+            ],
+            at=now,
+        )
+    return result

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+from registry.audit_anchor import note_head
+from registry.free_text import clean_json, clean_single_line
 from registry.models import AuditEvent, AuditHead
 
 GENESIS_HASH = "0" * 64
@@ -86,6 +88,20 @@ def _stored_hash(
     return hashlib.sha256((prev_hash + canonical_json(payload)).encode()).hexdigest()
 
 
+def cleaned(draft: EventDraft) -> EventDraft:
+    """The event as it may be stored: actor and source one line, every text in the detail with
+    resident ID numbers masked (`registry.free_text`) — whoever drafted it."""
+    return EventDraft(
+        actor=clean_single_line(draft.actor),
+        action=draft.action,
+        entity_type=draft.entity_type,
+        entity_id=draft.entity_id,
+        before=clean_json(draft.before),
+        after=clean_json(draft.after),
+        source=clean_single_line(draft.source),
+    )
+
+
 def append_events(session: Session, drafts: Sequence[EventDraft], *, at: datetime) -> list[int]:
     """Chain and insert events in the caller's transaction (never commits); returns their seqs."""
     if not drafts:
@@ -105,7 +121,8 @@ def append_events(session: Session, drafts: Sequence[EventDraft], *, at: datetim
         sa.select(col(AuditHead.last_seq), col(AuditHead.last_hash)).where(col(AuditHead.id) == 1)
     ).one()
     rows: list[dict[str, Any]] = []
-    for draft in drafts:
+    for raw in drafts:
+        draft = cleaned(raw)
         seq += 1
         before, after = jsonable(draft.before), jsonable(draft.after)
         digest = _stored_hash(prev, seq, at, draft, before, after)
@@ -130,7 +147,17 @@ def append_events(session: Session, drafts: Sequence[EventDraft], *, at: datetim
     session.execute(
         sa.update(AuditHead).where(col(AuditHead.id) == 1).values(last_seq=seq, last_hash=prev)
     )
+    chain = rows[0]["hash"] if rows[0]["seq"] == 1 else chain_id(session)
+    note_head(session, chain or "", seq, prev)  # anchored outside the database once committed
     return [row["seq"] for row in rows]
+
+
+def chain_id(session: Session) -> str | None:
+    """The hash of the first event: names this database's chain (e.g. in the anchor file)."""
+    first = session.execute(
+        sa.select(col(AuditEvent.hash)).where(col(AuditEvent.seq) == 1)
+    ).scalar_one_or_none()
+    return None if first is None else str(first)
 
 
 def _lock_head(session: Session) -> int:

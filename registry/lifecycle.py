@@ -32,6 +32,7 @@ from registry.calendar import WorkingCalendar
 from registry.clock import Clock
 from registry.db import in_list_chunks
 from registry.errors import NotFound, TransitionRefused
+from registry.free_text import clean_free_text, clean_single_line
 from registry.models import Listing
 from registry.models import ListingState as S
 from registry.sla import add_months, defence_deadline
@@ -284,17 +285,21 @@ def apply_transition(
     removal_reason: RemovalReason | None = None,
     strict: bool = True,
 ) -> TransitionResult:
-    """Move listings by `event`; never commits. `strict`: refuse all if any one is refused."""
+    """Move listings by `event`; never commits. `strict`: refuse all if any one is refused.
+
+    What a person typed is cleaned here, where it is stored (`registry.free_text`): the actor
+    and decision number become one line with ID numbers masked, the reason has them masked."""
     request = Request(
-        actor=actor,
-        source=source,
+        actor=clean_single_line(actor),
+        source=clean_single_line(source),
         today=clock.today(),
         now=clock.now(),
-        reason=reason,
-        decision_number=decision_number,
+        reason=clean_free_text(reason),
+        decision_number=clean_single_line(decision_number) or None,
         removal_reason=removal_reason,
     )
     views = _load_views(session, listing_ids)
+    reason, actor, source = request.reason, request.actor, request.source
     result = TransitionResult(event)
     movable: dict[tuple[str, str], list[ListingView]] = {}
     for view in views:

@@ -23,8 +23,10 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from registry.audit import EventDraft, append_events
 from registry.clock import business_date
 from registry.errors import JointcreditError, NotFound
+from registry.free_text import clean_free_text, clean_single_line
 from registry.lifecycle import Event
 from registry.models import (
     ActionState,
@@ -209,6 +211,7 @@ def request_lifts(session: Session, listing_ids: Sequence[int], routing: Routing
                 )
             )
         ]
+    _action_events(session, routing, moved, "action.lift_request", ActionState.LIFT_REQUESTED)
     digests: dict[tuple[str, str], list[tuple[int, int]]] = {}
     for action_id, listing_id, department, memorandum in moved:
         digests.setdefault((department, memorandum), []).append((action_id, listing_id))
@@ -225,6 +228,50 @@ def request_lifts(session: Session, listing_ids: Sequence[int], routing: Routing
         for (department, memorandum), pairs in sorted(digests.items())
     ]
     return result
+
+
+def _action_events(
+    session: Session,
+    routing: Routing,
+    moved: Sequence[tuple[int, int, str, str]],
+    action: str,
+    state: ActionState,
+) -> None:
+    """One audit event per department action a removal or a restore moved (id, listing,
+    department, memorandum), so the trail replays every action's state (`audit.replay`)."""
+    append_events(
+        session,
+        [
+            EventDraft(
+                actor=routing.actor,
+                action=action,
+                entity_type="department_action",
+                entity_id=action_id,
+                before=None,
+                after={"state": state.value, "listing_id": listing_id, "department": department},
+                source=routing.source,
+            )
+            for action_id, listing_id, department, _ in moved
+        ],
+        at=routing.clock.now(),
+    )
+
+
+def _record(
+    session: Session,
+    routing: Routing,
+    action: str,
+    entity: str,
+    entity_id: int,
+    after: dict[str, Any],
+    before: dict[str, Any] | None = None,
+) -> None:
+    """The audit event of an objection, application or commitment (no listing moves with it)."""
+    append_events(
+        session,
+        [EventDraft(routing.actor, action, entity, entity_id, before, after, routing.source)],
+        at=routing.clock.now(),
+    )
 
 
 # --- operator decisions and applications ---------------------------------------------------
@@ -320,7 +367,7 @@ def apply_for_removal(
         .values(
             subject_id=listing.subject_id,
             kind="credit",
-            text=commitment.strip(),
+            text=clean_free_text(commitment).strip(),
             made_on=today,
             public=True,
             recorded_at=now,
@@ -334,7 +381,7 @@ def apply_for_removal(
         .values(
             listing_id=listing_id,
             applied_at=now,
-            evidence=evidence.strip(),
+            evidence=clean_free_text(evidence).strip(),
             commitment_id=commitment_id,
             state="open",
             decide_from=today,
@@ -344,6 +391,28 @@ def apply_for_removal(
         )
         .returning(col(RemovalApplication.id))
     ).scalar_one()
+    _record(
+        session,
+        routing,
+        "commitment.record",
+        "commitment",
+        commitment_id,
+        {"subject_id": listing.subject_id, "kind": "credit", "public": True},
+    )
+    _record(
+        session,
+        routing,
+        "removal_application.file",
+        "removal_application",
+        application_id,
+        {
+            "state": "open",
+            "listing_id": listing_id,
+            "commitment_id": commitment_id,
+            "reason": reason.value,
+            "decide_due": due.due,
+        },
+    )
     return Application(int(application_id), listing_id, reason, due.due)
 
 
@@ -357,6 +426,7 @@ def decide_removal(
     routing: Routing,
 ) -> StepResult:
     """An operator's decision on listings in removal review (expired legacy, or applied)."""
+    reviewer, reason = clean_single_line(reviewer), clean_free_text(reason)
     listings = [_listing(session, i) for i in listing_ids]
     waiting = [listing.id for listing in listings if listing.state != S.REMOVAL_REVIEW.value]
     if waiting:
@@ -373,7 +443,7 @@ def decide_removal(
         result = StepResult("retain")
         result.moved, _ = decider.move(session, ids, Event.RETAIN, strict=True, reason=reason)
         state = "refused"
-    session.execute(
+    decided = session.execute(
         sa.update(RemovalApplication)
         .where(col(RemovalApplication.listing_id).in_(ids), col(RemovalApplication.state) == "open")
         .values(
@@ -382,7 +452,18 @@ def decide_removal(
             decided_by=reviewer,
             decision_reason=reason,
         )
-    )
+        .returning(col(RemovalApplication.id), col(RemovalApplication.listing_id))
+    ).all()
+    for application_id, listing_id in decided:
+        _record(
+            session,
+            decider,
+            "removal_application.decide",
+            "removal_application",
+            application_id,
+            {"state": state, "listing_id": listing_id, "reason": reason},
+            before={"state": "open"},
+        )
     return routing.finish(session, result)
 
 
@@ -391,11 +472,12 @@ def restore_after_fraud(
 ) -> StepResult:
     """恢复: an early removal obtained by fraud is undone; the original expiry stands and every
     department that lifted its measures is asked to apply them again."""
+    reviewer, reason = clean_single_line(reviewer), clean_free_text(reason)
     decider = Routing(**{**routing.__dict__, "actor": reviewer})
     result = StepResult("restore")
     result.moved, _ = decider.move(session, [listing_id], Event.RESTORE, strict=True, reason=reason)
     today, now = routing.clock.today(), routing.clock.now()
-    reapplied: list[tuple[int, str, str]] = []
+    reapplied: list[tuple[int, int, str, str]] = []
     for department in sorted(
         session.execute(
             sa.select(ACTION.c.department).where(ACTION.c.listing_id == listing_id).distinct()
@@ -404,7 +486,7 @@ def restore_after_fraud(
         sla = routing.catalogue.sla_for(department)
         due = action_deadlines(routing.calendar, sla, today)
         reapplied += [
-            (row[0], row[1], row[2])
+            (row[0], row[1], row[2], row[3])
             for row in session.execute(
                 sa.update(ACTION)
                 .where(ACTION.c.listing_id == listing_id, ACTION.c.department == department)
@@ -428,9 +510,12 @@ def restore_after_fraud(
                     lift_requested_at=None,
                     lift_due=None,
                 )
-                .returning(ACTION.c.listing_id, ACTION.c.department, ACTION.c.memorandum)
+                .returning(
+                    ACTION.c.id, ACTION.c.listing_id, ACTION.c.department, ACTION.c.memorandum
+                )
             )
         ]
+    _action_events(session, decider, reapplied, "action.redispatch", ActionState.DISPATCHED)
     batch_id = _listing(session, listing_id).batch_id
     result.actions_created = len(reapplied)
     result.notices = [
@@ -442,7 +527,7 @@ def restore_after_fraud(
             memorandum=memorandum,
             step=f"restore-{listing_id}-{today.isoformat()}",
         )
-        for _, department, memorandum in reapplied
+        for _, _, department, memorandum in reapplied
     ]
     return routing.finish(session, result)
 
@@ -454,6 +539,7 @@ def file_objection(
     session: Session, listing_id: int, *, filed_by: str, reason: str, routing: Routing
 ) -> int:
     """异议: recorded with its own answer deadline (`objection_wd` working days)."""
+    filed_by, reason = clean_single_line(filed_by), clean_free_text(reason)
     listing = _listing(session, listing_id)
     if listing.state in (S.REJECTED.value, S.REMOVED.value, S.REVOKED.value):
         raise RemovalRefused(
@@ -465,13 +551,13 @@ def file_objection(
     today = routing.clock.today()
     wd = routing.catalogue.time_limits.objection_wd
     due = routing.calendar.add_working_days(today, wd)
-    return int(
+    objection_id = int(
         session.execute(
             sa.insert(Objection)
             .values(
                 listing_id=listing_id,
                 filed_at=routing.clock.now(),
-                filed_by=filed_by.strip() or "当事人",
+                filed_by=filed_by or "当事人",
                 reason=reason.strip(),
                 state="open",
                 answer_from=today,
@@ -482,6 +568,21 @@ def file_objection(
             .returning(col(Objection.id))
         ).scalar_one()
     )
+    _record(
+        session,
+        routing,
+        "objection.file",
+        "objection",
+        objection_id,
+        {
+            "state": "open",
+            "listing_id": listing_id,
+            "filed_by": filed_by or "当事人",
+            "reason": reason,
+            "answer_due": due.due,
+        },
+    )
+    return objection_id
 
 
 def decide_objection(
@@ -494,6 +595,7 @@ def decide_objection(
     routing: Routing,
 ) -> StepResult:
     """Upheld: the listing was wrong — revoked (or, before a decision, rejected) and lifted."""
+    reviewer, reason = clean_single_line(reviewer), clean_free_text(reason)
     objection = session.get(Objection, objection_id)
     if objection is None:
         raise NotFound(f"异议不存在（no such objection）：{objection_id}", id=objection_id)
@@ -521,15 +623,30 @@ def decide_objection(
                     NoticeKind.REJECTION, listing.batch_id, (listing.id or 0,), reason=reason
                 )
             )
-    session.execute(
+    outcome = "upheld" if upheld else "dismissed"
+    changed = session.execute(
         sa.update(Objection)
         .where(col(Objection.id) == objection_id, col(Objection.state) == "open")
         .values(
-            state="upheld" if upheld else "dismissed",
+            state=outcome,
             decided_at=routing.clock.now(),
             decided_by=reviewer,
             decision_reason=reason,
         )
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise RemovalRefused(
+            f"异议 {objection_id} 已由他人处理（already decided concurrently）",
+            objection_id=objection_id,
+        )
+    _record(
+        session,
+        decider,
+        "objection.decide",
+        "objection",
+        objection_id,
+        {"state": outcome, "listing_id": objection.listing_id, "reason": reason},
+        before={"state": "open"},
     )
     return routing.finish(session, result)
 

@@ -33,6 +33,7 @@ from registry.audit import EventDraft, append_events
 from registry.calendar import WorkingCalendar
 from registry.clock import Clock
 from registry.errors import JointcreditError, NotFound, TransitionRefused
+from registry.free_text import clean_free_text, clean_single_line
 from registry.lifecycle import Event, apply_transition
 from registry.models import ActionState, Batch, DepartmentAction, Listing, ListType, Subject
 from registry.models import ListingState as S
@@ -261,7 +262,7 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
     result = StepResult(Step.DECIDE)
     # The reviewer as a person wrote it: " 张伟 " is 张伟 (so the proposer guard sees them),
     # and a name made only of spaces is no reviewer at all.
-    reviewer = decision.reviewer.strip()
+    reviewer = clean_single_line(decision.reviewer)
     if not reviewer:
         raise DecisionError("须填写审核人（a reviewer is required）", batch_id=batch_id)
     awaiting = {i for i, _ in _listings(session, batch_id, S.AWAITING_CONFIRMATION)}
@@ -314,7 +315,7 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
         return result
     rejected_by_reason: dict[str, list[int]] = {}
     for listing_id, reason in decision.rejections.items():
-        rejected_by_reason.setdefault(reason.strip(), []).append(listing_id)
+        rejected_by_reason.setdefault(clean_free_text(reason).strip(), []).append(listing_id)
     for reason, ids in rejected_by_reason.items():
         moved, _ = routing.move(
             session, ids, Event.REJECT, strict=True, reason=reason, actor=reviewer

@@ -22,6 +22,10 @@ import memoranda
 from registry.errors import ConfigurationError
 
 DEV_ID_HASH_KEY = "dev-only-id-hash-key-change-me"
+MIN_ID_HASH_KEY_BYTES = 32
+"""A production ID hash key has at least this many bytes besides surrounding whitespace: the
+masked form shows 10 of 18 characters, so a weak key lets anyone holding a stored hash try the
+remaining ~10^7 numbers and recover the person (HMAC-SHA256 wants a key of its output size)."""
 
 
 class Settings(BaseSettings):
@@ -66,6 +70,14 @@ class Settings(BaseSettings):
     outbox_retry_cap_seconds: float = Field(default=3600.0, gt=0)
     outbox_lease_seconds: float = Field(default=300.0, gt=0)
 
+    audit_anchor_path: Path | None = Field(
+        default=None,
+        description="Append-only file of signed audit heads (default <data_dir>/audit-anchor.log).",
+    )
+    audit_anchor_key: SecretStr | None = Field(
+        default=None, description="HMAC key of the anchor lines (default: derived from the ID key)."
+    )
+
     fault_after_step: str | None = Field(
         default=None,
         description="Rehearse a crash: fail the run right after this step commits (tests only).",
@@ -93,10 +105,18 @@ class Settings(BaseSettings):
                     "生产环境不允许冻结时钟：请删除 JOINTCREDIT_NOW"
                     "（JOINTCREDIT_NOW is refused when JOINTCREDIT_ENV=production）"
                 )
-            if self.id_hash_key.get_secret_value() == DEV_ID_HASH_KEY:
+            key = self.id_hash_key.get_secret_value()
+            if key == DEV_ID_HASH_KEY:
                 raise ValueError(
                     "生产环境必须设置自己的 JOINTCREDIT_ID_HASH_KEY"
                     "（the development placeholder key is refused in production）"
+                )
+            if len(key.strip().encode()) < MIN_ID_HASH_KEY_BYTES:
+                raise ValueError(
+                    f"生产环境的 JOINTCREDIT_ID_HASH_KEY 至少须有 {MIN_ID_HASH_KEY_BYTES} 字节"
+                    "（不计首尾空白），可用 `openssl rand -hex 32` 生成"
+                    f"（an ID hash key shorter than {MIN_ID_HASH_KEY_BYTES} bytes is refused"
+                    " in production）"
                 )
         return self
 
@@ -109,6 +129,11 @@ class Settings(BaseSettings):
     def mail_dir(self) -> Path:
         """Where `jointcredit mail-sink` stores what it receives (one `.eml` per message)."""
         return self.data_dir / "mail"
+
+    @property
+    def audit_anchor_file(self) -> Path:
+        """Where each commit's audit chain head is anchored (`registry.audit_anchor`)."""
+        return self.audit_anchor_path or self.data_dir / "audit-anchor.log"
 
     @property
     def calendar_dir(self) -> Path:

@@ -122,6 +122,14 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "listing.remove": "移出名单",
     "listing.revoke": "撤销列入",
     "listing.restore": "恢复列入",
+    "objection.file": "登记异议",
+    "objection.decide": "处理异议",
+    "removal_application.file": "登记移出申请",
+    "removal_application.decide": "决定移出申请",
+    "commitment.record": "登记信用承诺",
+    "action.lift_request": "请求解除措施",
+    "action.redispatch": "恢复后重新推送",
+    "report.monthly_mail": "报送月报",
 }
 REMOVAL_REASON_LABELS: dict[str, str] = {
     RemovalReason.EXPIRY: "期满",

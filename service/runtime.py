@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from memoranda.loader import Catalogue, load_catalogue
 from notifications.compose import Issuer, notice_enqueuer
 from registry import db
+from registry.audit_anchor import anchor_from_settings, install
 from registry.calendar import WorkingCalendar
 from registry.clock import Clock, clock_from_settings
 from registry.routing import Routing
@@ -65,6 +66,7 @@ def opened_runtime(settings: Settings | None = None) -> Iterator[Runtime]:
     settings = settings or get_settings()
     catalogue = current_catalogue(settings.catalogue_dir)
     engine = db.make_engine(settings.database_url)
+    install(engine, anchor_from_settings(settings))
     try:
         db.require_current_schema(engine)
         yield Runtime(

@@ -24,6 +24,7 @@ from sqlmodel import Session, col
 from memoranda.loader import Catalogue
 from registry.audit import EventDraft, append_events
 from registry.clock import Clock
+from registry.free_text import clean_single_line
 from registry.intake.quarantine import QuarantineFile
 from registry.intake.reading import RawRow, Source, open_rows
 from registry.intake.rows import LIST_TYPE_CHOICES, RowRules, ValidRow, validate_row
@@ -177,12 +178,12 @@ class _Importer:
     ) -> None:
         self.session = session
         self.source = source
-        self.file_name = file_name
+        self.file_name = clean_single_line(file_name)  # stored as the batch's source
         self.rules = rules
         self.now = now
-        self.proposed_by = proposed_by
-        self.reporter = reporter
-        self.audit_source = f"import:{file_name}"[:100]
+        self.proposed_by = clean_single_line(proposed_by)
+        self.reporter = clean_single_line(reporter)
+        self.audit_source = f"import:{self.file_name}"[:100]
         self.quarantine_file = QuarantineFile(quarantine_dir)
         self.batch_id = 0
         self.reference = ""

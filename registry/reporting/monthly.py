@@ -42,7 +42,7 @@ from typing import Any, cast
 from sqlmodel import Session
 
 from memoranda.loader import Catalogue
-from registry.models import ListType
+from registry.models import AuditHead, ListType
 from registry.reporting.monthly_rows import (
     ActionCountRow,
     DayRow,
@@ -213,6 +213,10 @@ class MonthlyReport:
     grounds: tuple[CountLine, ...]
     industries: tuple[CountLine, ...]
     trend: tuple[TrendPoint, ...]
+    audit_head: tuple[int, str] | None = None
+    """The audit chain's head (seq, hash) when the figures were read: printed in the report so
+    the supervising office holds it and a later truncation of the trail shows
+    (`jointcredit audit verify --head SEQ:HASH`, `registry.audit_anchor`)."""
 
     @property
     def below_target(self) -> list[JurisdictionFigures]:
@@ -235,6 +239,7 @@ class MonthlyReport:
             "grounds": [row.as_dict() for row in self.grounds],
             "industries": [row.as_dict() for row in self.industries],
             "trend": [row.as_dict() for row in self.trend],
+            "audit_head": audit_head_line(self.audit_head),
         }
 
 
@@ -264,7 +269,20 @@ def monthly_report(
         grounds=tuple(ground_lines(ground_rows(session, month), catalogue=catalogue)),
         industries=tuple(industry_lines(industry_rows(session, month))),
         trend=tuple(trend_points(day_rows(session, window[0], month), window)),
+        audit_head=_audit_head(session),
     )
+
+
+def _audit_head(session: Session) -> tuple[int, str] | None:
+    head = session.get(AuditHead, 1)
+    return None if head is None or head.last_seq == 0 else (head.last_seq, head.last_hash)
+
+
+def audit_head_line(head: tuple[int, str] | None) -> str | None:
+    """`第 N 号 SEQ:HASH`, the form `jointcredit audit verify --head` takes."""
+    if head is None:
+        return None
+    return f"审计链头：第 {head[0]} 号操作记录 {head[0]}:{head[1]}"
 
 
 def _jurisdiction(

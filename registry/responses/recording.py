@@ -28,7 +28,7 @@ Never commits: the caller owns the transaction, as everywhere in `registry/`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ from memoranda.loader import Catalogue
 from registry.audit import EventDraft, append_events
 from registry.clock import Clock, business_date
 from registry.db import in_list_chunks
+from registry.free_text import clean_free_text
 from registry.models import DepartmentAction, Listing
 from registry.responses.items import Item, checked_items, refuse
 from registry.responses.requests import (
@@ -83,7 +84,10 @@ def record_responses(
     now = clock.now()
     today = business_date(now)
     result = ResponseResult()
-    items = checked_items(session, responses, catalogue, result, today)
+    items = [
+        replace(item, text=clean_free_text(item.text))
+        for item in checked_items(session, responses, catalogue, result, today)
+    ]
     drafts: list[EventDraft] = []
     for kind in ORDER:
         groups: dict[tuple[str, date | None], list[Item]] = {}

@@ -159,3 +159,24 @@ def test_the_demo_runs_the_whole_mission_and_its_summary_matches_mail_and_report
     for raw in raw_ids:
         assert raw.encode() not in everything
         assert raw[6:14].encode() not in everything  # not even the birth date
+
+
+def test_the_demo_in_production_is_refused_before_it_touches_anything(tmp_path: Path) -> None:
+    """Issue 13 item 11: the demo used to delete var/mail before production refused it."""
+    mail = tmp_path / "var" / "mail"
+    mail.mkdir(parents=True)
+    kept = mail / "2026-11-27-received.eml"
+    kept.write_text("Subject: a letter someone still needs\n", encoding="utf-8")
+    database = tmp_path / "var" / "demo.db"
+    database.write_bytes(b"not ours to delete")
+    env = {"JOINTCREDIT_ENV": "production", "JOINTCREDIT_ID_HASH_KEY": "k" * 40}
+    result = run(tmp_path, "demo", env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "生产环境不能运行演示" in result.stderr
+    assert kept.read_text(encoding="utf-8") == "Subject: a letter someone still needs\n"
+    assert database.read_bytes() == b"not ours to delete"
+    assert sorted(p.name for p in (tmp_path / "var").rglob("*")) == [
+        "2026-11-27-received.eml",
+        "demo.db",
+        "mail",
+    ]

@@ -28,7 +28,7 @@ def test_a_kill_point_is_a_rehearsal_setting(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_production_refuses_a_kill_point(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOINTCREDIT_ENV", "production")
-    monkeypatch.setenv("JOINTCREDIT_ID_HASH_KEY", "a-real-key-from-the-vault")
+    monkeypatch.setenv("JOINTCREDIT_ID_HASH_KEY", "a-real-key-from-the-vault-0123456789abcdef")
     monkeypatch.setenv("JOINTCREDIT_KILL_AT", "deliver-notices:after-send")
     with pytest.raises(ConfigurationError, match="JOINTCREDIT_KILL_AT") as refused:
         get_settings()

@@ -39,7 +39,7 @@ def test_jointcredit_now_freezes_the_clock(monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_production_refuses_the_frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOINTCREDIT_ENV", "production")
-    monkeypatch.setenv("JOINTCREDIT_ID_HASH_KEY", "a-real-key-from-the-vault")
+    monkeypatch.setenv("JOINTCREDIT_ID_HASH_KEY", "a-real-key-from-the-vault-0123456789abcdef")
     monkeypatch.setenv("JOINTCREDIT_NOW", "2026-12-31T09:00:00+08:00")
     with pytest.raises(ConfigurationError, match="JOINTCREDIT_NOW"):
         get_settings()
@@ -51,6 +51,30 @@ def test_production_refuses_the_placeholder_key(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("JOINTCREDIT_ENV", "production")
     with pytest.raises(ConfigurationError, match="JOINTCREDIT_ID_HASH_KEY"):
         get_settings()
+
+
+@pytest.mark.parametrize(
+    "key", ["", "   ", "\t\n", "short-key", " " * 40, "x" * 31, "  " + "k" * 31 + "  "]
+)
+def test_production_refuses_an_empty_or_short_key(
+    monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    """Issue 13 item 10: a weak key makes every stored hash reversible over the masked digits."""
+    monkeypatch.setenv("JOINTCREDIT_ENV", "production")
+    monkeypatch.setenv("JOINTCREDIT_ID_HASH_KEY", key)
+    with pytest.raises(ConfigurationError, match="JOINTCREDIT_ID_HASH_KEY") as refused:
+        get_settings()
+    assert "至少须有 32 字节" in refused.value.message
+    assert key.strip() == "" or key.strip() not in refused.value.message
+
+
+def test_production_accepts_a_key_of_32_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOINTCREDIT_ENV", "production")
+    monkeypatch.setenv("JOINTCREDIT_ID_HASH_KEY", "k" * 32)
+    assert get_settings().env == "production"
+    monkeypatch.setenv("JOINTCREDIT_ENV", "development")
+    monkeypatch.setenv("JOINTCREDIT_ID_HASH_KEY", "short")  # development: any key
+    assert get_settings().env == "development"
 
 
 def test_a_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
