@@ -108,6 +108,14 @@ STATE_CHANGING: dict[str, list[str]] = {
         "承诺系以欺诈取得",
     ],
     "report monthly": ["report", "monthly", "--month", "2026-10"],
+    "contact set": [
+        "contact",
+        "set",
+        "--department",
+        "ndrc",
+        "--address",
+        "xinyong@ndrc.example.cn",
+    ],
 }
 RECORDED_EVEN_WHEN_NOTHING_MOVES = {"calendar reload"}
 """Commands whose run is itself on the record (how many deadlines it checked), even when the
