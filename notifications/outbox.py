@@ -11,6 +11,14 @@ States: queued → sending (leased to one deliverer) → sent | retry_wait | fai
 subquery takes `FOR UPDATE SKIP LOCKED`, so concurrent deliverers split the queue instead of
 waiting on each other; SQLite serialises writers, and the claim is the first statement of its
 transaction, so the guard alone is enough. Nothing here commits.
+
+A claim is not an attempt. Right before each SMTP send the deliverer begins the attempt
+(`begin_attempt`): one guarded UPDATE that counts it and renews the lease, and that matches only
+while the notice is still this deliverer's claim, its lease has not lapsed and the budget is not
+spent. Only a deliverer whose begin matched one row sends, so a claim taken over after its lease
+lapsed is never sent by its old holder, and an attempt cut short by a crash still counts. A
+notice whose budget is spent is never claimed again: `park_exhausted` marks it dead with the
+reason (docs/reliability.md, "Slow relays and concurrent drains").
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from registry.vocabulary import NoticeKind
 KEY_MAX = 200
 REPLY_MAX = 2000
 DEFAULT_MESSAGE_ID_DOMAIN = "jointcredit.local"
+DEFAULT_MAX_ATTEMPTS = 8
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
@@ -223,7 +232,10 @@ def _row(draft: NoticeDraft, now: datetime, domain: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ClaimedNotice:
-    """What a deliverer needs to send one notice, and the attempt number that is its claim."""
+    """What a deliverer needs to send one notice; `attempt` is the number its send will carry.
+
+    The claim does not count the attempt: `begin_attempt` does, right before the send.
+    """
 
     id: int
     attempt: int
@@ -237,6 +249,10 @@ class ClaimedNotice:
     body_html: str | None
 
 
+def _within_budget(max_attempts: int) -> sa.ColumnElement[bool]:
+    return NOTICE.c.attempts - NOTICE.c.attempts_at_requeue < max_attempts
+
+
 def _claimable(now: datetime) -> sa.ColumnElement[bool]:
     waiting = sa.and_(
         NOTICE.c.state.in_([NoticeState.QUEUED.value, NoticeState.RETRY_WAIT.value]),
@@ -247,26 +263,36 @@ def _claimable(now: datetime) -> sa.ColumnElement[bool]:
 
 
 def claim_notices(
-    session: Session, *, now: datetime, limit: int, lease: timedelta, deliverer: str
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    deliverer: str,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> list[ClaimedNotice]:
-    """Lease up to `limit` due notices to `deliverer`; each claim bumps the attempt number."""
+    """Lease up to `limit` due notices to `deliverer`; none whose attempts are spent.
+
+    `deliverer` must name this claimant alone (`notifications.delivery.deliverer_name`): it is
+    what `begin_attempt` checks before every send.
+    """
     if limit <= 0:
         return []
-    pick = sa.select(NOTICE.c.id).where(_claimable(now)).order_by(NOTICE.c.id).limit(limit)
+    due = sa.and_(_claimable(now), _within_budget(max_attempts))
+    pick = sa.select(NOTICE.c.id).where(due).order_by(NOTICE.c.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     claim = (
         sa.update(NOTICE)
-        .where(NOTICE.c.id.in_(pick.scalar_subquery()), _claimable(now))
+        .where(NOTICE.c.id.in_(pick.scalar_subquery()), due)
         .values(
             state=NoticeState.SENDING.value,
-            attempts=NOTICE.c.attempts + 1,
             lease_until=now + lease,
             claimed_by=deliverer,
         )
         .returning(
             NOTICE.c.id,
-            NOTICE.c.attempts,
+            NOTICE.c.attempts + 1,
             NOTICE.c.attempts_at_requeue,
             NOTICE.c.kind,
             NOTICE.c.message_id,
@@ -281,6 +307,102 @@ def claim_notices(
     return sorted((ClaimedNotice(*row) for row in rows), key=lambda notice: notice.id)
 
 
+def begin_attempt(
+    session: Session,
+    notice: ClaimedNotice,
+    *,
+    now: datetime,
+    lease: timedelta,
+    deliverer: str,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> bool:
+    """Count the attempt and renew the lease, if the claim is still ours; send only on True.
+
+    One UPDATE of one row: it matches only while the notice is `sending`, claimed by
+    `deliverer`, has not been attempted since the claim, its lease has not lapsed and its
+    budget is not spent. Committed before the send, so a crash in the send still counts.
+    """
+    statement = (
+        sa.update(NOTICE)
+        .where(
+            NOTICE.c.id == notice.id,
+            NOTICE.c.state == NoticeState.SENDING.value,
+            NOTICE.c.claimed_by == deliverer,
+            NOTICE.c.attempts == notice.attempt - 1,
+            NOTICE.c.lease_until > now,
+            _within_budget(max_attempts),
+        )
+        .values(attempts=notice.attempt, lease_until=now + lease)
+    )
+    result = cast(sa.CursorResult[Any], session.execute(statement))
+    return result.rowcount == 1
+
+
+def release_unsent(session: Session, unsent: Sequence[ClaimedNotice], *, deliverer: str) -> int:
+    """Hand back claimed notices that were never begun, so any deliverer may take them now."""
+    if not unsent:
+        return 0
+    statement = (
+        sa.update(NOTICE)
+        .where(
+            NOTICE.c.id == sa.bindparam("b_id"),
+            NOTICE.c.state == NoticeState.SENDING.value,
+            NOTICE.c.claimed_by == deliverer,
+            NOTICE.c.attempts == sa.bindparam("b_before"),
+        )
+        .values(
+            state=sa.case(
+                (NOTICE.c.attempts > 0, NoticeState.RETRY_WAIT.value),
+                else_=NoticeState.QUEUED.value,
+            ),
+            lease_until=None,
+            claimed_by=None,
+        )
+    )
+    params = [{"b_id": notice.id, "b_before": notice.attempt - 1} for notice in unsent]
+    result = cast(sa.CursorResult[Any], session.execute(statement, params))
+    return result.rowcount
+
+
+@dataclass(frozen=True)
+class ParkedNotice:
+    id: int
+    recipient: str
+    reason: str
+
+
+def park_exhausted(session: Session, *, now: datetime, max_attempts: int) -> list[ParkedNotice]:
+    """Mark dead every due notice whose attempts are spent, instead of claiming it again.
+
+    A notice left `sending` by a deliverer that died in its last attempt may have reached the
+    relay (the RFC 1047 window), so its reason says the outcome is unknown.
+    """
+    exhausted = sa.and_(_claimable(now), sa.not_(_within_budget(max_attempts)))
+    unknown = (
+        f"已达最多尝试次数 {max_attempts}，最后一次投递的结果未记录，可能已送达"
+        f"（attempts exhausted; the outcome of the last attempt was not recorded, "
+        f"it may have been delivered）"
+    )
+    spent = f"已达最多尝试次数 {max_attempts}（attempts exhausted）"
+    parked: list[ParkedNotice] = []
+    for state_is_sending, reason in ((True, unknown), (False, spent)):
+        which = NOTICE.c.state == NoticeState.SENDING.value
+        statement = (
+            sa.update(NOTICE)
+            .where(exhausted, which if state_is_sending else sa.not_(which))
+            .values(
+                state=NoticeState.DEAD.value,
+                last_error=reason,
+                smtp_reply=reason,
+                lease_until=None,
+            )
+            .returning(NOTICE.c.id, NOTICE.c.recipient)
+        )
+        rows = session.execute(statement).all()
+        parked += [ParkedNotice(row.id, row.recipient, reason) for row in rows]
+    return sorted(parked, key=lambda notice: notice.id)
+
+
 # --- outcomes ------------------------------------------------------------------------------
 
 
@@ -288,7 +410,7 @@ def claim_notices(
 class RetryPolicy:
     """Exponential backoff with jitter; `max_attempts` attempts per budget, then `dead`."""
 
-    max_attempts: int = 8
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     base: timedelta = timedelta(seconds=60)
     cap: timedelta = timedelta(hours=1)
 
@@ -324,7 +446,11 @@ class RecordedOutcomes:
 def record_outcomes(
     session: Session, outcomes: Sequence[DeliveryOutcome], *, deliverer: str
 ) -> RecordedOutcomes:
-    """Apply the attempts' outcomes; a deliverer whose lease was taken over changes nothing."""
+    """Apply the attempts' outcomes; a deliverer whose lease was taken over changes nothing.
+
+    The guard is the attempt number `begin_attempt` counted: a later attempt by anyone else has
+    moved it on, and then this outcome is only kept in `notice_attempt`.
+    """
     recorded = RecordedOutcomes()
     if not outcomes:
         return recorded
@@ -335,7 +461,7 @@ def record_outcomes(
     )
     for outcome_kind, group in _grouped(outcomes).items():
         values = _state_after(outcome_kind)
-        statement = sa.update(NOTICE).where(guard).values(**values)
+        statement = sa.update(NOTICE).where(guard).values(**values, claimed_by=deliverer)
         params = [_params(outcome) for outcome in group]
         result = cast(sa.CursorResult[Any], session.execute(statement, params))
         applied = result.rowcount
