@@ -336,6 +336,7 @@ def drain_report_markdown(report: DrainReport) -> str:
         f"| 永久失败（已搁置，联系人已标记） | {report.failed} |",
         f"| 重试次数用尽（已放弃） | {report.dead} |",
         f"| 租约已被他人接管 | {report.lease_lost} |",
+        f"| 未及发送、已交还队列 | {report.released} |",
     ]
     if report.failures:
         lines += ["", "### 需要处理的通知", "", "| 通知编号 | 收件人 | 服务器答复 |"]

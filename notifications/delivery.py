@@ -1,17 +1,29 @@
 """Draining the outbox: claim a batch, send it over the connection pool, record the outcomes.
 
-Each batch is three short transactions — claim, (SMTP, no transaction open), record — so a
-deliverer never holds a database lock while it talks to a mail server, and a crash leaves at
-most one batch `sending` until its lease runs out. The database calls run in a worker thread
-(`asyncio.to_thread`) so the event loop keeps every SMTP connection busy meanwhile.
+Each batch is short transactions — claim, one `begin_attempt` per message right before its
+send, record — so a deliverer never holds a database lock while it talks to a mail server, and
+a crash leaves at most one batch `sending` until its lease runs out. The database calls run in
+a worker thread (`asyncio.to_thread`) so the event loop keeps every SMTP connection busy.
+
+A batch must be recorded while its leases hold, however slow the relay (issue 13): a deliverer
+whose lease lapsed before the record would leave sent notices to be claimed and sent again.
+So a batch lives within one lease, on this process's monotonic clock: sends start only in the
+first 40 % of it, each send is cut off after another 40 %, and the batch is recorded at once —
+the messages not yet begun are handed back in the same transaction. Batches are sized from
+the seconds per message measured so far, so that a slow relay gets small batches and leaves
+the rest of the queue to other drains. Correctness does not rest on that estimate:
+`begin_attempt` refuses any send whose claim has been taken over (docs/reliability.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import random
+import secrets
 import socket
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -21,9 +33,13 @@ import sqlalchemy as sa
 from notifications.outbox import (
     ClaimedNotice,
     DeliveryOutcome,
+    ParkedNotice,
     RetryPolicy,
+    begin_attempt,
     claim_notices,
+    park_exhausted,
     record_outcomes,
+    release_unsent,
 )
 from notifications.smtp import SendResult, SendVerdict, SmtpConfig, SmtpSender, build_message
 from registry.clock import Clock
@@ -34,11 +50,21 @@ from registry.settings import Settings
 
 DEFAULT_BATCH = 200
 FAILURES_SHOWN = 50
+FIRST_ESTIMATE_S = 1.0
+"""Seconds one connection needs per message, assumed until the first batch has been timed."""
+START_WITHIN = 0.4
+SEND_WITHIN = 0.4
+"""Fractions of the lease: sends start within its first 40 %, and each may take 40 % of it,
+which leaves a fifth of the lease to record the batch."""
 
 
 @dataclass
 class DrainReport:
-    """What one drain did; `lease_lost` counts outcomes another deliverer had already taken."""
+    """What one drain did.
+
+    `lease_lost`: claims another deliverer had taken over before this one sent or recorded them
+    (not sent here); `released`: claims handed back unsent because the batch's time was up.
+    """
 
     deliverer: str
     claimed: int = 0
@@ -47,6 +73,7 @@ class DrainReport:
     failed: int = 0
     dead: int = 0
     lease_lost: int = 0
+    released: int = 0
     batches: int = 0
     failures: list[dict[str, object]] = field(default_factory=list)
 
@@ -75,8 +102,13 @@ class DrainOptions:
 
 
 def deliverer_name() -> str:
-    """Who holds a lease: host and process, so an operator can tell deliverers apart."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+    """Who holds a lease: host, process and a token of this drain, unique to each drain.
+
+    The token keeps two drains of one process (or a drain and its own expired claims) apart:
+    `begin_attempt` checks the name before every send.
+    """
+    token = secrets.token_hex(4)
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{token}"
 
 
 async def drain_outbox(
@@ -98,30 +130,20 @@ async def drain_outbox(
     """
     options = options or DrainOptions()
     report = DrainReport(deliverer=deliverer or deliverer_name())
-    jitter = rng or random.Random()
+    batch = _Batch(engine, config, clock, options, report, rng or random.Random())
     async with SmtpSender(config) as sender:
-        while options.limit is None or report.claimed < options.limit:
-            size = options.batch_size
-            if options.limit is not None:
-                size = min(size, options.limit - report.claimed)
-            batch = await asyncio.to_thread(_claim, engine, clock, options, report.deliverer, size)
-            if not batch:
+        while options.limit is None or batch.done() < options.limit:
+            claimed = await asyncio.to_thread(_claim, engine, clock, options, report, batch.size())
+            if not claimed:
                 break
-            report.claimed += len(batch)
+            report.claimed += len(claimed)
             report.batches += 1
             if on_boundary is not None:
                 on_boundary("after-claim")
-            started = clock.now()
-            messages = [build_message(notice, config, date=started) for notice in batch]
-            results = await sender.send_many(messages)
-            finished = clock.now()
+            outcomes, unsent = await batch.send(sender, claimed)
             if on_boundary is not None:
                 on_boundary("after-send")
-            outcomes = [
-                _outcome(notice, result, options.policy, started, finished, jitter)
-                for notice, result in zip(batch, results, strict=True)
-            ]
-            await asyncio.to_thread(_record, engine, outcomes, report)
+            await asyncio.to_thread(_record, engine, outcomes, unsent, report)
             if on_boundary is not None:
                 on_boundary("after-record")
             if progress is not None:
@@ -129,18 +151,123 @@ async def drain_outbox(
     return report
 
 
+class _Batch:
+    """Sizes a batch from the measured pace, and sends it within its lease."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        config: SmtpConfig,
+        clock: Clock,
+        options: DrainOptions,
+        report: DrainReport,
+        rng: random.Random,
+    ) -> None:
+        self.engine, self.config, self.clock = engine, config, clock
+        self.options, self.report, self.rng = options, report, rng
+        self.lease_s = options.lease.total_seconds()
+        self.seconds_per_message = FIRST_ESTIMATE_S
+
+    def done(self) -> int:
+        return self.report.claimed - self.report.released
+
+    def size(self) -> int:
+        """As many as the connections can start in the first part of a lease, at least one."""
+        fits = math.floor(
+            self.config.connections * self.lease_s * START_WITHIN / self.seconds_per_message
+        )
+        size = max(1, min(self.options.batch_size, fits))
+        if self.options.limit is not None:
+            size = min(size, self.options.limit - self.done())
+        return size
+
+    async def send(
+        self, sender: SmtpSender, claimed: list[ClaimedNotice]
+    ) -> tuple[list[DeliveryOutcome], list[ClaimedNotice]]:
+        """Begin and send each message while the batch's time lasts; return what was left."""
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        start_until = began + self.lease_s * START_WITHIN
+        waiting = deque(claimed)
+        outcomes: list[DeliveryOutcome] = []
+
+        async def connection() -> None:
+            while waiting and loop.time() < start_until:
+                outcome = await self._attempt(sender, waiting.popleft())
+                if outcome is not None:
+                    outcomes.append(outcome)
+
+        await asyncio.gather(*(connection() for _ in range(self.config.connections)))
+        if outcomes:
+            pace = (loop.time() - began) * self.config.connections / len(outcomes)
+            self.seconds_per_message = max(pace, 0.001)
+        return outcomes, list(waiting)
+
+    async def _attempt(self, sender: SmtpSender, notice: ClaimedNotice) -> DeliveryOutcome | None:
+        begun = await asyncio.to_thread(
+            _begin, self.engine, self.clock, self.options, self.report.deliverer, notice
+        )
+        if not begun:
+            self.report.lease_lost += 1
+            return None
+        started = self.clock.now()
+        message = build_message(notice, self.config, date=started)
+        result = await sender.send(message, within=self.lease_s * SEND_WITHIN)
+        return _outcome(notice, result, self.options.policy, started, self.clock.now(), self.rng)
+
+
 def _claim(
-    engine: sa.Engine, clock: Clock, options: DrainOptions, deliverer: str, size: int
+    engine: sa.Engine, clock: Clock, options: DrainOptions, report: DrainReport, size: int
 ) -> list[ClaimedNotice]:
+    now = clock.now()
     with session_scope(engine) as session:
-        return claim_notices(
-            session, now=clock.now(), limit=size, lease=options.lease, deliverer=deliverer
+        parked = park_exhausted(session, now=now, max_attempts=options.policy.max_attempts)
+        claimed = claim_notices(
+            session,
+            now=now,
+            limit=size,
+            lease=options.lease,
+            deliverer=report.deliverer,
+            max_attempts=options.policy.max_attempts,
+        )
+    _report_parked(report, parked)
+    return claimed
+
+
+def _report_parked(report: DrainReport, parked: list[ParkedNotice]) -> None:
+    report.dead += len(parked)
+    shown = [
+        {"notice_id": p.id, "recipient": p.recipient, "reply": p.reason}
+        for p in parked[: max(FAILURES_SHOWN - len(report.failures), 0)]
+    ]
+    report.failures.extend(shown)
+
+
+def _begin(
+    engine: sa.Engine, clock: Clock, options: DrainOptions, deliverer: str, notice: ClaimedNotice
+) -> bool:
+    with session_scope(engine) as session:
+        return begin_attempt(
+            session,
+            notice,
+            now=clock.now(),
+            lease=options.lease,
+            deliverer=deliverer,
+            max_attempts=options.policy.max_attempts,
         )
 
 
-def _record(engine: sa.Engine, outcomes: list[DeliveryOutcome], report: DrainReport) -> None:
+def _record(
+    engine: sa.Engine,
+    outcomes: list[DeliveryOutcome],
+    unsent: list[ClaimedNotice],
+    report: DrainReport,
+) -> None:
     with session_scope(engine) as session:
         recorded = record_outcomes(session, outcomes, deliverer=report.deliverer)
+        released = release_unsent(session, unsent, deliverer=report.deliverer)
+    report.released += released
+    report.lease_lost += len(unsent) - released
     report.sent += recorded.counts.get(AttemptOutcome.SENT.value, 0)
     report.retry += recorded.counts.get(AttemptOutcome.RETRY.value, 0)
     report.failed += recorded.counts.get(AttemptOutcome.FAILED.value, 0)

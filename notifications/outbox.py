@@ -16,6 +16,14 @@ transaction, so the guard alone is enough. Nothing here commits.
 A notice whose recipient cannot be addressed (`registry.addresses`) is stored `bad_address`
 instead of `queued`: it never stops the step that caused it, no deliverer claims it, and it
 waits for the contact to be corrected (`readdress_parked`, `jointcredit contact set`).
+
+A claim is not an attempt. Right before each SMTP send the deliverer begins the attempt
+(`begin_attempt`): one guarded UPDATE that counts it and renews the lease, and that matches only
+while the notice is still this deliverer's claim, its lease has not lapsed and the budget is not
+spent. Only a deliverer whose begin matched one row sends, so a claim taken over after its lease
+lapsed is never sent by its old holder, and an attempt cut short by a crash still counts. A
+notice whose budget is spent is never claimed again: `park_exhausted` marks it dead with the
+reason (docs/reliability.md, "Slow relays and concurrent drains").
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ KEY_MAX = 200
 REPLY_MAX = 2000
 DEFAULT_MESSAGE_ID_DOMAIN = "jointcredit.local"
 ADDRESS_MAX = 254
+DEFAULT_MAX_ATTEMPTS = 8
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 NOTICE = cast(sa.Table, sa.inspect(Notice).local_table)
@@ -242,7 +251,10 @@ def _row(draft: NoticeDraft, now: datetime, domain: str, installation: str) -> d
 
 @dataclass(frozen=True)
 class ClaimedNotice:
-    """What a deliverer needs to send one notice, and the attempt number that is its claim."""
+    """What a deliverer needs to send one notice; `attempt` is the number its send will carry.
+
+    The claim does not count the attempt: `begin_attempt` does, right before the send.
+    """
 
     id: int
     attempt: int
@@ -256,6 +268,10 @@ class ClaimedNotice:
     body_html: str | None
 
 
+def _within_budget(max_attempts: int) -> sa.ColumnElement[bool]:
+    return NOTICE.c.attempts - NOTICE.c.attempts_at_requeue < max_attempts
+
+
 def _claimable(now: datetime) -> sa.ColumnElement[bool]:
     waiting = sa.and_(
         NOTICE.c.state.in_([NoticeState.QUEUED.value, NoticeState.RETRY_WAIT.value]),
@@ -266,26 +282,36 @@ def _claimable(now: datetime) -> sa.ColumnElement[bool]:
 
 
 def claim_notices(
-    session: Session, *, now: datetime, limit: int, lease: timedelta, deliverer: str
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    deliverer: str,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
 ) -> list[ClaimedNotice]:
-    """Lease up to `limit` due notices to `deliverer`; each claim bumps the attempt number."""
+    """Lease up to `limit` due notices to `deliverer`; none whose attempts are spent.
+
+    `deliverer` must name this claimant alone (`notifications.delivery.deliverer_name`): it is
+    what `begin_attempt` checks before every send.
+    """
     if limit <= 0:
         return []
-    pick = sa.select(NOTICE.c.id).where(_claimable(now)).order_by(NOTICE.c.id).limit(limit)
+    due = sa.and_(_claimable(now), _within_budget(max_attempts))
+    pick = sa.select(NOTICE.c.id).where(due).order_by(NOTICE.c.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     claim = (
         sa.update(NOTICE)
-        .where(NOTICE.c.id.in_(pick.scalar_subquery()), _claimable(now))
+        .where(NOTICE.c.id.in_(pick.scalar_subquery()), due)
         .values(
             state=NoticeState.SENDING.value,
-            attempts=NOTICE.c.attempts + 1,
             lease_until=now + lease,
             claimed_by=deliverer,
         )
         .returning(
             NOTICE.c.id,
-            NOTICE.c.attempts,
+            NOTICE.c.attempts + 1,
             NOTICE.c.attempts_at_requeue,
             NOTICE.c.kind,
             NOTICE.c.message_id,
@@ -300,6 +326,102 @@ def claim_notices(
     return sorted((ClaimedNotice(*row) for row in rows), key=lambda notice: notice.id)
 
 
+def begin_attempt(
+    session: Session,
+    notice: ClaimedNotice,
+    *,
+    now: datetime,
+    lease: timedelta,
+    deliverer: str,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> bool:
+    """Count the attempt and renew the lease, if the claim is still ours; send only on True.
+
+    One UPDATE of one row: it matches only while the notice is `sending`, claimed by
+    `deliverer`, has not been attempted since the claim, its lease has not lapsed and its
+    budget is not spent. Committed before the send, so a crash in the send still counts.
+    """
+    statement = (
+        sa.update(NOTICE)
+        .where(
+            NOTICE.c.id == notice.id,
+            NOTICE.c.state == NoticeState.SENDING.value,
+            NOTICE.c.claimed_by == deliverer,
+            NOTICE.c.attempts == notice.attempt - 1,
+            NOTICE.c.lease_until > now,
+            _within_budget(max_attempts),
+        )
+        .values(attempts=notice.attempt, lease_until=now + lease)
+    )
+    result = cast(sa.CursorResult[Any], session.execute(statement))
+    return result.rowcount == 1
+
+
+def release_unsent(session: Session, unsent: Sequence[ClaimedNotice], *, deliverer: str) -> int:
+    """Hand back claimed notices that were never begun, so any deliverer may take them now."""
+    if not unsent:
+        return 0
+    statement = (
+        sa.update(NOTICE)
+        .where(
+            NOTICE.c.id == sa.bindparam("b_id"),
+            NOTICE.c.state == NoticeState.SENDING.value,
+            NOTICE.c.claimed_by == deliverer,
+            NOTICE.c.attempts == sa.bindparam("b_before"),
+        )
+        .values(
+            state=sa.case(
+                (NOTICE.c.attempts > 0, NoticeState.RETRY_WAIT.value),
+                else_=NoticeState.QUEUED.value,
+            ),
+            lease_until=None,
+            claimed_by=None,
+        )
+    )
+    params = [{"b_id": notice.id, "b_before": notice.attempt - 1} for notice in unsent]
+    result = cast(sa.CursorResult[Any], session.execute(statement, params))
+    return result.rowcount
+
+
+@dataclass(frozen=True)
+class ParkedNotice:
+    id: int
+    recipient: str
+    reason: str
+
+
+def park_exhausted(session: Session, *, now: datetime, max_attempts: int) -> list[ParkedNotice]:
+    """Mark dead every due notice whose attempts are spent, instead of claiming it again.
+
+    A notice left `sending` by a deliverer that died in its last attempt may have reached the
+    relay (the RFC 1047 window), so its reason says the outcome is unknown.
+    """
+    exhausted = sa.and_(_claimable(now), sa.not_(_within_budget(max_attempts)))
+    unknown = (
+        f"已达最多尝试次数 {max_attempts}，最后一次投递的结果未记录，可能已送达"
+        f"（attempts exhausted; the outcome of the last attempt was not recorded, "
+        f"it may have been delivered）"
+    )
+    spent = f"已达最多尝试次数 {max_attempts}（attempts exhausted）"
+    parked: list[ParkedNotice] = []
+    for state_is_sending, reason in ((True, unknown), (False, spent)):
+        which = NOTICE.c.state == NoticeState.SENDING.value
+        statement = (
+            sa.update(NOTICE)
+            .where(exhausted, which if state_is_sending else sa.not_(which))
+            .values(
+                state=NoticeState.DEAD.value,
+                last_error=reason,
+                smtp_reply=reason,
+                lease_until=None,
+            )
+            .returning(NOTICE.c.id, NOTICE.c.recipient)
+        )
+        rows = session.execute(statement).all()
+        parked += [ParkedNotice(row.id, row.recipient, reason) for row in rows]
+    return sorted(parked, key=lambda notice: notice.id)
+
+
 # --- outcomes ------------------------------------------------------------------------------
 
 
@@ -307,7 +429,7 @@ def claim_notices(
 class RetryPolicy:
     """Exponential backoff with jitter; `max_attempts` attempts per budget, then `dead`."""
 
-    max_attempts: int = 8
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
     base: timedelta = timedelta(seconds=60)
     cap: timedelta = timedelta(hours=1)
 
@@ -343,7 +465,11 @@ class RecordedOutcomes:
 def record_outcomes(
     session: Session, outcomes: Sequence[DeliveryOutcome], *, deliverer: str
 ) -> RecordedOutcomes:
-    """Apply the attempts' outcomes; a deliverer whose lease was taken over changes nothing."""
+    """Apply the attempts' outcomes; a deliverer whose lease was taken over changes nothing.
+
+    The guard is the attempt number `begin_attempt` counted: a later attempt by anyone else has
+    moved it on, and then this outcome is only kept in `notice_attempt`.
+    """
     recorded = RecordedOutcomes()
     if not outcomes:
         return recorded
@@ -354,7 +480,7 @@ def record_outcomes(
     )
     for outcome_kind, group in _grouped(outcomes).items():
         values = _state_after(outcome_kind)
-        statement = sa.update(NOTICE).where(guard).values(**values)
+        statement = sa.update(NOTICE).where(guard).values(**values, claimed_by=deliverer)
         params = [_params(outcome) for outcome in group]
         result = cast(sa.CursorResult[Any], session.execute(statement, params))
         applied = result.rowcount

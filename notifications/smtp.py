@@ -158,15 +158,21 @@ class SmtpSender:
     ) -> None:
         await self.close()
 
-    async def send(self, message: EmailMessage) -> SendResult:
+    async def send(self, message: EmailMessage, *, within: float | None = None) -> SendResult:
+        """Send one message; `within` (seconds) bounds the whole send, connecting included.
+
+        A send cut short by `within` is transient, and its connection is closed: the relay may
+        still have filed the message (the RFC 1047 window), never half a transaction reused.
+        """
         client = await self._idle.get()
         try:
-            if client is None or not client.is_connected:
-                try:
-                    client = await self._connect()
-                except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                    return relay_unavailable(exc)
-            _errors, reply = await client.send_message(message)
+            async with asyncio.timeout(within):
+                if client is None or not client.is_connected:
+                    try:
+                        client = await self._connect()
+                    except (aiosmtplib.SMTPException, OSError) as exc:
+                        return relay_unavailable(exc)
+                _errors, reply = await client.send_message(message)
             # aiosmtplib hands back the text of the 250 reply to DATA, without its code.
             return SendResult(SendVerdict.DELIVERED, 250, f"250 {reply}".strip())
         except ValueError as exc:  # an address aiosmtplib refuses to put on the wire
@@ -176,6 +182,9 @@ class SmtpSender:
             if client is not None:
                 client.close()
             client = None
+            if within is not None and type(exc) is TimeoutError:
+                reason = f"发送超过 {within:g} 秒未完成（send did not finish within {within:g} s）"
+                return SendResult(SendVerdict.TRANSIENT, None, reason)
             return classify(exc)
         finally:
             self._idle.put_nowait(client)

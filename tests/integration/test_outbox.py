@@ -14,6 +14,7 @@ from notifications.outbox import (
     NoticeKey,
     OutboxError,
     Recipient,
+    begin_attempt,
     claim_notices,
     enqueue_notice,
     enqueue_notices,
@@ -44,6 +45,12 @@ def outbox(engine: sa.Engine) -> sa.Engine:
 def _claim(engine: sa.Engine, clock: FrozenClock, limit: int, who: str) -> list[ClaimedNotice]:
     with session_scope(engine) as session:
         return claim_notices(session, now=clock.now(), limit=limit, lease=LEASE, deliverer=who)
+
+
+def _begin(engine: sa.Engine, clock: FrozenClock, notice: ClaimedNotice, who: str) -> bool:
+    """What a deliverer does right before it sends: count the attempt, if the claim is its."""
+    with session_scope(engine) as session:
+        return begin_attempt(session, notice, now=clock.now(), lease=LEASE, deliverer=who)
 
 
 def test_enqueueing_the_same_step_twice_queues_one_notice(
@@ -132,11 +139,15 @@ def test_an_abandoned_lease_is_claimed_again_and_the_late_outcome_is_ignored(
 ) -> None:
     queue_notices(outbox, clock, 1)
     (stale,) = _claim(outbox, clock, 5, "崩溃的投递者")
+    assert _begin(outbox, clock, stale, "崩溃的投递者")
     assert _claim(outbox, clock, 5, "乙") == []
 
     clock.advance(LEASE + timedelta(seconds=1))
     (fresh,) = _claim(outbox, clock, 5, "乙")
     assert (fresh.id, fresh.attempt) == (stale.id, 2)
+    # The old holder, late, cannot start another attempt on a claim it lost.
+    assert not _begin(outbox, clock, stale, "崩溃的投递者")
+    assert _begin(outbox, clock, fresh, "乙")
 
     late = DeliveryOutcome(
         stale, AttemptOutcome.SENT, clock.now(), clock.now(), 250, "250 OK", None
@@ -159,6 +170,7 @@ def test_requeue_refuses_what_has_not_failed_and_audits_what_it_requeues(
 ) -> None:
     queued, failed = queue_notices(outbox, clock, 2)
     claimed = {n.id: n for n in _claim(outbox, clock, 2, "甲")}
+    assert _begin(outbox, clock, claimed[failed], "甲")
     outcome = DeliveryOutcome(
         claimed[failed], AttemptOutcome.FAILED, clock.now(), clock.now(), 550, "550 no such user"
     )
@@ -194,6 +206,7 @@ def test_status_counts_states_and_lists_parked_notices(
 ) -> None:
     queue_notices(outbox, clock, 3)
     (claimed, *_rest) = _claim(outbox, clock, 1, "甲")
+    assert _begin(outbox, clock, claimed, "甲")
     with session_scope(outbox) as session:
         record_outcomes(
             session,
