@@ -21,7 +21,7 @@ import json
 import re
 import shutil
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -139,7 +139,7 @@ def run_import(
     return result
 
 
-def proposals(engine: sa.Engine, listing_ids: list[int]) -> dict[int, dict[str, Any]]:
+def proposals(engine: sa.Engine, listing_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """File row → the listing it became (with its subject), from the `listing.propose` events."""
     if not listing_ids:
         return {}
