@@ -370,6 +370,15 @@ class QuarantineLine:
         }
 
 
+_FORMULA_CELL = re.compile(
+    r"[\s\u200b-\u200d\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]|[\t\r\n]"
+)
+"""A cell a spreadsheet may evaluate: a formula character (ASCII or full-width) after any
+whitespace (spaces, NBSP, U+3000, tabs, line breaks) or zero-width characters, which Excel and
+LibreOffice trim before they look; or a leading tab or line break (OWASP's CSV injection list)."""
+
+
 def spreadsheet_cell(text: str) -> str:
-    """Neutralise a formula for spreadsheet readers of the report (the value is evidence)."""
-    return "'" + text if text[:1] in (*FORMULA_START, "\t", "\r") else text
+    """Neutralise a formula for spreadsheet readers of the report (the value is evidence): the
+    cell is prefixed with `'`, so it is shown as text, exactly as written after the quote."""
+    return "'" + text if _FORMULA_CELL.match(text) else text

@@ -73,8 +73,8 @@ class QuarantineFile:
                 line.row_number,
                 spreadsheet_cell(line.column),
                 spreadsheet_cell(line.value or ""),
-                line.reason_zh,
-                line.reason_en,
+                spreadsheet_cell(line.reason_zh),
+                spreadsheet_cell(line.reason_en),
             )
             for line in lines
         )
