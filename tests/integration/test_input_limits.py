@@ -29,7 +29,7 @@ from memoranda.loader import Catalogue
 from registry.clock import FrozenClock
 from registry.input_limits import MB, SHARED_STRINGS, InputLimits
 from registry.intake import COLUMNS, ImportFileError, ImportResult, import_batch
-from registry.intake.quarantine import QuarantineFile
+from registry.intake.quarantine import QuarantineFile, remove_stale_parts
 from registry.responses import record_response_sheet
 from registry.spreadsheet import QuarantineLine
 from tests.factories import import_files as samples
@@ -264,7 +264,5 @@ def test_a_killed_imports_part_file_is_removed_by_the_next_import(
         assert [p.name for p in quarantine.glob(".*.csv.part")] == [".IMP-20261127-LIVE01.csv.part"]
     finally:
         live.discard()
-    from registry.intake.quarantine import remove_stale_parts  # noqa: PLC0415
-
     assert remove_stale_parts(quarantine) == []
     assert list(quarantine.glob(".*.csv.part")) == []
