@@ -155,6 +155,7 @@ def run_import(url: str, path: Path, quarantine_dir: Path) -> dict[str, Any]:
             proposed_by="基准测试",
             reporter="基准测试省应急管理厅",
             quarantine_dir=quarantine_dir,
+            limits=settings.input_limits,
         )
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     engine.dispose()

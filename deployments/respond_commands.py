@@ -165,6 +165,7 @@ def _record_file(path: Path, department: str | None) -> dict[str, Any]:
                 clock=runtime.clock,
                 recorded_by=operator(),
                 department=department,
+                limits=runtime.settings.input_limits,
             ),
         )
     return result.as_dict()

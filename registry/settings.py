@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,9 @@ from sqlalchemy.exc import ArgumentError
 
 import memoranda
 from registry.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from registry.input_limits import InputLimits
 
 DEV_ID_HASH_KEY = "dev-only-id-hash-key-change-me"
 MIN_ID_HASH_KEY_BYTES = 32
@@ -69,6 +72,14 @@ class Settings(BaseSettings):
     outbox_retry_base_seconds: float = Field(default=60.0, gt=0)
     outbox_retry_cap_seconds: float = Field(default=3600.0, gt=0)
     outbox_lease_seconds: float = Field(default=300.0, gt=0)
+    import_max_rows: int = Field(default=1_000_000, ge=1)
+    import_max_columns: int = Field(default=200, ge=20, le=16_384)
+    import_max_field_chars: int = Field(default=32_767, ge=2_000, le=131_072)
+    import_max_json_mb: int = Field(default=20, ge=1)
+    import_max_xlsx_sheet_mb: int = Field(default=1024, ge=1)
+    import_max_xlsx_part_mb: int = Field(default=32, ge=1)
+    import_max_shared_strings: int = Field(default=1_000_000, ge=1)
+    import_max_xlsx_ratio: int = Field(default=100, ge=10)
 
     audit_anchor_path: Path | None = Field(
         default=None,
@@ -124,6 +135,22 @@ class Settings(BaseSettings):
         """repr() and str() hide the database password, as SecretStr hides the other secrets."""
         for name, value in super().__repr_args__():
             yield name, _hidden_password(value) if name == "database_url" else value
+
+    @property
+    def input_limits(self) -> InputLimits:
+        """What one imported file or returned sheet may hold (`registry.input_limits`)."""
+        from registry.input_limits import MB, InputLimits  # only where a file is read
+
+        return InputLimits(
+            max_rows=self.import_max_rows,
+            max_columns=self.import_max_columns,
+            max_field_chars=self.import_max_field_chars,
+            max_json_bytes=self.import_max_json_mb * MB,
+            max_sheet_bytes=self.import_max_xlsx_sheet_mb * MB,
+            max_part_bytes=self.import_max_xlsx_part_mb * MB,
+            max_shared_strings=self.import_max_shared_strings,
+            max_ratio=self.import_max_xlsx_ratio,
+        )
 
     @property
     def mail_dir(self) -> Path:

@@ -6,8 +6,8 @@ Owns what both readers must do the same way, so neither keeps a copy:
   otherwise the whole file is first scanned (constant memory) as strict UTF-8, then GB18030 (a
   superset of GBK). Anything else is refused rather than guessed: a wrong guess would silently
   corrupt names that then go out in legal notices.
-- **Guards.** CSV and XLSX parse errors, and what a damaged workbook raises from inside
-  openpyxl, become one `ImportFileError` naming the row.
+- **Guards.** XLSX parse errors, and what a damaged workbook raises from inside openpyxl,
+  become one `ImportFileError` naming the row (CSV records: `registry.input_limits`).
 - **Headers.** Column matching by normalised header text (Chinese, English or an alias).
 - **Cells.** `CellReader` cleans one row's cells and collects every problem: formula injection
   (`=`, `+`, `-`, `@`, tab, CR) refused, control and invisible characters refused, a resident ID
@@ -17,7 +17,6 @@ Owns what both readers must do the same way, so neither keeps a copy:
 from __future__ import annotations
 
 import codecs
-import csv
 import json
 import re
 import zipfile
@@ -131,17 +130,6 @@ def _decodes_strictly(path: Path, encoding: str) -> bool:
         except UnicodeDecodeError:
             return False
     return True
-
-
-def guard_csv(
-    path: Path, records: Iterator[tuple[int, list[str]]]
-) -> Iterator[tuple[int, Sequence[object]]]:
-    number = 0
-    try:
-        for number, record in records:
-            yield number, record
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise file_error(path, f"第 {number + 1} 行无法解析（unparseable CSV）：{exc}") from exc
 
 
 # What a damaged workbook raises from inside openpyxl: the ZIP layer, the XML parsers
@@ -382,6 +370,15 @@ class QuarantineLine:
         }
 
 
+_FORMULA_CELL = re.compile(
+    r"[\s\u200b-\u200d\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]|[\t\r\n]"
+)
+"""A cell a spreadsheet may evaluate: a formula character (ASCII or full-width) after any
+whitespace (spaces, NBSP, U+3000, tabs, line breaks) or zero-width characters, which Excel and
+LibreOffice trim before they look; or a leading tab or line break (OWASP's CSV injection list)."""
+
+
 def spreadsheet_cell(text: str) -> str:
-    """Neutralise a formula for spreadsheet readers of the report (the value is evidence)."""
-    return "'" + text if text[:1] in (*FORMULA_START, "\t", "\r") else text
+    """Neutralise a formula for spreadsheet readers of the report (the value is evidence): the
+    cell is prefixed with `'`, so it is shown as text, exactly as written after the quote."""
+    return "'" + text if _FORMULA_CELL.match(text) else text

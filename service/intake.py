@@ -29,5 +29,6 @@ def import_file(
             proposed_by=proposed_by,
             reporter=reporter,
             quarantine_dir=runtime.settings.data_dir / "quarantine",
+            limits=runtime.settings.input_limits,
             progress=progress,
         )

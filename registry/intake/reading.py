@@ -3,13 +3,14 @@
 - **Whole file or row.** A file we cannot read, or whose header lacks a required column, raises
   one `ImportFileError` before anything is written; a bad *row* only carries a `RowProblem`.
 - **Streaming.** CSV and XLSX are read row by row: memory never grows with the file.
+- **Limits** (`registry.input_limits`): sizes of XLSX parts, header width, cell length, record
+  length and rows per file are checked before or while parsing; JSON's size before reading.
 - Encodings, guards and header matching are `registry.spreadsheet`'s, shared with the
   department response sheets.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -20,6 +21,17 @@ from typing import Any, TextIO
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
+from registry.input_limits import (
+    InputLimits,
+    cells_checked,
+    check_cells,
+    check_json_size,
+    check_width,
+    check_xlsx,
+    count_row,
+    csv_records,
+    first_line,
+)
 from registry.spreadsheet import (
     ROW,
     ROW_LABEL,
@@ -30,7 +42,6 @@ from registry.spreadsheet import (
     detect_encoding,
     file_error,
     first_nonblank,
-    guard_csv,
     guard_xlsx,
     header_key,
     header_width,
@@ -133,8 +144,9 @@ class Source:
 
 
 @contextmanager
-def open_rows(path: Path) -> Iterator[Source]:
+def open_rows(path: Path, limits: InputLimits | None = None) -> Iterator[Source]:
     """Open a CSV, XLSX or JSON file; the header is checked before the first row is returned."""
+    limits = limits or InputLimits()
     if not path.is_file():
         raise ImportFileError(f"文件不存在（file not found）：{path}", file=str(path))
     if path.stat().st_size == 0:
@@ -142,11 +154,11 @@ def open_rows(path: Path) -> Iterator[Source]:
     suffix = path.suffix.lower()
     with ExitStack() as stack:
         if suffix in {".csv", ".tsv", ".txt"}:
-            source = _csv_source(path, stack)
+            source = _csv_source(path, stack, limits)
         elif suffix in {".xlsx", ".xlsm"}:
-            source = _xlsx_source(path, stack)
+            source = _xlsx_source(path, stack, limits)
         elif suffix == ".json":
-            source = _json_source(path)
+            source = _json_source(path, limits)
         elif suffix == ".xls":
             raise file_error(
                 path, "不支持旧版 .xls 文件，请另存为 .xlsx（legacy .xls: save as .xlsx）"
@@ -164,31 +176,31 @@ def open_rows(path: Path) -> Iterator[Source]:
         yield source
 
 
-def _csv_source(path: Path, stack: ExitStack) -> Source:
+def _csv_source(path: Path, stack: ExitStack, limits: InputLimits) -> Source:
     encoding = detect_encoding(path)
-    with path.open(encoding=encoding, newline="") as probe:
-        first_line = probe.readline()
+    line = first_line(path, encoding, limits)
     delimiter = ","
-    if "," not in first_line:
-        delimiter = "\t" if "\t" in first_line else ";" if ";" in first_line else ","
+    if "," not in line:
+        delimiter = "\t" if "\t" in line else ";" if ";" in line else ","
     handle: TextIO = stack.enter_context(path.open(encoding=encoding, newline=""))
-    records = enumerate(csv.reader(handle, delimiter=delimiter), start=1)
-    first = first_nonblank(guard_csv(path, records))
+    records = csv_records(path, handle, delimiter, limits)
+    first = first_nonblank(records)
     if first is None:
         raise file_error(path, "文件为空（empty file）")
     _, header_cells = first
     header = map_header(header_cells, file_name=path.name)
-    rows = _table_rows(guard_csv(path, records), header, extra_cells_rejected=True)
+    rows = _table_rows(path, records, header, limits, extra_cells_rejected=True)
     warnings = []
     if encoding == "gb18030":
         warnings.append("文件按 GBK/GB18030 编码读取（decoded as GBK/GB18030）")
     return Source("csv", encoding, header, rows, warnings)
 
 
-def _xlsx_source(path: Path, stack: ExitStack) -> Source:
+def _xlsx_source(path: Path, stack: ExitStack, limits: InputLimits) -> Source:
     with path.open("rb") as handle:
         if handle.read(4) != b"PK\x03\x04":
             raise file_error(path, "不是有效的 XLSX 文件（not an XLSX workbook）")
+    check_xlsx(path, limits)  # before openpyxl reads the parts it holds whole
     try:
         # Formulas are read as their text (not cached values) so `=HYPERLINK(…)` is refused.
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
@@ -201,10 +213,12 @@ def _xlsx_source(path: Path, stack: ExitStack) -> Source:
     sheet = sheets[0]
     # Read-only mode trusts the sheet's recorded dimensions, which other tools often get wrong.
     sheet.reset_dimensions()
-    records = guard_xlsx(path, enumerate(sheet.iter_rows(values_only=True), start=1))
+    rows_read = enumerate(sheet.iter_rows(values_only=True), start=1)
+    records = cells_checked(path, guard_xlsx(path, rows_read), limits)
     first = first_nonblank(records)
     if first is None:
         raise file_error(path, "工作表为空（empty worksheet）")
+    check_width(path, header_width(first[1]), limits)
     header = map_header(first[1], file_name=path.name)
     warnings = []
     if len(sheets) > 1:
@@ -212,17 +226,25 @@ def _xlsx_source(path: Path, stack: ExitStack) -> Source:
             f"工作簿有 {len(sheets)} 个工作表，只导入第一个「{sheet.title}」"
             f"(only the first worksheet is imported)"
         )
-    rows = _table_rows(records, header, extra_cells_rejected=False)
+    rows = _table_rows(path, records, header, limits, extra_cells_rejected=False)
     return Source("xlsx", None, header, rows, warnings)
 
 
 def _table_rows(
-    records: Iterator[tuple[int, Sequence[object]]], header: Header, *, extra_cells_rejected: bool
+    path: Path,
+    records: Iterator[tuple[int, Sequence[object]]],
+    header: Header,
+    limits: InputLimits,
+    *,
+    extra_cells_rejected: bool,
 ) -> Iterator[RawRow]:
     width = header.width  # cells under an unknown (ignored) column are not extra cells
+    read = 0
     for number, cells in records:
         if is_blank(cells):
             continue
+        read += 1
+        count_row(path, read, number, limits)
         values = {name: cells[i] for i, name in header.positions.items() if i < len(cells)}
         problem = None
         if extra_cells_rejected and len(cells) > width and not is_blank(cells[width:]):
@@ -236,7 +258,8 @@ def _table_rows(
         yield RawRow(number, values, problem)
 
 
-def _json_source(path: Path) -> Source:
+def _json_source(path: Path, limits: InputLimits) -> Source:
+    check_json_size(path, limits)
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -260,12 +283,16 @@ def _json_source(path: Path) -> Source:
     keys = list(dict.fromkeys(k for item in data if isinstance(item, dict) for k in item))
     if not data:
         raise file_error(path, "没有数据行（no data rows）")
+    check_width(path, len(keys), limits)
+    count_row(path, len(data), limits.max_rows + 1, limits)  # items, counted before any is read
     header = map_header(keys, file_name=path.name)
     by_key = {keys[i]: name for i, name in header.positions.items()}
-    return Source("json", "utf-8", header, _json_rows(data, by_key))
+    return Source("json", "utf-8", header, _json_rows(path, data, by_key, limits))
 
 
-def _json_rows(data: list[Any], by_key: Mapping[str, str]) -> Iterator[RawRow]:
+def _json_rows(
+    path: Path, data: list[Any], by_key: Mapping[str, str], limits: InputLimits
+) -> Iterator[RawRow]:
     for index, item in enumerate(data, start=1):
         if not isinstance(item, dict):
             yield RawRow(
@@ -282,4 +309,5 @@ def _json_rows(data: list[Any], by_key: Mapping[str, str]) -> Iterator[RawRow]:
         values = {by_key[k]: v for k, v in item.items() if k in by_key}
         if is_blank(values.values()):
             continue
+        check_cells(path, index, list(values.values()), limits)
         yield RawRow(index, values)

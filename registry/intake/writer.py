@@ -1,17 +1,23 @@
 """Writing an intake file as one new batch of `proposed` listings; bad rows are quarantined.
 
 - **Chunks.** Rows are written in chunks with SQLAlchemy Core bulk inserts; subjects and
-  duplicates are looked up once per chunk (DESIGN.md §1.3: the ORM is 25× slower). Memory grows
-  only with ids and duplicate keys, never with the file.
+  duplicates are looked up once per chunk (DESIGN.md §1.3: the ORM is 25× slower).
+- **Bounded memory** (issue 13). Nothing about a row outlives its chunk except its listing id
+  and file row number, kept in two `array`s (12 bytes a row): subjects and duplicates — of
+  earlier imports and of earlier chunks of this one alike — are looked up in the database, where
+  this transaction's own rows are visible. Only a person whose unit is not yet known is kept
+  until the end, to be linked if the unit comes later in the file.
 - **No commit.** Like the repository functions, `import_batch` writes in the caller's transaction.
 
-Over 500 lines because `_Importer` is one idea: the state of one import (the batch, the subjects
-known, the duplicate keys, the counts) and the per-chunk writes that keep it consistent.
+Over 500 lines because `_Importer` is one idea: the state of one import (the batch, the ids
+written, the counts) and the per-chunk writes that keep it consistent.
 """
 
 from __future__ import annotations
 
 import secrets
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,8 +30,10 @@ from sqlmodel import Session, col
 from memoranda.loader import Catalogue
 from registry.audit import EventDraft, append_events
 from registry.clock import Clock
+from registry.db import in_list_chunks
 from registry.free_text import clean_single_line
-from registry.intake.quarantine import QuarantineFile
+from registry.input_limits import InputLimits
+from registry.intake.quarantine import QuarantineFile, remove_stale_parts
 from registry.intake.reading import RawRow, Source, open_rows
 from registry.intake.rows import LIST_TYPE_CHOICES, RowRules, ValidRow, validate_row
 from registry.models import Batch, ImportRejection, Listing, ListingState, Subject
@@ -63,7 +71,7 @@ class ImportResult:
     batch_reference: str
     accepted: int
     rejected: int
-    listing_ids: list[int]
+    listing_ids: Sequence[int]
     quarantine: list[QuarantineLine]
     quarantine_path: Path | None
     warnings: list[str]
@@ -100,15 +108,18 @@ def import_batch(
     quarantine_dir: Path,
     progress: Callable[[int], None] | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    limits: InputLimits | None = None,
 ) -> ImportResult:
     """Import one file as one new batch of `proposed` listings; never commits.
 
-    Raises `ImportFileError` (nothing written) when the file as a whole cannot be imported.
+    Raises `ImportFileError` (nothing written) when the file as a whole cannot be imported,
+    including when it breaks one of `limits` (`registry.input_limits`).
     """
     if reporter is not None and len(reporter) > 100:
         raise ImportFileError("报送单位名称过长，最多100字（reporter too long）", reporter=reporter)
     rules = RowRules(catalogue, id_hash_key, clock.today())
-    with open_rows(path) as source:
+    remove_stale_parts(quarantine_dir)
+    with open_rows(path, limits) as source:
         importer = _Importer(
             session,
             source=source,
@@ -147,7 +158,6 @@ class _SubjectRef:
     id: int
     name: str
     unit_id: int | None
-    stored_before: bool
 
 
 @dataclass(slots=True)
@@ -157,8 +167,6 @@ class _Pending:
     listing_id: int
     subject_id: int
     unit_uscc: str
-    warnings: list[str]
-    warning: str
 
 
 class _Importer:
@@ -190,11 +198,13 @@ class _Importer:
         self.rows_read = 0
         self.rejected = 0
         self.needs_review = 0
-        self.listing_ids: list[int] = []
+        self.listing_ids = array("q")
+        self.row_numbers = array("l")
+        """The file row of each listing written, for "duplicate of row n" in later chunks."""
         self.kept: list[QuarantineLine] = []
         self.quarantine_total = 0
         self.subjects: dict[str, _SubjectRef] = {}
-        self.seen: dict[tuple[str, str, str], int] = {}
+        """The subjects the current chunk names, stored or written by it (reset per chunk)."""
         self.pending: list[_Pending] = []
         self.list_types: set[str] = set()
         self.rule_sets: set[str] = set()
@@ -225,20 +235,25 @@ class _Importer:
                 if listed:
                     self.parsed_list_types.add(listed)
                 continue
-            first = self._first_occurrence(outcome)
-            if first is not None:
-                rejections.append((raw.number, [_repeated_in_file(outcome, first)]))
-                continue
-            for key in _keys(outcome):
-                self.seen[key] = raw.number
             candidates.append((raw.number, outcome))
         self._look_up_subjects(candidates)
         accepted: list[tuple[int, ValidRow]] = []
+        seen: dict[tuple[str, str, str], int] = {}  # this chunk's keys; earlier ones are stored
         for number, row, existing in self._stored_duplicates(candidates):
-            if existing is None:
-                accepted.append((number, row))
-            else:
-                rejections.append((number, [_already_listed(row, existing)]))
+            if existing is not None:
+                listing_id, batch_id = existing
+                if batch_id == self.batch_id:  # an earlier chunk of this file
+                    problem = _repeated_in_file(row, self._row_of(listing_id))
+                else:
+                    problem = _already_listed(row, listing_id)
+                rejections.append((number, [problem]))
+                continue
+            first = next((seen[key] for key in _keys(row) if key in seen), None)
+            if first is not None:
+                rejections.append((number, [_repeated_in_file(row, first)]))
+                continue
+            seen.update(dict.fromkeys(_keys(row), number))
+            accepted.append((number, row))
         self._insert_subjects(accepted)
         self._insert_listings(accepted)
         self._quarantine(sorted(rejections, key=lambda item: item[0]))
@@ -267,63 +282,64 @@ class _Importer:
         )
         self.reference = reference
 
-    def _first_occurrence(self, row: ValidRow) -> int | None:
-        for key in _keys(row):
-            if key in self.seen:
-                return self.seen[key]
-        return None
+    def _row_of(self, listing_id: int) -> int:
+        """The file row a listing of this import came from (ids are written in order)."""
+        at = bisect_left(self.listing_ids, listing_id)
+        if at == len(self.listing_ids) or self.listing_ids[at] != listing_id:
+            at = self.listing_ids.index(listing_id)
+        return self.row_numbers[at]
 
     def _look_up_subjects(self, candidates: Sequence[tuple[int, ValidRow]]) -> None:
-        """One SELECT per identifier kind per chunk for subjects not met before in this file."""
+        """The stored subjects this chunk names — earlier chunks' included (same transaction)."""
+        self.subjects = {}
         usccs = {r.uscc for _, r in candidates if r.uscc} | {
             r.unit_uscc for _, r in candidates if r.unit_uscc
         }
-        hashes = {r.id_hash for _, r in candidates if r.id_hash}
-        wanted_usccs = [u for u in usccs if f"u:{u}" not in self.subjects]
-        wanted_hashes = [h for h in hashes if f"p:{h}" not in self.subjects]
-        columns = (col(Subject.id), col(Subject.name), col(Subject.unit_id))
-        if wanted_usccs:
-            rows = self.session.execute(
-                sa.select(*columns, col(Subject.uscc)).where(col(Subject.uscc).in_(wanted_usccs))
-            )
-            for sid, name, unit_id, uscc in rows:
-                self.subjects[f"u:{uscc}"] = _SubjectRef(sid, name, unit_id, True)
-        if wanted_hashes:
-            rows = self.session.execute(
-                sa.select(*columns, col(Subject.id_hash)).where(
-                    col(Subject.id_hash).in_(wanted_hashes)
-                )
-            )
-            for sid, name, unit_id, id_hash in rows:
-                self.subjects[f"p:{id_hash}"] = _SubjectRef(sid, name, unit_id, True)
+        self._load_subjects("u", col(Subject.uscc), sorted(usccs))
+        self._load_subjects(
+            "p", col(Subject.id_hash), sorted({r.id_hash for _, r in candidates if r.id_hash})
+        )
+
+    def _load_subjects(self, prefix: str, column: Any, values: list[str]) -> None:
+        columns = (col(Subject.id), col(Subject.name), col(Subject.unit_id), column)
+        for chunk in in_list_chunks(values):
+            for sid, name, unit_id, key in self.session.execute(
+                sa.select(*columns).where(column.in_(chunk))
+            ):
+                self.subjects[f"{prefix}:{key}"] = _SubjectRef(sid, name, unit_id)
 
     def _stored_duplicates(
         self, candidates: Sequence[tuple[int, ValidRow]]
-    ) -> Iterator[tuple[int, ValidRow, int | None]]:
-        """Pair each candidate with an active stored listing it repeats, if any (one SELECT)."""
+    ) -> Iterator[tuple[int, ValidRow, tuple[int, int] | None]]:
+        """Pair each candidate with an active listing it repeats, if any, as (listing id, batch
+        id): one of an earlier import, or of an earlier chunk of this one."""
         stored: dict[int, str] = {}
         for _, row in candidates:
             ref = self.subjects.get(row.identity)
-            if ref is not None and ref.stored_before:
+            if ref is not None:
                 stored[ref.id] = row.identity
-        active: dict[tuple[str, str, str], int] = {}
-        if stored:
+        active: dict[tuple[str, str, str], tuple[int, int]] = {}
+        for chunk in in_list_chunks(sorted(stored)):
             rows = self.session.execute(
                 sa.select(
                     col(Listing.id),
+                    col(Listing.batch_id),
                     col(Listing.subject_id),
                     col(Listing.list_type),
                     col(Listing.rule_set),
                     col(Listing.grounds),
-                ).where(
-                    col(Listing.subject_id).in_(list(stored)),
+                )
+                .where(
+                    col(Listing.subject_id).in_(chunk),
                     col(Listing.state).not_in([str(s) for s in _INACTIVE_STATES]),
                 )
+                .order_by(col(Listing.id))
             )
-            for listing_id, subject_id, list_type, rule_set, grounds in rows:
+            for listing_id, batch_id, subject_id, list_type, rule_set, grounds in rows:
                 for ground in grounds or []:
                     canonical = ground if ":" in ground else f"{rule_set}:{ground}"
-                    active.setdefault((stored[subject_id], list_type, canonical), listing_id)
+                    key = (stored[subject_id], list_type, canonical)
+                    active.setdefault(key, (listing_id, batch_id))
         for number, row in candidates:
             existing = next((active[k] for k in _keys(row) if k in active), None)
             yield number, row, existing
@@ -353,9 +369,7 @@ class _Importer:
                 continue
             ids = insert_returning_ids(self.session, core_table(Subject), list(new.values()))
             for (identity, values), sid in zip(new.items(), ids, strict=True):
-                self.subjects[identity] = _SubjectRef(
-                    int(sid), values["name"], values["unit_id"], False
-                )
+                self.subjects[identity] = _SubjectRef(int(sid), values["name"], values["unit_id"])
         # Persons stored before without a unit get the one this file names, if it is known.
         links: list[dict[str, int]] = []
         for _, row in accepted:
@@ -380,7 +394,7 @@ class _Importer:
         if not accepted:
             return
         values: list[dict[str, Any]] = []
-        unresolved: list[tuple[int, str, str] | None] = []
+        unresolved: list[tuple[int, str] | None] = []
         for _, row in accepted:
             ref = self.subjects[row.identity]
             warnings = list(row.warnings)
@@ -391,12 +405,8 @@ class _Importer:
                 )
             pending = None
             if row.unit_uscc and self.subjects.get(f"u:{row.unit_uscc}") is None:
-                warning = (
-                    f"未找到所属单位 {row.unit_uscc}，个人未关联到单位"
-                    f"（unit {row.unit_uscc} not found; person not linked）"
-                )
-                warnings.append(warning)
-                pending = (ref.id, row.unit_uscc, warning)
+                warnings.append(_unit_not_found(row.unit_uscc))
+                pending = (ref.id, row.unit_uscc)
             unresolved.append(pending)
             values.append(
                 {
@@ -420,6 +430,7 @@ class _Importer:
             )
         ids = insert_returning_ids(self.session, core_table(Listing), values)
         self.listing_ids.extend(ids)
+        self.row_numbers.extend(number for number, _ in accepted)
         drafts: list[EventDraft] = []
         for listing_id, (number, row), stored, pending in zip(
             ids, accepted, values, unresolved, strict=True
@@ -428,10 +439,7 @@ class _Importer:
             self.rule_sets.add(row.rule_set)
             self.needs_review += row.needs_review
             if pending is not None:
-                subject_id, unit_uscc, warning = pending
-                self.pending.append(
-                    _Pending(listing_id, subject_id, unit_uscc, stored["warnings"], warning)
-                )
+                self.pending.append(_Pending(listing_id, *pending))
             drafts.append(
                 EventDraft(
                     self.proposed_by,
@@ -560,28 +568,51 @@ class _Importer:
 
     def _resolve_pending_units(self) -> None:
         """Persons listed before their unit appeared later in the file: link them now."""
-        resolved = [
-            (p, unit)
-            for p in self.pending
-            if (unit := self.subjects.get(f"u:{p.unit_uscc}")) is not None
-        ]
-        if not resolved:
-            return
-        self._link_units([{"sid": p.subject_id, "unit": unit.id} for p, unit in resolved])
         table = core_table(Listing)
-        self._core(
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("lid"))
-            .values(warnings=sa.bindparam("kept", type_=table.c.warnings.type)),
-            [
-                {"lid": p.listing_id, "kept": [w for w in p.warnings if w != p.warning]}
-                for p, _ in resolved
-            ],
-        )
+        for pending in in_list_chunks(self.pending):
+            self._look_up_subjects([])
+            self._load_subjects("u", col(Subject.uscc), sorted({p.unit_uscc for p in pending}))
+            resolved = [
+                (p, unit)
+                for p in pending
+                if (unit := self.subjects.get(f"u:{p.unit_uscc}")) is not None
+            ]
+            if not resolved:
+                continue
+            self._link_units([{"sid": p.subject_id, "unit": unit.id} for p, unit in resolved])
+            query = sa.select(table.c.id, table.c.warnings).where(
+                table.c.id.in_([p.listing_id for p, _ in resolved])
+            )
+            stored: dict[int, list[str] | None] = {}
+            for lid, warnings in self.session.execute(query):
+                stored[lid] = warnings
+            self._core(
+                sa.update(table)
+                .where(table.c.id == sa.bindparam("lid"))
+                .values(warnings=sa.bindparam("kept", type_=table.c.warnings.type)),
+                [
+                    {
+                        "lid": p.listing_id,
+                        "kept": [
+                            w
+                            for w in stored[p.listing_id] or []
+                            if w != _unit_not_found(p.unit_uscc)
+                        ],
+                    }
+                    for p, _ in resolved
+                ],
+            )
 
 
 def _keys(row: ValidRow) -> list[tuple[str, str, str]]:
     return [(row.identity, row.list_type, f"{row.rule_set}:{g}") for g in row.grounds]
+
+
+def _unit_not_found(unit_uscc: str) -> str:
+    return (
+        f"未找到所属单位 {unit_uscc}，个人未关联到单位"
+        f"（unit {unit_uscc} not found; person not linked）"
+    )
 
 
 def _who(row: ValidRow) -> str:

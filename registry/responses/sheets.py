@@ -1,12 +1,11 @@
 """The spreadsheet a department sends back: rows become `Response`s; bad rows are reported.
 
 Reading (encodings, guards, header matching, cell cleaning) is `registry.spreadsheet`'s, the same
-as intake's; every problem names its row and column.
+as intake's, within the same `registry.input_limits`; every problem names its row and column.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -20,6 +19,15 @@ from sqlmodel import Session
 
 from memoranda.loader import Catalogue
 from registry.clock import Clock
+from registry.input_limits import (
+    InputLimits,
+    cells_checked,
+    check_width,
+    check_xlsx,
+    count_row,
+    csv_records,
+    first_line,
+)
 from registry.responses.recording import record_responses
 from registry.responses.requests import (
     Outcome,
@@ -39,7 +47,6 @@ from registry.spreadsheet import (
     QuarantineLine,
     detect_encoding,
     first_nonblank,
-    guard_csv,
     guard_xlsx,
     header_key,
     header_width,
@@ -132,13 +139,14 @@ def record_response_sheet(
     clock: Clock,
     recorded_by: str,
     department: str | None = None,
+    limits: InputLimits | None = None,
 ) -> SheetResult:
     """Record a department's returned sheet; bad rows are reported, good rows land.
 
     Raises `ImportFileError` (nothing recorded) only when the file is unreadable or lacks the
     listing column, the department column (without `department`), or every answer column.
     """
-    sheet = read_response_sheet(path, catalogue=catalogue, department=department)
+    sheet = read_response_sheet(path, catalogue=catalogue, department=department, limits=limits)
     result = record_responses(
         session,
         responses=sheet.responses,
@@ -156,9 +164,14 @@ def record_response_sheet(
 
 
 def read_response_sheet(
-    path: Path, *, catalogue: Catalogue, department: str | None = None
+    path: Path,
+    *,
+    catalogue: Catalogue,
+    department: str | None = None,
+    limits: InputLimits | None = None,
 ) -> ResponseSheet:
     """Read a returned CSV (UTF-8, BOM or GBK) or XLSX; check each row without the database."""
+    limits = limits or InputLimits()
     default = None
     if department is not None:
         default = resolve_department(catalogue, department)
@@ -168,12 +181,13 @@ def read_response_sheet(
                 department=department,
             )
     with ExitStack() as stack:
-        file_format, encoding, records = _open_records(path, stack)
+        file_format, encoding, records = _open_records(path, stack, limits)
         first = first_nonblank(records)
         if first is None:
             raise _sheet_error(path, "文件为空（empty file）")
-        positions, labels, unknown = _map_header(first[1], path, has_default=default is not None)
         width = header_width(first[1])
+        check_width(path, width, limits, _sheet_error)
+        positions, labels, unknown = _map_header(first[1], path, has_default=default is not None)
         responses: list[Response] = []
         problems: list[QuarantineLine] = []
         skipped: list[int] = []
@@ -182,6 +196,7 @@ def read_response_sheet(
             if is_blank(cells):
                 continue
             rows += 1
+            count_row(path, rows, number, limits, _sheet_error)
             values = {name: cells[i] for i, name in positions.items() if i < len(cells)}
             if file_format == "csv" and len(cells) > width and not is_blank(cells[width:]):
                 extra = len(cells) - width
@@ -226,7 +241,7 @@ def _sheet_error(path: Path, reason: str) -> ImportFileError:
 
 
 def _open_records(
-    path: Path, stack: ExitStack
+    path: Path, stack: ExitStack, limits: InputLimits
 ) -> tuple[str, str | None, Iterator[tuple[int, Sequence[object]]]]:
     if not path.is_file():
         raise _sheet_error(path, "文件不存在（file not found）")
@@ -235,16 +250,15 @@ def _open_records(
     suffix = path.suffix.lower()
     if suffix in {".csv", ".tsv", ".txt"}:
         encoding = detect_encoding(path)
-        with path.open(encoding=encoding, newline="") as probe:
-            first_line = probe.readline()
-        delimiter = "\t" if "," not in first_line and "\t" in first_line else ","
+        line = first_line(path, encoding, limits)
+        delimiter = "\t" if "," not in line and "\t" in line else ","
         handle = stack.enter_context(path.open(encoding=encoding, newline=""))
-        reader = enumerate(csv.reader(handle, delimiter=delimiter), start=1)
-        return "csv", encoding, guard_csv(path, reader)
+        return "csv", encoding, csv_records(path, handle, delimiter, limits, _sheet_error)
     if suffix in {".xlsx", ".xlsm"}:
         with path.open("rb") as raw:
             if raw.read(4) != b"PK\x03\x04":
                 raise _sheet_error(path, "不是有效的 XLSX 文件（not an XLSX workbook）")
+        check_xlsx(path, limits, _sheet_error)  # before openpyxl reads the parts it holds whole
         try:
             workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
         except (InvalidFileException, *XLSX_ERRORS) as exc:
@@ -255,7 +269,7 @@ def _open_records(
         sheet = workbook.worksheets[0]
         sheet.reset_dimensions()
         records = enumerate(sheet.iter_rows(values_only=True), start=1)
-        return "xlsx", None, guard_xlsx(path, records)
+        return "xlsx", None, cells_checked(path, guard_xlsx(path, records), limits, _sheet_error)
     raise _sheet_error(
         path,
         f"不支持的文件类型 {suffix or '(无扩展名)'}：只接受 CSV、XLSX（use .csv or .xlsx）",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,7 @@ def counts(engine: sa.Engine) -> dict[str, int]:
         }
 
 
-def listings(engine: sa.Engine, ids: list[int]) -> list[dict[str, Any]]:
+def listings(engine: sa.Engine, ids: Sequence[int]) -> list[dict[str, Any]]:
     """Listings joined with their subjects, in id (= file row) order."""
     query = sa.text(
         "SELECT l.*, s.kind, s.name, s.uscc, s.uscc_status, s.id_hash, s.id_masked, s.unit_id "
@@ -274,7 +274,7 @@ def test_reimporting_a_file_rejects_every_row_naming_the_existing_listing(
 
     again = run_import(path)
 
-    assert (again.accepted, again.rejected, again.listing_ids) == (0, 6, [])
+    assert (again.accepted, again.rejected, list(again.listing_ids)) == (0, 6, [])
     assert [line.row_number for line in again.quarantine] == [2, 3, 4, 5, 6, 7]
     for line, listing_id in zip(again.quarantine, first.listing_ids, strict=True):
         assert f"名单编号 {listing_id}" in line.reason_zh
@@ -490,7 +490,7 @@ def test_the_audit_chain_records_each_proposal_and_the_import(
     assert batch_event.action == "batch.import"
     assert batch_event.after is not None
     assert batch_event.after["accepted"] == 6
-    assert sorted(int(e.entity_id) for e in proposals) == result.listing_ids
+    assert sorted(int(e.entity_id) for e in proposals) == list(result.listing_ids)
     assert {(e.action, e.actor) for e in proposals} == {("listing.propose", PROPOSER)}
 
 

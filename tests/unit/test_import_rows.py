@@ -24,6 +24,7 @@ from registry.spreadsheet import (
     detect_encoding,
     shown_value,
     split_bilingual,
+    spreadsheet_cell,
 )
 
 TODAY = date(2026, 11, 27)
@@ -206,6 +207,31 @@ def test_an_id_number_typed_as_a_number_is_refused(rules: RowRules) -> None:
 
 
 # --- what a quarantine line shows ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        '=HYPERLINK("http://example.org","x")',
+        ' =HYPERLINK("http://example.org","x")',
+        '\u00a0=HYPERLINK("http://example.org","x")',
+        "\u3000+1",
+        "  \t-1+2",
+        "\n@SUM(A1)",
+        "\u200b=1",
+        "\ufeff=1",
+        "＝1+1",
+        "\t",
+    ],
+)
+def test_a_report_cell_a_spreadsheet_would_evaluate_after_trimming_is_quoted(cell: str) -> None:
+    """Issue 13, item 14: Excel and LibreOffice trim spaces and NBSP before they look for `=`."""
+    assert spreadsheet_cell(cell) == "'" + cell
+
+
+@pytest.mark.parametrize("cell", ["深圳样本化工", " 深圳", "a=1", "", "A4；B1", "2026-05-20"])
+def test_a_report_cell_that_is_no_formula_is_kept_as_written(cell: str) -> None:
+    assert spreadsheet_cell(cell) == cell
 
 
 def test_shown_values_mask_ids_escape_controls_and_are_short() -> None:

@@ -35,6 +35,7 @@ import itertools
 import json
 import re
 import sys
+import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -316,6 +317,35 @@ def write_xlsx(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]],
     stamp = datetime(2026, 11, 27, 12, 0)
     workbook.properties.created = workbook.properties.modified = stamp
     workbook.save(path)
+    if "shared_strings" in spec:
+        add_shared_strings(path, **spec["shared_strings"])
+
+
+SHARED_STRINGS_TYPE = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+)
+
+
+def add_shared_strings(path: Path, *, count: int, text: str) -> None:
+    """Give a saved workbook a shared-strings part of `count` entries of `text` (openpyxl
+    writes inline strings itself): an XLSX bomb, small on disk, huge unpacked."""
+    original = path.read_bytes()
+    override = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{SHARED_STRINGS_TYPE}"/>'
+    entry = f"<si><t>{text}</t></si>".encode()
+    with (
+        zipfile.ZipFile(io.BytesIO(original)) as source,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "[Content_Types].xml":
+                data = data.replace(b"</Types>", override.encode() + b"</Types>")
+            out.writestr(info.filename, data)
+        with out.open("xl/sharedStrings.xml", "w") as part:
+            part.write(b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+            for _ in range(count):
+                part.write(entry)
+            part.write(b"</sst>")
 
 
 def raw_bytes(parts: Sequence[Mapping[str, Any]], filler: Filler) -> bytes:
