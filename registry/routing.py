@@ -16,7 +16,6 @@ owes — and their shared request and result shapes; cut apart they would import
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from memoranda.loader import Catalogue
 from registry.audit import EventDraft, append_events
 from registry.calendar import WorkingCalendar
 from registry.clock import Clock
+from registry.digests import digest_step as digest_step  # its home before registry.digests
 from registry.errors import JointcreditError, NotFound, TransitionRefused
 from registry.lifecycle import Event, apply_transition
 from registry.models import ActionState, Batch, DepartmentAction, Listing, ListType, Subject
@@ -513,13 +513,6 @@ def batch_position(session: Session, batch_id: int, *, today: date) -> BatchPosi
         defence_due=defence_due,
         proposed_by=batch.proposed_by,
     )
-
-
-def digest_step(listing_ids: Sequence[int]) -> str:
-    """A notice step naming exactly which listings a digest covers, so a later partial
-    dispatch of the same batch gets its own notice while a repeat of this one does not."""
-    joined = ",".join(map(str, sorted(listing_ids)))
-    return "dispatch-" + hashlib.sha256(joined.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -233,7 +233,7 @@ def _archive(session: Session, subject: SubjectRef) -> CreditArchive:
     ]
     ids = [item.id for item in listings]
     actions = action_lines(session, ACTION.c.listing_id.in_(ids))
-    notices = notice_lines(session, ids, {item.batch_id for item in listings})
+    notices = notice_lines(session, ids)
     commitments = [
         CommitmentLine(**{**r, "text": scrub(r["text"])})
         for r in session.execute(

@@ -33,7 +33,7 @@ from registry.views.common import (
 class ListingView(ReadView):
     """One listing: subject (masked), batch, every date, actions, notices, audit history.
 
-    `notices` are the listing's own and its batch's batch-wide ones (`listing_id` None);
+    `notices` are the listing's own and the 推送函 that name it (`listing_id` None);
     `history` is every audit event on the listing, in chain (seq) order.
     """
 
@@ -98,7 +98,7 @@ def listing_view(session: Session, listing_id: int) -> ListingView:
     values["note"] = scrub(values["note"])
     values["warnings"] = [scrub(w) or "" for w in values["warnings"] or []]
     actions = action_lines(session, ACTION.c.listing_id == listing_id)
-    notices = notice_lines(session, [listing_id], [row["batch_id"]])
+    notices = notice_lines(session, [listing_id])
     return ListingView(
         **values,
         subject=subject,
