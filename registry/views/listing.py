@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from registry.errors import NotFound
+from registry.references import listing_reference
 from registry.views.common import (
     ACTION,
     BATCH,
@@ -38,6 +39,7 @@ class ListingView(ReadView):
     """
 
     id: int
+    reference: str
     subject: SubjectRef
     batch_id: int
     batch_reference: str
@@ -71,7 +73,7 @@ class ListingView(ReadView):
 _LISTING_FIELDS = tuple(
     name
     for name in ListingView.__dataclass_fields__
-    if name not in ("subject", "batch_reference", "actions", "notices", "history")
+    if name not in ("reference", "subject", "batch_reference", "actions", "notices", "history")
 )
 
 
@@ -101,6 +103,7 @@ def listing_view(session: Session, listing_id: int) -> ListingView:
     notices = notice_lines(session, [listing_id])
     return ListingView(
         **values,
+        reference=listing_reference(row["batch_reference"], listing_id),
         subject=subject,
         batch_reference=row["batch_reference"],
         actions=actions,
