@@ -147,8 +147,9 @@ def _record_flags(
         raise ResponseRequestError(
             "--not-applicable 只能与 --feedback 同用（--not-applicable goes with --feedback）"
         )
-    if feedback is not None and not feedback.strip():
-        # An empty --feedback would close the action with nothing said about the measures.
+    if feedback is not None and not feedback.strip() and not not_applicable:
+        # An empty --feedback would close the action with nothing said about the measures
+        # (with --not-applicable the core refuses it, asking for the reason).
         raise ResponseRequestError(
             "--feedback 的反馈内容不能为空：请写明措施实施情况（feedback text is empty）"
         )
