@@ -174,3 +174,26 @@ def test_two_confirm_commands_at_once_one_wins_and_the_other_fails(
         assert states == {ids[0]: "rejected", ids[1]: "in_force"}
         assert refusal["decision"]["rejected"] == {str(ids[0]): "证据不足"}
     engine.dispose()
+
+
+def test_the_form_answered_after_a_confirm_changes_nothing_and_the_run_routes_on(
+    engine: sa.Engine,
+    catalogue: Catalogue,
+    clock: FrozenClock,
+    routing: Routing,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The route-batch task behind the form: the standing decision is logged, not raised."""
+    from prefect.logging import disable_run_logger
+
+    from tasks.routing import apply_decision
+
+    batch, ids = _awaiting_batch(engine, catalogue, clock, routing)
+    with session_scope(engine) as session:
+        decide(session, batch, Decision(REVIEWER, "川应急信决〔2026〕81号"), routing)
+    monkeypatch.setenv("JOINTCREDIT_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("JOINTCREDIT_NOW", clock.now().isoformat())
+    with disable_run_logger():
+        result = apply_decision.fn(batch, SECOND_REVIEWER, "号", {ids[0]: "证据不足"}, True)
+    assert (result.step, result.moved) == ("decide", [])
+    assert _states(engine, ids) == {ids[0]: "confirmed", ids[1]: "confirmed"}
