@@ -16,7 +16,15 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from deployments.audit_commands import audit_app
-from deployments.console import JsonFlag, emit_json, err, operator, out, reported
+from deployments.console import (
+    JointcreditApp,
+    JsonFlag,
+    emit_json,
+    err,
+    operator,
+    out,
+    reported,
+)
 from deployments.contact_commands import contact_app
 from deployments.import_commands import import_file_command
 from deployments.ops_commands import serve_command, up_command
@@ -37,7 +45,7 @@ from registry.repository import recompute_provisional_deadlines
 from registry.settings import Settings, get_settings
 from service import opened_runtime, run_query
 
-app = typer.Typer(
+app = JointcreditApp(
     help="安全生产守信联合激励与失信联合惩戒（joint reward and sanction in work safety）",
     no_args_is_help=True,
     add_completion=False,

@@ -51,7 +51,8 @@ def import_file_command(
 
 def _print_result(result: ImportResult) -> None:
     out.print(
-        f"已导入批次（batch imported） {result.batch_reference}：接受 {result.accepted} 行，"
+        f"已导入批次（batch imported） {result.batch_reference}（编号 {result.batch_id}）："
+        f"接受 {result.accepted} 行，"
         f"拒绝 {result.rejected} 行，待人工复核 {result.needs_review} 行"
         f"（accepted {result.accepted}, rejected {result.rejected}, "
         f"needs review {result.needs_review}）"

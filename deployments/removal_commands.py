@@ -21,6 +21,7 @@ from registry.identifiers import (
     is_resident_id,
     shown_identifier,
 )
+from registry.references import resolve_listing
 from registry.removal import (
     apply_for_removal,
     decide_objection,
@@ -30,13 +31,21 @@ from registry.removal import (
 from registry.routing import Routing, StepResult
 from registry.screening import screen
 from registry.vocabulary import NOTICE_KIND_LABELS, label
-from service import opened_runtime, removal_decision, run_core, run_query
+from service import Runtime, opened_runtime, removal_decision, run_core, run_query
 
 removal_app = typer.Typer(help="移出名单（removal）", no_args_is_help=True)
 objection_app = typer.Typer(help="异议（objections）", no_args_is_help=True)
 
-ListingArg = Annotated[int, typer.Argument(help="名单编号（listing id）")]
+ListingArg = Annotated[
+    str,
+    typer.Argument(help="名单编号，或函件中的“批次号-编号”（listing id or reference）"),
+]
 Reviewer = Annotated[str, typer.Option("--reviewer", help="审核人（reviewer）")]
+
+
+def _listing(runtime: Runtime, typed: str) -> tuple[int, str]:
+    """The listing as typed — its id or the reference the letters print — or `NotFound`."""
+    return run_query(runtime, lambda session: resolve_listing(session, typed))
 
 
 def _report(result: StepResult, as_json: bool, done: str) -> None:
@@ -77,19 +86,20 @@ def apply(
 ) -> None:
     """登记当事人的移出 / 提前移出申请（record an application to leave the list）。"""
     with reported(as_json), opened_runtime() as runtime:
+        listing_id, reference = _listing(runtime, listing)
         application = run_core(
             runtime,
             lambda session, routing: apply_for_removal(
-                session, listing, evidence=evidence, commitment=commitment, routing=routing
+                session, listing_id, evidence=evidence, commitment=commitment, routing=routing
             ),
             actor=operator(),
             source="cli:removal apply",
         )
     if as_json:
-        emit_json(application.as_dict())
+        emit_json({**application.as_dict(), "listing_reference": reference})
         return
     out.print(
-        f"已登记申请 #{application.id}（名单 {listing}），"
+        f"已登记申请 #{application.id}（名单 {listing_id}，{reference}），"
         f"应于 {application.decide_due.isoformat()} 前作出决定"
     )
 
@@ -103,8 +113,9 @@ def decide(
     as_json: JsonFlag = False,
 ) -> None:
     """对移出审查中的名单作出决定（decide a listing in removal review）。"""
-    decision = removal_decision([listing], approve=approve, reviewer=reviewer, reason=reason)
     with reported(as_json), opened_runtime() as runtime:
+        listing_id, _ = _listing(runtime, listing)
+        decision = removal_decision([listing_id], approve=approve, reviewer=reviewer, reason=reason)
         result = run_core(runtime, decision, actor=reviewer, source="cli:removal decide")
     _report(result, as_json, "已移出" if approve else "维持在名单中")
 
@@ -118,10 +129,11 @@ def restore(
 ) -> None:
     """提前移出系以欺诈取得：恢复名单，原有效期不变（restore after fraud）。"""
     with reported(as_json), opened_runtime() as runtime:
+        listing_id, _ = _listing(runtime, listing)
         result = run_core(
             runtime,
             lambda session, routing: restore_after_fraud(
-                session, listing, reviewer=reviewer, reason=reason, routing=routing
+                session, listing_id, reviewer=reviewer, reason=reason, routing=routing
             ),
             actor=reviewer,
             source="cli:removal restore",
@@ -138,15 +150,21 @@ def objection_file(
 ) -> None:
     """登记异议，自动计算答复期限（file an objection）。"""
 
-    def operation(session: Any, routing: Routing) -> int:
-        return file_objection(session, listing, filed_by=filed_by, reason=reason, routing=routing)
-
     with reported(as_json), opened_runtime() as runtime:
+        listing_id, reference = _listing(runtime, listing)
+
+        def operation(session: Any, routing: Routing) -> int:
+            return file_objection(
+                session, listing_id, filed_by=filed_by, reason=reason, routing=routing
+            )
+
         objection_id = run_core(runtime, operation, actor=operator(), source="cli:objection")
     if as_json:
-        emit_json({"objection_id": objection_id, "listing_id": listing})
+        emit_json(
+            {"objection_id": objection_id, "listing_id": listing_id, "listing_reference": reference}
+        )
         return
-    out.print(f"已登记异议 #{objection_id}（名单 {listing}）")
+    out.print(f"已登记异议 #{objection_id}（名单 {listing_id}，{reference}）")
 
 
 @objection_app.command("decide")

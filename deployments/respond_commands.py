@@ -11,7 +11,8 @@ Two forms, one core (`registry.responses`, the same rules as the `record-respons
 The audit actor is the department (`department:<code>`); the operator running the command is
 recorded with it as `recorded_by`. Exit codes: 0 everything recorded (or recorded before);
 1 some answers or rows were refused — the rest were recorded and each refusal is printed;
-2 nothing was recorded (bad options, unreadable file, missing columns). Registered in `cli.py`
+2 nothing was recorded (bad options, unreadable file, missing columns, an empty `--feedback`,
+or every answer refused). `--batch` takes a batch id or its reference. Registered in `cli.py`
 as `app.command("respond")`.
 """
 
@@ -24,7 +25,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from deployments.console import JsonFlag, emit_json, err, operator, out, reported
+from deployments.console import ERROR_EXIT, JsonFlag, emit_json, err, operator, out, reported
+from registry.references import resolve_batch
 from registry.responses import (
     ResponseRequestError,
     record_response_sheet,
@@ -52,9 +54,10 @@ def respond(
         ),
     ] = None,
     batch: Annotated[
-        int | None,
+        str | None,
         typer.Option(
-            "--batch", help="批次编号：该部门在本批次的全部名单（all listings of a batch）"
+            "--batch",
+            help="批次编号或批次号：该部门在本批次的全部名单（all listings of a batch）",
         ),
     ] = None,
     ack: Annotated[bool, typer.Option("--ack", help="响应：已收到推送（acknowledge）")] = False,
@@ -107,13 +110,17 @@ def respond(
     else:
         _show(payload)
     if payload["refused"] or payload.get("bad_rows"):
-        raise typer.Exit(PARTLY_REFUSED)
+        raise typer.Exit(ERROR_EXIT if _nothing_recorded(payload) else PARTLY_REFUSED)
+
+
+def _nothing_recorded(payload: dict[str, Any]) -> bool:
+    return not payload["recorded"] and not payload["already"]
 
 
 def _record_flags(
     department: str | None,
     listings: list[str],
-    batch: int | None,
+    batch: str | None,
     ack: bool,
     feedback: str | None,
     lifted: bool,
@@ -140,16 +147,27 @@ def _record_flags(
         raise ResponseRequestError(
             "--not-applicable 只能与 --feedback 同用（--not-applicable goes with --feedback）"
         )
-    response = response_request(
-        department=department,
-        kind=chosen[0],
-        listings=listings,
-        batch_id=batch,
-        feedback=feedback,
-        not_applicable=not_applicable,
-        answered_on=answered_on,
-    )
+    if feedback is not None and not feedback.strip() and not not_applicable:
+        # An empty --feedback would close the action with nothing said about the measures
+        # (with --not-applicable the core refuses it, asking for the reason).
+        raise ResponseRequestError(
+            "--feedback 的反馈内容不能为空：请写明措施实施情况（feedback text is empty）"
+        )
     with opened_runtime() as runtime:
+        batch_id = (
+            run_query(runtime, lambda session: resolve_batch(session, batch))[0]
+            if batch is not None
+            else None
+        )
+        response = response_request(
+            department=department,
+            kind=chosen[0],
+            listings=listings,
+            batch_id=batch_id,
+            feedback=feedback,
+            not_applicable=not_applicable,
+            answered_on=answered_on,
+        )
         result = record_response(runtime, response, recorded_by=operator(), source=SOURCE)
     return {"department": response.department, "kind": response.kind.value, **result.as_dict()}
 
@@ -184,8 +202,11 @@ def _show(payload: dict[str, Any]) -> None:
     for warning in payload.get("warnings", []):
         err.print(f"[yellow]提示：[/]{escape(warning)}")
     _show_problems(payload)
-    if not payload["recorded"] and not payload["already"]:
-        err.print("[yellow]没有记录任何答复（nothing recorded）[/]")
+    if _nothing_recorded(payload):
+        if payload["refused"] or payload.get("bad_rows"):
+            err.print("[bold red]错误：[/]没有记录任何答复（nothing recorded）")
+        else:
+            err.print("[yellow]没有记录任何答复（nothing recorded）[/]")
 
 
 def _show_counts(payload: dict[str, Any]) -> None:

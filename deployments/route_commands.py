@@ -3,7 +3,8 @@
 `route` runs the `route-batch` flow once on the Prefect engine and never waits: where the batch
 needs an operator it returns and says so. `confirm` is the operator's decision without the UI;
 it records the decision and routes on (publication and dispatch) through the same steps the
-flow uses. If the decision was already given — in the UI or by another `confirm` — it says so.
+flow uses. If the decision was already given — in the UI or by another `confirm` — it changes
+nothing and fails with the decision that stands. Both take a batch id or its reference.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from rich.table import Table
 
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
 from registry.errors import JointcreditError
+from registry.references import resolve_batch, resolve_listing
 from registry.routing import Decision, Waiting
 from registry.vocabulary import (
     LISTING_STATE_LABELS,
@@ -24,55 +26,69 @@ from registry.vocabulary import (
     Step,
     label,
 )
-from service import opened_runtime, position, record_decision, run_step
+from service import opened_runtime, position, record_decision, run_query, run_step
 
 
 class RejectionFormatError(JointcreditError):
     """A `--reject` value is not `ID=理由`."""
 
 
-def route(
-    batch_id: Annotated[int, typer.Argument(help="批次编号（batch id）")],
-    as_json: JsonFlag = False,
-) -> None:
-    """推进批次一次，不等待（run route-batch once; returns where the batch waits）。"""
-    from flows.route import route_batch  # Prefect is imported only by the commands that run it
+BatchArg = Annotated[
+    str,
+    typer.Argument(help="批次编号或批次号，如 12 或 IMP-20261127-A1B2C3（batch id or reference）"),
+]
 
+
+def route(batch: BatchArg, as_json: JsonFlag = False) -> None:
+    """推进批次一次，不等待（run route-batch once; returns where the batch waits）。"""
     with reported(as_json):
+        with opened_runtime() as runtime:  # an unknown batch is refused before Prefect starts
+            batch_id, _ = run_query(runtime, lambda session: resolve_batch(session, batch))
+        from flows.route import route_batch  # Prefect is imported only by the commands that run it
+
         result = asyncio.run(route_batch(batch_id, wait_for_operator=False))
     _show(result, as_json)
 
 
 def confirm(
-    batch_id: Annotated[int, typer.Argument(help="批次编号（batch id）")],
+    batch: BatchArg,
     reviewer: Annotated[str, typer.Option("--reviewer", help="审核人姓名（reviewer）")],
     decision_number: Annotated[
         str, typer.Option("--decision-number", help="决定书文号（decision number）")
     ] = "",
     reject: Annotated[
         list[str] | None,
-        typer.Option("--reject", help="不予列入：名单编号=理由，可重复（ID=reason, repeatable）"),
+        typer.Option(
+            "--reject",
+            help="不予列入：名单编号=理由，编号也可写函件中的“批次号-编号”，可重复（ID=reason）",
+        ),
     ] = None,
     hold_others: Annotated[
         bool, typer.Option("--hold-others", help="其余名单暂不确认（leave the rest awaiting）")
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """确认批次并继续推进：公开、推送各部门（confirm a batch and route on）。"""
+    """确认批次并继续推进：公开、推送各部门（confirm a batch and route on）。
+
+    The decision is the core's, under the batch's lock: if someone else decided first (the
+    Prefect form or another `confirm`), nothing is changed and the command fails (exit 2) with
+    "已由他人决定" and the decision that stands; `--json` says `"already_decided": true`.
+    """
     with reported(as_json):
-        decision = Decision(
-            reviewer=reviewer.strip(),
-            decision_number=decision_number,
-            rejections=_rejections(reject or []),
-            approve_others=not hold_others,
-        )
+        parsed = _rejections(reject or [])
         with opened_runtime() as runtime:
-            before = position(runtime, batch_id)
-            steps = []
-            if before.waiting_on is Waiting.OPERATOR:
-                steps.append(record_decision(runtime, batch_id, decision, source="cli:confirm"))
-            elif not as_json:
-                err.print(f"[yellow]批次 {before.reference} 已无待确认名单（already decided）[/]")
+            batch_id, _ = run_query(runtime, lambda session: resolve_batch(session, batch))
+            rejections = run_query(
+                runtime,
+                lambda session: {resolve_listing(session, k)[0]: v for k, v in parsed.items()},
+            )
+            decision = Decision(
+                reviewer=reviewer.strip(),
+                decision_number=decision_number,
+                rejections=rejections,
+                approve_others=not hold_others,
+            )
+            steps = [record_decision(runtime, batch_id, decision, source="cli:confirm")]
             for step in (Step.PUBLISH, Step.DISPATCH):
                 steps.append(
                     run_step(runtime, batch_id, step, actor=operator(), source="cli:confirm")
@@ -81,15 +97,15 @@ def confirm(
     _show({**after.as_dict(), "steps": [s.as_dict() for s in steps]}, as_json)
 
 
-def _rejections(values: list[str]) -> dict[int, str]:
-    rejections: dict[int, str] = {}
+def _rejections(values: list[str]) -> dict[str, str]:
+    rejections: dict[str, str] = {}
     for value in values:
         listing, separator, reason = value.partition("=")
-        if not separator or not listing.strip().isdigit() or not reason.strip():
+        if not separator or not listing.strip() or not reason.strip():
             raise RejectionFormatError(
                 f"--reject 的格式应为 名单编号=理由（expected ID=reason）：{value!r}", value=value
             )
-        rejections[int(listing)] = reason.strip()
+        rejections[listing.strip()] = reason.strip()
     return rejections
 
 

@@ -22,6 +22,7 @@ from deployments.console import JsonFlag, emit_json, out, reported
 from registry import db
 from registry.audit import canonical_json
 from registry.clock import BUSINESS_TZ
+from registry.references import resolve_batch, resolve_listing
 from registry.settings import Settings, get_settings
 from registry.views import (
     ActionLine,
@@ -77,12 +78,17 @@ def _read(query: Callable[[Session, Settings], T]) -> T:
 
 @batch_app.command("show")
 def batch_show(
-    batch_id: Annotated[int, typer.Argument(help="批次编号（batch id）")],
+    batch: Annotated[
+        str,
+        typer.Argument(
+            help="批次编号或批次号，如 12 或 IMP-20261127-A1B2C3（batch id or reference）"
+        ),
+    ],
     as_json: JsonFlag = False,
 ) -> None:
     """查看批次：各状态数量、部门响应、通知、当前在等什么（show a batch）。"""
     with reported(as_json):
-        view = _read(lambda session, _: batch_view(session, batch_id))
+        view = _read(lambda session, _: batch_view(session, resolve_batch(session, batch)[0]))
     if as_json:
         emit_json(view.as_dict())
         return
@@ -91,12 +97,18 @@ def batch_show(
 
 @listing_app.command("show")
 def listing_show(
-    listing_id: Annotated[int, typer.Argument(help="名单编号（listing id）")],
+    listing: Annotated[
+        str,
+        typer.Argument(
+            help="名单编号，或函件中的“批次号-编号”如 IMP-20261127-A1B2C3-5"
+            "（listing id or reference）"
+        ),
+    ],
     as_json: JsonFlag = False,
 ) -> None:
     """查看名单：主体、各环节日期、部门响应、通知与操作记录（show a listing and its history）。"""
     with reported(as_json):
-        view = _read(lambda session, _: listing_view(session, listing_id))
+        view = _read(lambda session, _: listing_view(session, resolve_listing(session, listing)[0]))
     if as_json:
         emit_json(view.as_dict())
         return
@@ -195,10 +207,21 @@ def _print_batch(view: BatchView) -> None:
     out.print(
         _table(
             "名单（listings）",
-            ("编号", "主体", "类型", "证件号", "认定依据", "状态", "需复核", "提示"),
+            (
+                "编号",
+                "名单编号（函件）",
+                "主体",
+                "类型",
+                "证件号",
+                "认定依据",
+                "状态",
+                "需复核",
+                "提示",
+            ),
             (
                 (
                     line.id,
+                    line.reference,
                     line.subject_name,
                     label(SUBJECT_KIND_LABELS, line.subject_kind),
                     line.identifier,
@@ -221,7 +244,7 @@ def _print_batch(view: BatchView) -> None:
 def _print_listing(view: ListingView) -> None:
     out.print(
         _fields(
-            f"名单 {view.id}（{label(LISTING_STATE_LABELS, view.state)}）",
+            f"名单 {view.id}（{view.reference}，{label(LISTING_STATE_LABELS, view.state)}）",
             [
                 ("主体", _subject_line(view.subject)),
                 ("批次", f"{view.batch_reference}（编号 {view.batch_id}）"),
@@ -350,10 +373,22 @@ def _print_archive(view: CreditArchive) -> None:
     out.print(
         _table(
             "名单（listings）",
-            ("编号", "批次", "类型", "状态", "认定依据", "决定书", "公开", "有效期至", "移出"),
+            (
+                "编号",
+                "名单编号（函件）",
+                "批次",
+                "类型",
+                "状态",
+                "认定依据",
+                "决定书",
+                "公开",
+                "有效期至",
+                "移出",
+            ),
             (
                 (
                     item.id,
+                    item.reference,
                     item.batch_reference,
                     label(LIST_TYPE_LABELS, item.list_type),
                     label(LISTING_STATE_LABELS, item.state),

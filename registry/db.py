@@ -82,14 +82,43 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the schema at `url` to `revision` (idempotent)."""
     make_engine(url).dispose()  # creates the SQLite folder if needed
-    command.upgrade(alembic_config(url), revision)
+    try:
+        command.upgrade(alembic_config(url), revision)
+    except sa.exc.DBAPIError as exc:
+        if not isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+            raise
+        raise database_unavailable(exc, url) from exc
+
+
+class DatabaseUnavailable(ConfigurationError):
+    """The database cannot be reached or answered with an error of its own (not of our data)."""
+
+
+def database_unavailable(exc: sa.exc.DBAPIError, url: str | sa.URL | None) -> DatabaseUnavailable:
+    """One line for an operator instead of the driver's traceback: where, and the driver's
+    first line (connection refused, unknown database, unable to open the file …)."""
+    detail = str(exc.orig or exc).strip().splitlines()
+    reason = detail[0] if detail else type(exc).__name__
+    where = ""
+    if url is not None:
+        where = " " + make_url(url).render_as_string(hide_password=True)
+    if "database is locked" in reason:
+        message = f"数据库忙，请稍后重试{where}（database busy）：{reason}"
+    elif isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        message = f"无法连接数据库{where}（database unreachable）：{reason}"
+    else:
+        message = f"数据库出错{where}（database error）：{reason}"
+    return DatabaseUnavailable(message, reason=reason)
 
 
 def current_revision(engine: sa.Engine) -> str | None:
-    with engine.connect() as connection:
-        if not sa.inspect(connection).has_table("alembic_version"):
-            return None
-        return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    try:
+        with engine.connect() as connection:
+            if not sa.inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    except sa.exc.DBAPIError as exc:
+        raise database_unavailable(exc, engine.url) from exc
 
 
 def head_revision() -> str | None:

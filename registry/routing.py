@@ -16,7 +16,6 @@ owes — and their shared request and result shapes; cut apart they would import
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,11 +31,13 @@ from memoranda.loader import Catalogue
 from registry.audit import EventDraft, append_events
 from registry.calendar import WorkingCalendar
 from registry.clock import Clock
+from registry.digests import digest_step as digest_step  # its home before registry.digests
 from registry.errors import JointcreditError, NotFound, TransitionRefused
 from registry.free_text import clean_free_text, clean_single_line
 from registry.lifecycle import Event, apply_transition
 from registry.models import ActionState, Batch, DepartmentAction, Listing, ListType, Subject
 from registry.models import ListingState as S
+from registry.prior_decision import PriorDecision, prior_decision
 from registry.sla import action_deadlines
 from registry.vocabulary import NoticeKind, Step
 
@@ -149,6 +150,22 @@ class Decision:
 
 class DecisionError(JointcreditError):
     """The decision names listings that are not in the batch or not awaiting a decision."""
+
+
+class AlreadyDecided(DecisionError):
+    """Someone else decided first (the form or another `confirm`): this decision changed
+    nothing. `prior` is the decision that stands, for the operator who lost the race."""
+
+    def __init__(self, batch_id: int, reference: str, prior: PriorDecision) -> None:
+        self.prior = prior
+        super().__init__(
+            f"已由他人决定（already decided）：批次 {reference}（编号 {batch_id}）"
+            f"{prior.summary_zh()}。本次决定未生效（this decision was not applied）",
+            batch_id=batch_id,
+            reference=reference,
+            already_decided=True,
+            decision=prior.as_dict(),
+        )
 
 
 class NoticeEnqueuer(Protocol):
@@ -265,10 +282,21 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
     reviewer = clean_single_line(decision.reviewer)
     if not reviewer:
         raise DecisionError("须填写审核人（a reviewer is required）", batch_id=batch_id)
+    reference = _lock_batch(session, batch_id)
     awaiting = {i for i, _ in _listings(session, batch_id, S.AWAITING_CONFIRMATION)}
     if not awaiting:
-        return result  # decided already (by the UI or the CLI, whichever came first)
+        prior = prior_decision(session, batch_id)
+        if prior.empty:
+            raise DecisionError(
+                f"批次 {reference}（编号 {batch_id}）没有待确认的名单"
+                "（nothing awaiting a decision）",
+                batch_id=batch_id,
+            )
+        raise AlreadyDecided(batch_id, reference, prior)
     strangers = sorted(set(decision.rejections) - awaiting)
+    decided_strangers = prior_decision(session, batch_id, strangers) if strangers else None
+    if decided_strangers is not None and not decided_strangers.empty:
+        raise AlreadyDecided(batch_id, reference, decided_strangers)
     if strangers:
         raise DecisionError(
             f"以下名单不在本批次待确认范围内（not awaiting a decision in batch {batch_id}）："
@@ -325,6 +353,21 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
             NoticeRequest(NoticeKind.REJECTION, batch_id, (i,), reason=reason) for i in moved
         ]
     return routing.finish(session, result)
+
+
+def _lock_batch(session: Session, batch_id: int) -> str:
+    """Serialise decisions on one batch: a no-op UPDATE of its row takes PostgreSQL's row lock
+    and SQLite's write lock, so the listings awaiting a decision are read after any decision
+    committed before — two operators deciding at once cannot both see them awaiting."""
+    locked = session.execute(
+        sa.update(Batch)
+        .where(col(Batch.id) == batch_id)
+        .values(reference=col(Batch.reference))
+        .returning(col(Batch.reference))
+    ).first()
+    if locked is None:
+        raise NotFound(f"批次不存在（no such batch）：{batch_id}", batch_id=batch_id)
+    return str(locked[0])
 
 
 def publish_confirmed(session: Session, batch_id: int, routing: Routing) -> StepResult:
@@ -471,13 +514,6 @@ def batch_position(session: Session, batch_id: int, *, today: date) -> BatchPosi
         defence_due=defence_due,
         proposed_by=batch.proposed_by,
     )
-
-
-def digest_step(listing_ids: Sequence[int]) -> str:
-    """A notice step naming exactly which listings a digest covers, so a later partial
-    dispatch of the same batch gets its own notice while a repeat of this one does not."""
-    joined = ",".join(map(str, sorted(listing_ids)))
-    return "dispatch-" + hashlib.sha256(joined.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,10 @@ What a partner department calls from its own approval process before granting a 
 a subsidy or a contract: for a USCC (or a person's ID lookup hash), every listing in force
 today and, per department, the measures it applies — since publication, until expiry. A
 subject we have never listed is simply clear; persons are shown masked only.
+
+A department code is matched without regard to case (`NDRC` is `ndrc`), and one that is not
+in the catalogue is refused: answering "no measures" for a misspelt department would clear a
+subject on the black list.
 """
 
 from __future__ import annotations
@@ -17,11 +21,29 @@ from sqlmodel import Session, col
 
 from memoranda.loader import Catalogue
 from registry.clock import business_date
+from registry.errors import JointcreditError
 from registry.models import DepartmentAction, Listing, Subject
 from registry.models import ListingState as S
 
 IN_FORCE_STATES = (S.IN_FORCE.value, S.REMOVAL_REVIEW.value)
 LIFTED = ("lift_requested", "lift_confirmed")
+
+
+class UnknownDepartment(JointcreditError):
+    """A screening asked for a department that is not in the catalogue."""
+
+
+def department_code(catalogue: Catalogue, typed: str) -> str:
+    """The catalogue's code for `typed` (any letter case, surrounding spaces ignored)."""
+    wanted = typed.strip().casefold()
+    for code in catalogue.departments:
+        if code.casefold() == wanted:
+            return code
+    raise UnknownDepartment(
+        f"未知部门 {typed.strip()!r}：不在部门目录中（unknown department）；"
+        "部门代码见 jointcredit catalogue validate --json",
+        department=typed.strip(),
+    )
 
 
 @dataclass(frozen=True)
@@ -84,6 +106,8 @@ def screen(
     department: str | None = None,
 ) -> Screening:
     """Measures in force today for one subject (optionally only one department's)."""
+    if department is not None:
+        department = department_code(catalogue, department)
     where = col(Subject.uscc) == uscc if uscc is not None else col(Subject.id_hash) == id_hash
     subject = session.execute(sa.select(col(Subject.id), col(Subject.name)).where(where)).first()
     if subject is None:

@@ -13,7 +13,13 @@ from prefect.events import emit_event
 from notifications.artifacts import review_markdown
 from registry.errors import JointcreditError
 from registry.faults import boundary_hook
-from registry.routing import BatchPosition, Decision, StepResult, awaiting_review
+from registry.routing import (
+    AlreadyDecided,
+    BatchPosition,
+    Decision,
+    StepResult,
+    awaiting_review,
+)
 from registry.vocabulary import NOTICE_KIND_LABELS, Step, label
 from service.runtime import opened_runtime
 from service.steps import position, record_decision, run_query, run_step, states_of
@@ -96,7 +102,13 @@ def apply_decision(
     decision = Decision(reviewer, decision_number, rejections, approve_others)
     with opened_runtime() as runtime:
         hook = boundary_hook(runtime.settings.kill_at, FLOW)
-        result = record_decision(runtime, batch_id, decision, source=SOURCE, on_boundary=hook)
+        try:
+            result = record_decision(runtime, batch_id, decision, source=SOURCE, on_boundary=hook)
+        except AlreadyDecided as lost:
+            # `jointcredit confirm` answered first: the form's answer changes nothing, the run
+            # routes on with the decision that stands, and the log says whose it is.
+            get_run_logger().warning("%s", lost.message)
+            return StepResult(Step.DECIDE)
         states = states_of(runtime, result.moved)
     if result.moved:
         _emit(batch_id, Step.DECIDE, states, result)

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from registry.clock import BUSINESS_TZ
 from registry.errors import IdentifierError, NotFound
 from registry.identifiers import check_resident_id, check_uscc, shown_identifier
+from registry.references import listing_reference
 from registry.views.common import (
     ACTION,
     AUDIT,
@@ -50,6 +51,7 @@ from registry.vocabulary import (
 @dataclass(frozen=True)
 class ArchiveListing(ReadView):
     id: int
+    reference: str
     batch_id: int
     batch_reference: str
     list_type: str
@@ -218,9 +220,9 @@ def _archive(session: Session, subject: SubjectRef) -> CreditArchive:
             .order_by(SUBJECT.c.id)
         ).mappings()
     ]
-    listing_fields = [n for n in ArchiveListing.__dataclass_fields__ if n != "batch_reference"]
+    listing_fields = [n for n in ArchiveListing.__dataclass_fields__ if not n.endswith("reference")]
     listings = [
-        ArchiveListing(**r)
+        ArchiveListing(**r, reference=listing_reference(r["batch_reference"], r["id"]))
         for r in session.execute(
             sa.select(
                 *(LISTING.c[n] for n in listing_fields),
@@ -233,7 +235,7 @@ def _archive(session: Session, subject: SubjectRef) -> CreditArchive:
     ]
     ids = [item.id for item in listings]
     actions = action_lines(session, ACTION.c.listing_id.in_(ids))
-    notices = notice_lines(session, ids, {item.batch_id for item in listings})
+    notices = notice_lines(session, ids)
     commitments = [
         CommitmentLine(**{**r, "text": scrub(r["text"])})
         for r in session.execute(

@@ -16,6 +16,7 @@ from registry.models import (
     ListingState,
     NoticeState,
 )
+from registry.references import listing_reference
 from registry.views.common import (
     ACTION,
     BATCH,
@@ -33,9 +34,10 @@ BATCH_LISTING_LIMIT = 200
 
 @dataclass(frozen=True)
 class BatchListing(ReadView):
-    """A listing as a line of its batch."""
+    """A listing as a line of its batch; `reference` is how letters print it."""
 
     id: int
+    reference: str
     subject_id: int
     subject_name: str
     subject_kind: str
@@ -188,7 +190,7 @@ def batch_view(
         action_states=action_states,
         escalated_actions=sum(int(escalated or 0) for _, _, escalated in action_rows),
         notice_states=notice_states,
-        listings=[_batch_listing(row) for row in lines],
+        listings=[_batch_listing(row, batch["reference"]) for row in lines],
         waiting_on=waiting_on(
             list_type=batch["list_type"],
             listing_states=listing_states,
@@ -201,10 +203,14 @@ def batch_view(
     )
 
 
-def _batch_listing(row: Mapping[Any, Any]) -> BatchListing:
+def _batch_listing(row: Mapping[Any, Any], batch_reference: str) -> BatchListing:
     values = {k: v for k, v in row.items() if k not in ("uscc", "id_masked")}
     values["warnings"] = [scrub(w) or "" for w in values["warnings"] or []]
-    return BatchListing(identifier=subject_identifier(row["uscc"], row["id_masked"]), **values)
+    return BatchListing(
+        identifier=subject_identifier(row["uscc"], row["id_masked"]),
+        reference=listing_reference(batch_reference, row["id"]),
+        **values,
+    )
 
 
 _PENDING_NOTICES = (NoticeState.QUEUED, NoticeState.SENDING, NoticeState.RETRY_WAIT)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 from stdnum.cn import ric
 
+from registry.digests import digests_covering
 from registry.identifiers import mask_resident_id
 from registry.models import (
     AuditEvent,
@@ -183,7 +184,8 @@ def action_line(row: Mapping[Any, Any]) -> ActionLine:
 class NoticeLine(ReadView):
     """One outbox row: where it went and whether it arrived (去向可追).
 
-    `listing_id` is None for a batch-wide notice (e.g. one 推送函 per department per batch).
+    `listing_id` is None for a batch-wide notice (one 推送函 per department, memorandum and
+    dispatch of a batch).
     """
 
     id: int
@@ -251,18 +253,14 @@ def action_lines(session: Session, condition: sa.ColumnElement[bool]) -> list[Ac
     return [action_line(row) for row in rows]
 
 
-def notice_lines(
-    session: Session, listing_ids: Sequence[int], batch_ids: Iterable[int]
-) -> list[NoticeLine]:
-    """The listings' own notices and their batches' batch-wide ones, oldest first."""
+def notice_lines(session: Session, listing_ids: Sequence[int]) -> list[NoticeLine]:
+    """The listings' own notices and the batch-wide 推送函 that name them, oldest first —
+    not every letter of their batches (`registry.digests`: a black listing's view shows no
+    red-list letter, and no letter to a department it was not sent to)."""
+    digests = digests_covering(session, listing_ids)
     rows = session.execute(
         sa.select(*NOTICE_COLUMNS)
-        .where(
-            sa.or_(
-                NOTICE.c.listing_id.in_(list(listing_ids)),
-                sa.and_(NOTICE.c.listing_id.is_(None), NOTICE.c.batch_id.in_(list(batch_ids))),
-            )
-        )
+        .where(sa.or_(NOTICE.c.listing_id.in_(list(listing_ids)), NOTICE.c.id.in_(digests)))
         .order_by(NOTICE.c.created_at, NOTICE.c.id)
     ).mappings()
     return [NoticeLine(**{**row, "last_error": scrub(row["last_error"])}) for row in rows]

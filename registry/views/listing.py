@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from registry.errors import NotFound
+from registry.references import listing_reference
 from registry.views.common import (
     ACTION,
     BATCH,
@@ -33,11 +34,12 @@ from registry.views.common import (
 class ListingView(ReadView):
     """One listing: subject (masked), batch, every date, actions, notices, audit history.
 
-    `notices` are the listing's own and its batch's batch-wide ones (`listing_id` None);
+    `notices` are the listing's own and the 推送函 that name it (`listing_id` None);
     `history` is every audit event on the listing, in chain (seq) order.
     """
 
     id: int
+    reference: str
     subject: SubjectRef
     batch_id: int
     batch_reference: str
@@ -71,7 +73,7 @@ class ListingView(ReadView):
 _LISTING_FIELDS = tuple(
     name
     for name in ListingView.__dataclass_fields__
-    if name not in ("subject", "batch_reference", "actions", "notices", "history")
+    if name not in ("reference", "subject", "batch_reference", "actions", "notices", "history")
 )
 
 
@@ -98,9 +100,10 @@ def listing_view(session: Session, listing_id: int) -> ListingView:
     values["note"] = scrub(values["note"])
     values["warnings"] = [scrub(w) or "" for w in values["warnings"] or []]
     actions = action_lines(session, ACTION.c.listing_id == listing_id)
-    notices = notice_lines(session, [listing_id], [row["batch_id"]])
+    notices = notice_lines(session, [listing_id])
     return ListingView(
         **values,
+        reference=listing_reference(row["batch_reference"], listing_id),
         subject=subject,
         batch_reference=row["batch_reference"],
         actions=actions,

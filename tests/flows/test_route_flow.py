@@ -130,8 +130,9 @@ def test_the_cli_confirms_instead_and_the_run_sees_it_is_done(
     payload = json.loads(confirmed.stdout)
     assert payload["states"] == {"in_force": 2}
     again = run(tmp_path, "confirm", str(batch), "--reviewer", "另一审核人", env=env)
-    assert again.returncode == 0
-    assert "已无待确认" in again.stderr
+    assert again.returncode == 2  # the second decision changed nothing and says whose stands
+    assert "已由他人决定" in again.stderr
+    assert REVIEWER in again.stderr
 
     before = _counts(database)
     done = asyncio.run(route_batch(batch))  # would pause if anything still awaited a decision

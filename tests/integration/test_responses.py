@@ -652,13 +652,13 @@ def test_jointcredit_respond_with_flags_and_with_a_file(
     assert json.loads(acked.stdout)["recorded"] == 2
     assert again.exit_code == 0
     assert "此前已记录" in again.stdout
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2  # nothing recorded: every answer refused
     assert json.loads(refused.stdout)["refusals"][0]["reason_zh"] == (
         f"名单 {ids[0]} 未向 pbc 推送，无从答复"
     )
     assert confused.exit_code == 2
     assert json.loads(confused.stdout)["error"] == "ResponseRequestError"
-    assert reasonless.exit_code == 1
+    assert reasonless.exit_code == 2
     assert "须在反馈内容中说明理由" in reasonless.stderr
     assert reasoned.exit_code == 0, reasoned.output
     assert actions(engine, ids[2:], "mem")[0].feedback_outcome == "not_applicable"

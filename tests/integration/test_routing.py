@@ -18,6 +18,7 @@ from registry.db import session_scope
 from registry.errors import NotFound
 from registry.models import AuditEvent, DepartmentAction, Listing, Notice
 from registry.routing import (
+    AlreadyDecided,
     Decision,
     DecisionError,
     Routing,
@@ -83,7 +84,8 @@ def test_a_black_batch_goes_from_proposed_to_dispatched_once(
     decided = _step(engine, decide, batch, routing, decision)
     assert sorted(decided.moved) == ids
     assert _states(engine, ids) == {"confirmed": 2, "rejected": 1}
-    assert _step(engine, decide, batch, routing, decision).moved == []  # first decision wins
+    with pytest.raises(AlreadyDecided, match="已由他人决定"):  # first decision wins
+        _step(engine, decide, batch, routing, decision)
 
     published = _step(engine, publish_confirmed, batch, routing)
     assert sorted(published.moved) == [ids[0], ids[2]]

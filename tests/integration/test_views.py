@@ -29,6 +29,7 @@ from deployments.view_commands import archive, batch_app, listing_app
 from memoranda.loader import Catalogue
 from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ, FrozenClock
+from registry.digests import digest_step
 from registry.errors import NotFound
 from registry.identifiers import check_resident_id, mask_resident_id
 from registry.lifecycle import Event, apply_transition
@@ -124,10 +125,18 @@ def add_action(session: Session, listing_id: int, state: str, **values: Any) -> 
 
 
 def add_notice(
-    session: Session, *, batch_id: int, listing_id: int | None, state: str, kind: str
+    session: Session,
+    *,
+    batch_id: int,
+    listing_id: int | None,
+    state: str,
+    kind: str,
+    department_code: str | None = None,
+    key: str | None = None,
 ) -> int:
-    key = uuid.uuid4().hex
+    key = key or uuid.uuid4().hex
     row = {
+        "department_code": department_code,
         "kind": kind,
         "idempotency_key": key,
         "message_id": f"<{key}@jointcredit.test>",
@@ -365,12 +374,14 @@ def scenario(engine: sa.Engine, catalogue: Catalogue, calendar: WorkingCalendar)
                 state="sent",
                 kind="listing_decision",
             ),
-            add_notice(
+            add_notice(  # the 推送函 to the department of the unit's action, naming it
                 session,
                 batch_id=unit_batch,
                 listing_id=None,
                 state="queued",
                 kind="department_dispatch",
+                department_code="mof",
+                key=f"department_dispatch|batch:{unit_batch}|{digest_step([unit_listing])}|mof@x",
             ),
         ]
         commitment = int(
