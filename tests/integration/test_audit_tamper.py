@@ -164,6 +164,10 @@ def test_concurrent_appenders_anchor_the_final_head(engine: sa.Engine, tmp_path:
     anchor = AuditAnchor(tmp_path / "anchor.log", b"k" * 32)
     install(engine, anchor)
     at = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+    with engine.connect() as connection:  # the database is shared: earlier tests left events
+        start = connection.execute(
+            sa.text("SELECT coalesce(max(seq), 0) FROM audit_event")
+        ).scalar_one()
 
     def appender(worker: int) -> None:
         for i in range(25):
@@ -184,7 +188,9 @@ def test_concurrent_appenders_anchor_the_final_head(engine: sa.Engine, tmp_path:
         # replay is checked in its own tests, not here.
     assert report.ok
     assert report.anchored is not None
-    assert (report.anchored.seq, report.anchored.hash) == (head[0], head[1]) == (100, head[1])
+    assert (
+        (report.anchored.seq, report.anchored.hash) == (head[0], head[1]) == (start + 100, head[1])
+    )
     assert len(anchor.path.read_text(encoding="ascii").splitlines()) == 100
     with pytest.raises(AnchorError):
         AuditAnchor(anchor.path, b"another key" * 3).latest("x")
