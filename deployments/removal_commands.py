@@ -31,7 +31,14 @@ from registry.removal import (
 from registry.routing import Routing, StepResult
 from registry.screening import screen
 from registry.vocabulary import NOTICE_KIND_LABELS, label
-from service import Runtime, opened_runtime, removal_decision, run_core, run_query
+from service import (
+    Runtime,
+    opened_runtime,
+    removal_decision,
+    require_ready_database,
+    run_core,
+    run_query,
+)
 
 removal_app = typer.Typer(help="移出名单（removal）", no_args_is_help=True)
 objection_app = typer.Typer(help="异议（objections）", no_args_is_help=True)
@@ -65,9 +72,10 @@ def _report(result: StepResult, as_json: bool, done: str) -> None:
 @removal_app.command("review")
 def review(as_json: JsonFlag = False) -> None:
     """运行一次移出审查，不等待操作员（run review-removals once）。"""
-    from flows.removal import review_removals
-
     with reported(as_json):
+        require_ready_database()
+        from flows.removal import review_removals  # Prefect only for the commands that run it
+
         result = asyncio.run(review_removals(wait_for_operator=False))
     if as_json:
         emit_json(result)

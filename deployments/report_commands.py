@@ -15,6 +15,7 @@ from rich.table import Table
 
 from deployments.console import JsonFlag, emit_json, err, out, reported
 from registry.reporting import NO_RATIO, ReportMonth, percent_text
+from service import require_ready_database
 
 report_app = typer.Typer(
     help="统计报告：典型案例月报（reports: the monthly typical-case report）",
@@ -34,6 +35,7 @@ def monthly(
     with reported(as_json):
         if month:
             ReportMonth.parse(month)  # refuse a bad month before starting Prefect
+        require_ready_database()
         from flows.report import monthly_report  # Prefect only for the commands that run it
 
         result = asyncio.run(monthly_report(month))

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from deployments.console import JsonFlag, emit_json, err, out, reported
 from registry.reporting.sla import median_label, report_csv, totals
-from service import opened_runtime, sla_figures
+from service import opened_runtime, require_ready_database, sla_figures
 
 sla_app = typer.Typer(
     help="部门办理时限：统计、催办与督办（department SLA: figures, reminders, escalation）",
@@ -84,9 +84,10 @@ def report(
 @sla_app.command("sweep")
 def sweep(as_json: JsonFlag = False) -> None:
     """执行一次时限巡查：逾期事项催办、督办（run sweep-sla once）。"""
-    from flows.sla import sweep_sla  # Prefect is imported only by the commands that run it
-
     with reported(as_json):
+        require_ready_database()
+        from flows.sla import sweep_sla  # Prefect is imported only by the commands that run it
+
         result = asyncio.run(sweep_sla())
     if as_json:
         emit_json(result)

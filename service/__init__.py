@@ -8,7 +8,7 @@ no Prefect, so `jointcredit confirm` and the `route-batch` flow take exactly the
 
 from service.contacts import ContactCorrection, correct_contact
 from service.intake import import_file
-from service.runtime import Runtime, current_catalogue, opened_runtime
+from service.runtime import Runtime, current_catalogue, opened_runtime, require_ready_database
 from service.sla import SlaFigures, sla_figures, sweep_of, sweep_once
 from service.steps import (
     STEPS,
@@ -35,6 +35,7 @@ __all__ = [
     "record_decision",
     "record_response",
     "removal_decision",
+    "require_ready_database",
     "run_core",
     "run_query",
     "run_step",

@@ -60,6 +60,13 @@ def current_catalogue(directory: Path) -> Catalogue:
     return _catalogues[key]
 
 
+def require_ready_database(settings: Settings | None = None) -> None:
+    """Refuse an unreachable or outdated database with one clear error, before a command pays
+    for Prefect and before a flow run would fail with Prefect's tracebacks around that error."""
+    with opened_runtime(settings):
+        pass
+
+
 @contextmanager
 def opened_runtime(settings: Settings | None = None) -> Iterator[Runtime]:
     """Settings → engine (schema checked), catalogue, calendar and clock; engine disposed after."""

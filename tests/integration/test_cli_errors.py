@@ -36,7 +36,14 @@ def test_a_database_that_is_down_is_one_line_and_exit_code_2(tmp_path: Path) -> 
     assert "secret" not in as_json.stdout + as_json.stderr
     assert as_json.stderr == ""
 
-    for command in (["outbox", "status"], ["batch", "show", "1"], ["route", "1"]):
+    every_flow_command = (
+        ["route", "1"],
+        ["sla", "sweep"],
+        ["removal", "review"],
+        ["report", "monthly", "--month", "2026-11"],
+        ["outbox", "drain"],
+    )
+    for command in (["outbox", "status"], ["batch", "show", "1"], *every_flow_command):
         plain = run(tmp_path, *command, env=env)
         assert plain.returncode == 2, plain.stderr
         assert plain.stdout == ""
