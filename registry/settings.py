@@ -129,6 +129,17 @@ class Settings(BaseSettings):
                     f"（an ID hash key shorter than {MIN_ID_HASH_KEY_BYTES} bytes is refused"
                     " in production）"
                 )
+            anchor_key = self.audit_anchor_key
+            if anchor_key is not None and (
+                len(anchor_key.get_secret_value().strip().encode()) < MIN_ID_HASH_KEY_BYTES
+            ):
+                # A short key lets whoever can edit the database forge the anchor lines too.
+                raise ValueError(
+                    f"生产环境的 JOINTCREDIT_AUDIT_ANCHOR_KEY 至少须有 {MIN_ID_HASH_KEY_BYTES} 字节"
+                    "（不计首尾空白），或不设置（由 JOINTCREDIT_ID_HASH_KEY 派生）"
+                    f"（an audit anchor key shorter than {MIN_ID_HASH_KEY_BYTES} bytes is refused"
+                    " in production）"
+                )
         return self
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:

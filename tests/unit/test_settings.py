@@ -68,6 +68,20 @@ def test_production_refuses_an_empty_or_short_key(
     assert key.strip() == "" or key.strip() not in refused.value.message
 
 
+@pytest.mark.parametrize("key", ["x", "   ", "k" * 31])
+def test_production_refuses_a_short_audit_anchor_key(
+    monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    """Whoever can edit the database could forge the anchor lines signed with a guessable key."""
+    monkeypatch.setenv("JOINTCREDIT_ENV", "production")
+    monkeypatch.setenv("JOINTCREDIT_ID_HASH_KEY", "k" * 32)
+    monkeypatch.setenv("JOINTCREDIT_AUDIT_ANCHOR_KEY", key)
+    with pytest.raises(ConfigurationError, match="JOINTCREDIT_AUDIT_ANCHOR_KEY"):
+        get_settings()
+    monkeypatch.setenv("JOINTCREDIT_AUDIT_ANCHOR_KEY", "a" * 32)
+    assert get_settings().audit_anchor_key is not None
+
+
 def test_production_accepts_a_key_of_32_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOINTCREDIT_ENV", "production")
     monkeypatch.setenv("JOINTCREDIT_ID_HASH_KEY", "k" * 32)
