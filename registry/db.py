@@ -62,14 +62,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 @contextmanager
 def session_scope(engine: sa.Engine) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error (and re-raise it)."""
+    """One transaction: commit on success, roll back on any error (and re-raise it).
+
+    The commit stays outside the `except`: an error raised after the commit succeeded (the
+    audit anchor that could not be written, `registry.audit_anchor`) must reach the operator as
+    itself, not as the rollback's "session is in 'committed' state". A commit that fails is
+    rolled back when the session closes."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
-            session.commit()
         except BaseException:
             session.rollback()
             raise
+        session.commit()
 
 
 def alembic_config(url: str) -> Config:
