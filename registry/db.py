@@ -109,6 +109,8 @@ def database_unavailable(exc: sa.exc.DBAPIError, url: str | sa.URL | None) -> Da
         where = " " + make_url(url).render_as_string(hide_password=True)
     if "database is locked" in reason:
         message = f"数据库忙，请稍后重试{where}（database busy）：{reason}"
+    elif "readonly database" in reason or "read-only" in reason:
+        message = f"数据库只读，无法写入{where}（database is read-only）：{reason}"
     elif isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
         message = f"无法连接数据库{where}（database unreachable）：{reason}"
     else:

@@ -8,15 +8,16 @@ production.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 import memoranda
 from registry.errors import ConfigurationError
@@ -24,6 +25,7 @@ from registry.errors import ConfigurationError
 if TYPE_CHECKING:
     from registry.input_limits import InputLimits
 
+ENV_FILE = ".env"
 DEV_ID_HASH_KEY = "dev-only-id-hash-key-change-me"
 MIN_ID_HASH_KEY_BYTES = 32
 """A production ID hash key has at least this many bytes besides surrounding whitespace: the
@@ -34,7 +36,7 @@ remaining ~10^7 numbers and recover the person (HMAC-SHA256 wants a key of its o
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="JOINTCREDIT_",
-        env_file=".env",
+        env_file=ENV_FILE,
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
@@ -97,6 +99,19 @@ class Settings(BaseSettings):
         default=None,
         description="Rehearse a hard crash: SIGKILL at this `<flow>:<boundary>` (registry.faults).",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_names_a_known_database(cls, url: str) -> str:
+        """A typo in the scheme is refused here, not as the driver's NoSuchModuleError later."""
+        try:
+            make_url(url).get_dialect()
+        except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+            raise ValueError(
+                f"数据库地址无效：{_hidden_password(url)}，应形如 sqlite:///var/jointcredit.db 或 "
+                "postgresql+psycopg://用户@主机:5432/库名（unknown database URL）"
+            ) from exc
+        return url
 
     @model_validator(mode="after")
     def _production_refuses_rehearsal_settings(self) -> Settings:
@@ -193,6 +208,17 @@ def get_settings() -> Settings:
     except ValidationError as exc:
         reasons = "；".join(_describe(err["loc"], err["msg"]) for err in exc.errors())
         raise ConfigurationError(f"配置无效（invalid settings）：{reasons}") from exc
+    except SettingsError as exc:  # a list or dict setting whose value is not JSON
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = f"JOINTCREDIT_{found.group(1).upper()}" if found else "某项配置"
+        raise ConfigurationError(
+            f'配置无效（invalid settings）：{name} 应为 JSON，如 ["a@example.org"]'
+            f"（{name} is not valid JSON）"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(
+            f"配置无效（invalid settings）：{ENV_FILE} 不是 UTF-8 编码的文本（.env is not UTF-8）"
+        ) from exc
 
 
 def _describe(loc: tuple[int | str, ...], msg: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -104,3 +105,28 @@ def test_secrets_are_not_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "hunter2-secret" not in repr(settings)
     assert "another-secret-key" not in repr(settings)
     assert "hunter2-secret" not in str(settings.model_dump())
+
+
+def test_a_database_url_of_an_unknown_kind_is_refused_with_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A typo in the scheme was an internal error (NoSuchModuleError) at the first query."""
+    monkeypatch.setenv("JOINTCREDIT_DATABASE_URL", "postgrs://jointcredit:secret@db/x")
+    with pytest.raises(ConfigurationError, match="JOINTCREDIT_DATABASE_URL") as refused:
+        get_settings()
+    assert "数据库地址无效" in refused.value.message
+    assert "secret" not in refused.value.message
+
+
+def test_a_list_setting_that_is_not_json_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pydantic-settings raises its own SettingsError (not a ValidationError) for these."""
+    monkeypatch.setenv("JOINTCREDIT_REPORT_RECIPIENTS", "not json")
+    with pytest.raises(ConfigurationError) as refused:
+        get_settings()
+    assert "JOINTCREDIT_REPORT_RECIPIENTS 应为 JSON" in refused.value.message
+
+
+def test_an_env_file_that_is_not_utf8_is_named() -> None:
+    Path(".env").write_bytes(b"JOINTCREDIT_ENV=\xff\xfe\n")
+    with pytest.raises(ConfigurationError, match=r"\.env 不是 UTF-8"):
+        get_settings()
