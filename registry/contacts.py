@@ -5,7 +5,7 @@ department's is its `departments.yml` entry unless an operator stored a correcti
 `department_mailbox`: the catalogue is versioned data changed by release, a bouncing mailbox
 must be put right the same day, and every composer of a department letter asks
 `department_mailbox` so the correction is honoured everywhere. Every correction is checked by
-the one address rule (`registry.addresses`) and written to the audit trail. Nothing here commits;
+the one address rule (`memoranda.addresses`) and written to the audit trail. Nothing here commits;
 re-queuing the notices the old address held up is the outbox's (`notifications.outbox`).
 """
 
@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from memoranda.addresses import AddressProblem, check_address
 from memoranda.loader import Catalogue
 from memoranda.schema import Department
-from registry.addresses import AddressProblem, check_address
 from registry.audit import EventDraft, append_events
 from registry.errors import JointcreditError, NotFound
 from registry.identifiers import UsccStatus, check_uscc
