@@ -176,6 +176,16 @@ def _ascii_label(label: str) -> str | AddressProblem:
         )
 
 
+def checked_mailbox(value: str, whose: str = "") -> str:
+    """`value` as stored (outer spaces stripped), or a ValueError whose text says in Chinese
+    why it cannot be used: how the catalogue's and the settings' pydantic models apply the rule
+    (`whose` names the holder, e.g. "部门 mem 的")."""
+    found = check_address(value)
+    if isinstance(found, AddressProblem):
+        raise ValueError(f"{whose}邮箱无法使用：{found}")
+    return found.text
+
+
 def deliverable(raw: str) -> MailAddress | None:
     """The address to send to, or None when `raw` cannot be delivered to."""
     found = check_address(raw)

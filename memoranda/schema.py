@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from memoranda.addresses import AddressProblem, check_address
+from memoranda.addresses import checked_mailbox
 
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=40)]
 Status = Literal["confirmed", "unverified"]
@@ -29,16 +29,6 @@ WorkingDays = Annotated[int, Field(ge=1, le=400)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def checked_mailbox(value: str, whose: str = "") -> str:
-    """A catalogue mailbox as written (outer spaces stripped), held to the one address rule
-    (`memoranda.addresses`) that import and the outbox apply: a mailbox `catalogue validate`
-    accepts is one its letters can be sent to."""
-    found = check_address(value)
-    if isinstance(found, AddressProblem):
-        raise ValueError(f"{whose}邮箱无法使用：{found}")
-    return found.text
 
 
 def _mailbox(value: str) -> str:

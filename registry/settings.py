@@ -13,12 +13,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 import memoranda
+from memoranda.addresses import checked_mailbox
 from registry.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -97,6 +98,18 @@ class Settings(BaseSettings):
         default=None,
         description="Rehearse a hard crash: SIGKILL at this `<flow>:<boundary>` (registry.faults).",
     )
+
+    @field_validator("mail_from", "authority_email")
+    @classmethod
+    def _deliverable_address(cls, value: str) -> str:
+        """The sender and the address printed in every letter: the one address rule, so a bad
+        value is refused at start-up, not found by the relay (or a reader) later."""
+        return checked_mailbox(value)
+
+    @field_validator("report_recipients")
+    @classmethod
+    def _deliverable_recipients(cls, value: list[str]) -> list[str]:
+        return [checked_mailbox(address, f"第 {n} 个") for n, address in enumerate(value, 1)]
 
     @model_validator(mode="after")
     def _production_refuses_rehearsal_settings(self) -> Settings:
