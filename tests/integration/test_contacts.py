@@ -13,6 +13,7 @@ now (the bad-input corpus), but databases filled before that rule still hold the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -336,7 +337,8 @@ async def test_a_correction_clears_the_refused_address_flag_once_nobody_uses_it(
         ).scalar()
         assert verify(session).ok
     assert cleared_at is not None
-    assert '"cleared_flags": ["bad@example.org"]' in str(event)
+    after = event if isinstance(event, dict) else json.loads(event)  # JSONB on PostgreSQL
+    assert after["cleared_flags"] == ["bad@example.org"]
 
     with running_sink(mail_dir) as sink:
         report = await drain_outbox(outbox, smtp(sink), clock=clock, options=FAST)
