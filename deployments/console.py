@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -21,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from registry.clock import BUSINESS_TZ
 from registry.db import database_unavailable
 from registry.errors import JointcreditError
 
@@ -105,3 +107,8 @@ def operator() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli:unknown"
+
+
+def beijing_time(value: datetime) -> str:
+    """An instant as operators read it everywhere: Beijing time to the minute."""
+    return value.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")

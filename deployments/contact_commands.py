@@ -59,6 +59,8 @@ def set_contact(
         f"已更正{whose} {change.name}（{change.entity_id}）的邮箱："
         f"{change.before or '（无）'} → {change.after}"
     )
+    if change.cleared_flags:
+        out.print(f"已清除退信标记（refusal flags cleared）：{'、'.join(change.cleared_flags)}")
     if result.requeued:
         out.print(
             f"已重新排队 {len(result.requeued)} 封通知（requeued）："

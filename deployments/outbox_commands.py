@@ -13,7 +13,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from deployments.console import JsonFlag, emit_json, err, operator, out, reported
+from deployments.console import (
+    JsonFlag,
+    beijing_time,
+    emit_json,
+    err,
+    operator,
+    out,
+    reported,
+)
 from notifications.delivery import DrainOptions, DrainReport, drain_outbox
 from notifications.outbox import outbox_status, requeue_failed
 from notifications.sink import serve_sink
@@ -22,7 +30,7 @@ from registry import db
 from registry.audit_anchor import anchor_from_settings, install
 from registry.clock import clock_from_settings
 from registry.settings import get_settings
-from registry.vocabulary import NOTICE_STATE_LABELS, label
+from registry.vocabulary import NOTICE_KIND_LABELS, NOTICE_STATE_LABELS, label
 
 outbox_app = typer.Typer(help="发件箱（notice outbox）", no_args_is_help=True)
 
@@ -47,7 +55,8 @@ def status(as_json: JsonFlag = False) -> None:
         table.add_row(f"{label(NOTICE_STATE_LABELS, state)}（{state}）", str(count))
     out.print(table)
     if result.oldest_waiting is not None:
-        out.print(f"最早的待发通知创建于（oldest waiting）：{result.oldest_waiting.isoformat()}")
+        oldest = beijing_time(result.oldest_waiting)
+        out.print(f"最早的待发通知创建于（oldest waiting）：{oldest}（北京时间）")
     if result.parked:
         parked = Table(title="需要处理的通知（parked notices）")
         for column in ("编号", "类型", "收件人", "状态", "尝试", "服务器答复或原因"):
@@ -55,7 +64,7 @@ def status(as_json: JsonFlag = False) -> None:
         for row in result.parked:
             parked.add_row(
                 str(row["id"]),
-                row["kind"],
+                label(NOTICE_KIND_LABELS, row["kind"]),
                 row["recipient"],
                 label(NOTICE_STATE_LABELS, row["state"]),
                 str(row["attempts"]),
@@ -86,10 +95,7 @@ def drain(
 
         def progress(report: DrainReport) -> None:
             if not as_json:
-                err.print(
-                    f"第 {report.batches} 批：已发出 {report.sent}，待重试 {report.retry}，"
-                    f"永久失败 {report.failed}，放弃 {report.dead}"
-                )
+                err.print(report.progress_line())
 
         report = asyncio.run(
             drain_outbox(
@@ -104,10 +110,7 @@ def drain(
     if as_json:
         emit_json(report.as_dict())
         return
-    out.print(
-        f"投递完成（drained via {config.host}:{config.port}）：领取 {report.claimed}，"
-        f"发出 {report.sent}，待重试 {report.retry}，永久失败 {report.failed}，放弃 {report.dead}"
-    )
+    out.print(f"投递完成（drained via {config.host}:{config.port}）：{report.summary_line()}")
     for failure in report.failures:
         err.print(
             f"[yellow]通知 {failure['notice_id']} 未能送达 {failure['recipient']}：[/]"

@@ -228,7 +228,8 @@ def _load(base: Path, path: Path, model: type[M], problems: list[CatalogueProble
         return model.model_validate(data)
     except ValidationError as exc:
         for err in exc.errors():
-            problems.append(CatalogueProblem(name, _key_path(err["loc"]), err["msg"]))
+            reason = err["msg"].removeprefix("Value error, ")  # our own Chinese reasons
+            problems.append(CatalogueProblem(name, _key_path(err["loc"]), reason))
         return None
 
 

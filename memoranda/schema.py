@@ -9,10 +9,19 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from memoranda.addresses import checked_mailbox
 
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$", max_length=40)]
-Mailbox = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
 Status = Literal["confirmed", "unverified"]
 ListType = Literal["black", "red"]
 WorkingDays = Annotated[int, Field(ge=1, le=400)]
@@ -20,6 +29,14 @@ WorkingDays = Annotated[int, Field(ge=1, le=400)]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _mailbox(value: str) -> str:
+    return checked_mailbox(value)
+
+
+Mailbox = Annotated[str, AfterValidator(_mailbox)]
+"""A deliverable address anywhere a model holds one (settings, letter contexts)."""
 
 
 # --- departments.yml ---------------------------------------------------------------------
@@ -45,16 +62,27 @@ class Department(Strict):
     code: Code
     name: str
     short_name: str
-    mailbox: Mailbox
+    mailbox: str
     predecessors: list[Predecessor] = []
     sla: Sla | None = None
     status: Status = "confirmed"
     note: str | None = None
 
+    @field_validator("mailbox")
+    @classmethod
+    def _deliverable_mailbox(cls, value: str, info: ValidationInfo) -> str:
+        code = info.data.get("code")  # validated before the mailbox; absent if it was invalid
+        return checked_mailbox(value, f"部门 {code} 的" if code else "部门的")
+
 
 class Office(Strict):
     name: str
-    mailbox: Mailbox
+    mailbox: str
+
+    @field_validator("mailbox")
+    @classmethod
+    def _deliverable_mailbox(cls, value: str) -> str:
+        return checked_mailbox(value, "督办室的")
 
 
 class DepartmentsFile(Strict):

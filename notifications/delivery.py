@@ -13,6 +13,11 @@ the messages not yet begun are handed back in the same transaction. Batches are 
 the seconds per message measured so far, so that a slow relay gets small batches and leaves
 the rest of the queue to other drains. Correctness does not rest on that estimate:
 `begin_attempt` refuses any send whose claim has been taken over (docs/reliability.md).
+
+A message is built before its attempt begins. If building fails (a setting the email package
+refuses, a stored value it cannot encode), the fault is ours, not the recipient's: no attempt is
+counted, no contact flagged, the batch's unsent claims are handed back at once (no lease to wait
+out) and the drain stops with a `MessageBuildError` naming the notice.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 import sqlalchemy as sa
 
@@ -44,6 +50,7 @@ from notifications.outbox import (
 from notifications.smtp import SendResult, SendVerdict, SmtpConfig, SmtpSender, build_message
 from registry.clock import Clock
 from registry.db import session_scope
+from registry.errors import JointcreditError
 from registry.faults import BoundaryHook
 from registry.models import AttemptOutcome
 from registry.settings import Settings
@@ -58,12 +65,22 @@ SEND_WITHIN = 0.4
 which leaves a fifth of the lease to record the batch."""
 
 
+class MessageBuildError(JointcreditError):
+    """A claimed notice's message could not be built; its claim was handed back unsent."""
+
+
+COUNTED = ("claimed", "sent", "retry", "failed", "dead", "exhausted", "released", "lease_lost")
+
+
 @dataclass
 class DrainReport:
-    """What one drain did.
+    """What one drain did, as running totals (`last_batch`: the latest batch alone).
 
-    `lease_lost`: claims another deliverer had taken over before this one sent or recorded them
-    (not sent here); `released`: claims handed back unsent because the batch's time was up.
+    Every claimed notice ends in exactly one of `sent`, `retry`, `failed`, `dead`, `released`
+    and `lease_lost`; `dead` also counts the `exhausted` notices, marked dead without a claim
+    because their attempts were already spent. `lease_lost`: claims another deliverer had taken
+    over before this one sent or recorded them (not sent here); `released`: claims handed back
+    unsent because the batch's time was up (or a message could not be built).
     """
 
     deliverer: str
@@ -72,13 +89,51 @@ class DrainReport:
     retry: int = 0
     failed: int = 0
     dead: int = 0
+    exhausted: int = 0
     lease_lost: int = 0
     released: int = 0
     batches: int = 0
     failures: list[dict[str, object]] = field(default_factory=list)
+    last_batch: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        found = asdict(self)
+        del found["last_batch"]
+        return found
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in COUNTED}
+
+    def progress_line(self) -> str:
+        """The latest batch's own counts, then the running total sent, in Chinese."""
+        batch = self.last_batch
+        line = (
+            f"第 {self.batches} 批：领取 {batch.get('claimed', 0)}，"
+            f"本批发出 {batch.get('sent', 0)}，累计发出 {self.sent}"
+        )
+        others = _claim_outcomes(batch)
+        return f"{line}；本批{others}" if others else line
+
+    def summary_line(self) -> str:
+        """Where every claimed notice went, in Chinese (the buckets add up to `claimed`)."""
+        others = _claim_outcomes(self.counts())
+        line = f"领取 {self.claimed} 封：发出 {self.sent}"
+        return f"{line}，{others}" if others else line
+
+
+def _claim_outcomes(counts: dict[str, int]) -> str:
+    """The non-zero outcomes other than sent, each with what it means for the operator; the
+    notices found out of attempts were never claimed, so they are named apart."""
+    counts = {**counts, "dead": counts.get("dead", 0) - counts.get("exhausted", 0)}
+    words = (
+        ("retry", "待重试 {}（暂时失败，稍后自动重试）"),
+        ("failed", "永久失败 {}（服务器拒收，已搁置）"),
+        ("dead", "放弃 {}（重试次数用尽）"),
+        ("released", "交回未发 {}（本批时间已到，留待下次投递）"),
+        ("lease_lost", "被其他投递进程接管 {}（由其发出）"),
+        ("exhausted", "另有 {} 封重试次数已用尽，未领取即标为放弃"),
+    )
+    return "，".join(text.format(counts[name]) for name, text in words if counts.get(name))
 
 
 @dataclass(frozen=True)
@@ -133,6 +188,7 @@ async def drain_outbox(
     batch = _Batch(engine, config, clock, options, report, rng or random.Random())
     async with SmtpSender(config) as sender:
         while options.limit is None or batch.done() < options.limit:
+            before = report.counts()
             claimed = await asyncio.to_thread(_claim, engine, clock, options, report, batch.size())
             if not claimed:
                 break
@@ -144,10 +200,15 @@ async def drain_outbox(
             if on_boundary is not None:
                 on_boundary("after-send")
             await asyncio.to_thread(_record, engine, outcomes, unsent, report)
+            report.last_batch = {
+                name: count - before[name] for name, count in report.counts().items()
+            }
             if on_boundary is not None:
                 on_boundary("after-record")
             if progress is not None:
                 progress(report)
+            if batch.unbuildable is not None:
+                raise batch.unbuildable
     return report
 
 
@@ -167,6 +228,7 @@ class _Batch:
         self.options, self.report, self.rng = options, report, rng
         self.lease_s = options.lease.total_seconds()
         self.seconds_per_message = FIRST_ESTIMATE_S
+        self.unbuildable: MessageBuildError | None = None
 
     def done(self) -> int:
         return self.report.claimed - self.report.released
@@ -192,8 +254,13 @@ class _Batch:
         outcomes: list[DeliveryOutcome] = []
 
         async def connection() -> None:
-            while waiting and loop.time() < start_until:
-                outcome = await self._attempt(sender, waiting.popleft())
+            while waiting and loop.time() < start_until and self.unbuildable is None:
+                notice = waiting.popleft()
+                message = self._build(notice)
+                if message is None:
+                    waiting.appendleft(notice)  # handed back with the rest, never begun
+                    return
+                outcome = await self._attempt(sender, notice, message)
                 if outcome is not None:
                     outcomes.append(outcome)
 
@@ -203,7 +270,22 @@ class _Batch:
             self.seconds_per_message = max(pace, 0.001)
         return outcomes, list(waiting)
 
-    async def _attempt(self, sender: SmtpSender, notice: ClaimedNotice) -> DeliveryOutcome | None:
+    def _build(self, notice: ClaimedNotice) -> EmailMessage | None:
+        """The notice's message, or None (and `unbuildable` set) if it cannot be built."""
+        try:
+            return build_message(notice, self.config, date=self.clock.now())
+        except Exception as exc:  # whatever the cause, it is not the recipient's: stop, hand back
+            self.unbuildable = MessageBuildError(
+                f"通知 {notice.id} 无法生成邮件（cannot build the message）："
+                f"{type(exc).__name__}: {exc}；本批未发出的通知已交回待发，未计入尝试次数。"
+                "请检查发件设置（JOINTCREDIT_MAIL_FROM、JOINTCREDIT_MAIL_FROM_NAME）和该通知的内容",
+                notice_id=notice.id,
+            )
+            return None
+
+    async def _attempt(
+        self, sender: SmtpSender, notice: ClaimedNotice, message: EmailMessage
+    ) -> DeliveryOutcome | None:
         begun = await asyncio.to_thread(
             _begin, self.engine, self.clock, self.options, self.report.deliverer, notice
         )
@@ -211,7 +293,6 @@ class _Batch:
             self.report.lease_lost += 1
             return None
         started = self.clock.now()
-        message = build_message(notice, self.config, date=started)
         result = await sender.send(message, within=self.lease_s * SEND_WITHIN)
         return _outcome(notice, result, self.options.policy, started, self.clock.now(), self.rng)
 
@@ -236,6 +317,7 @@ def _claim(
 
 def _report_parked(report: DrainReport, parked: list[ParkedNotice]) -> None:
     report.dead += len(parked)
+    report.exhausted += len(parked)
     shown = [
         {"notice_id": p.id, "recipient": p.recipient, "reply": p.reason}
         for p in parked[: max(FAILURES_SHOWN - len(report.failures), 0)]

@@ -13,7 +13,7 @@ subquery takes `FOR UPDATE SKIP LOCKED`, so concurrent deliverers split the queu
 waiting on each other; SQLite serialises writers, and the claim is the first statement of its
 transaction, so the guard alone is enough. Nothing here commits.
 
-A notice whose recipient cannot be addressed (`registry.addresses`) is stored `bad_address`
+A notice whose recipient cannot be addressed (`memoranda.addresses`) is stored `bad_address`
 instead of `queued`: it never stops the step that caused it, no deliverer claims it, and it
 waits for the contact to be corrected (`readdress_parked`, `jointcredit contact set`).
 
@@ -41,9 +41,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from memoranda.addresses import AddressProblem, check_address
 from notifications.contexts import NoticeContext
 from notifications.render import render_notice
-from registry.addresses import AddressProblem, check_address
 from registry.audit import EventDraft, append_events
 from registry.db import in_list_chunks
 from registry.errors import JointcreditError, NotFound
@@ -71,7 +71,7 @@ class OutboxError(JointcreditError):
 class Recipient:
     """Who a notice goes to. The display name is cleaned of line breaks: no header injection.
 
-    An address that cannot be delivered to (`registry.addresses`) does not raise: `problem`
+    An address that cannot be delivered to (`memoranda.addresses`) does not raise: `problem`
     says why, and the notice is stored `bad_address` for that recipient alone (issue 13).
     """
 

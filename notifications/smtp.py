@@ -6,7 +6,7 @@ header line. The sender keeps a few connections open (DESIGN §7: a reused conne
 1,000 mails in half the time of a new one each) and bounds concurrency by their number.
 
 Recipients go on the wire in ASCII: an internationalised domain (`江岸冶金.中国`) is sent as its
-IDNA A-labels, the one address rule of `registry.addresses` (import refuses what it cannot send).
+IDNA A-labels, the one address rule of `memoranda.addresses` (import refuses what it cannot send).
 
 The reply decides what happens next (like aiosmtplib's own tests and every MTA): 2xx delivered;
 4xx, a timeout or a dropped connection is transient (retry later); 5xx is permanent (park the
@@ -30,8 +30,8 @@ from typing import Literal
 
 import aiosmtplib
 
+from memoranda.addresses import deliverable
 from notifications.outbox import ClaimedNotice
-from registry.addresses import deliverable
 from registry.settings import Settings
 
 TlsMode = Literal["none", "starttls", "ssl"]
@@ -103,7 +103,7 @@ def build_message(notice: ClaimedNotice, config: SmtpConfig, *, date: datetime) 
 
 def wire_address(notice: ClaimedNotice) -> str:
     """The recipient as the relay must be given it: an internationalised domain in its IDNA
-    A-labels (`registry.addresses`), so no SMTPUTF8 is needed. Only addressable notices are
+    A-labels (`memoranda.addresses`), so no SMTPUTF8 is needed. Only addressable notices are
     ever queued; were one not, the relay's refusal parks it like any 5xx."""
     found = deliverable(notice.recipient)
     return found.ascii if found is not None else notice.recipient

@@ -5,8 +5,13 @@ department's is its `departments.yml` entry unless an operator stored a correcti
 `department_mailbox`: the catalogue is versioned data changed by release, a bouncing mailbox
 must be put right the same day, and every composer of a department letter asks
 `department_mailbox` so the correction is honoured everywhere. Every correction is checked by
-the one address rule (`registry.addresses`) and written to the audit trail. Nothing here commits;
+the one address rule (`memoranda.addresses`) and written to the audit trail. Nothing here commits;
 re-queuing the notices the old address held up is the outbox's (`notifications.outbox`).
+
+A correction also closes the refusal flag (`contact_flag`, opened by a 5xx) of the address it
+replaces, in the same transaction and named in its audit event: the flag asks someone to correct
+the contact, which has just been done. A flag stays open while another subject or department
+still has that address as its mailbox: for them it has not been corrected.
 """
 
 from __future__ import annotations
@@ -19,17 +24,18 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from memoranda.addresses import AddressProblem, check_address
 from memoranda.loader import Catalogue
 from memoranda.schema import Department
-from registry.addresses import AddressProblem, check_address
 from registry.audit import EventDraft, append_events
 from registry.errors import JointcreditError, NotFound
 from registry.identifiers import UsccStatus, check_uscc
-from registry.models import DepartmentMailbox, Listing, Subject
+from registry.models import ContactFlag, DepartmentMailbox, Listing, Subject
 
 MAILBOX = cast(sa.Table, sa.inspect(DepartmentMailbox).local_table)
 SUBJECT = cast(sa.Table, sa.inspect(Subject).local_table)
 LISTING = cast(sa.Table, sa.inspect(Listing).local_table)
+FLAG = cast(sa.Table, sa.inspect(ContactFlag).local_table)
 
 
 class ContactError(JointcreditError):
@@ -48,6 +54,7 @@ class ContactChange:
     previous: list[str] = field(default_factory=list)  # every address its notices may carry
     listing_ids: list[int] = field(default_factory=list)
     department_code: str | None = None
+    cleared_flags: list[str] = field(default_factory=list)  # refusal flags this closed
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +63,7 @@ class ContactChange:
             "name": self.name,
             "before": self.before,
             "after": self.after,
+            "cleared_flags": self.cleared_flags,
         }
 
 
@@ -117,6 +125,8 @@ def set_subject_contact(
             sa.or_(LISTING.c.subject_id == subject["id"], LISTING.c.subject_id.in_(persons))
         )
     ).scalars()
+    before = subject["contact_email"]
+    cleared = clear_replaced_flags(session, [before] if before else [], corrected, now=now)
     append_events(
         session,
         [
@@ -125,14 +135,13 @@ def set_subject_contact(
                 action="subject.contact_set",
                 entity_type="subject",
                 entity_id=subject["id"],
-                before={"contact_email": subject["contact_email"]},
-                after={"contact_email": corrected},
+                before={"contact_email": before},
+                after={"contact_email": corrected, **_cleared(cleared)},
                 source=source,
             )
         ],
         at=now,
     )
-    before = subject["contact_email"]
     return ContactChange(
         entity_type="subject",
         entity_id=str(subject["id"]),
@@ -141,6 +150,7 @@ def set_subject_contact(
         after=corrected,
         previous=[before] if before else [],
         listing_ids=sorted(listing_ids),
+        cleared_flags=cleared,
     )
 
 
@@ -170,6 +180,11 @@ def set_department_contact(
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     upsert = dialect.insert(MAILBOX).values(department_code=department.code, **values)
     session.execute(upsert.on_conflict_do_update(index_elements=["department_code"], set_=values))
+    previous = sorted({before, department.mailbox})
+    others = [d.mailbox for d in catalogue.departments.values() if d.code != department.code]
+    cleared = clear_replaced_flags(
+        session, previous, corrected, now=now, catalogue_mailboxes=others
+    )
     append_events(
         session,
         [
@@ -179,7 +194,7 @@ def set_department_contact(
                 entity_type="department",
                 entity_id=department.code,
                 before={"mailbox": before},
-                after={"mailbox": corrected},
+                after={"mailbox": corrected, **_cleared(cleared)},
                 source=source,
             )
         ],
@@ -191,6 +206,52 @@ def set_department_contact(
         name=department.name,
         before=before,
         after=corrected,
-        previous=sorted({before, department.mailbox}),
+        previous=previous,
         department_code=department.code,
+        cleared_flags=cleared,
     )
+
+
+def clear_replaced_flags(
+    session: Session,
+    replaced: list[str],
+    corrected: str,
+    *,
+    now: datetime,
+    catalogue_mailboxes: list[str] | None = None,
+) -> list[str]:
+    """Close the open refusal flags of `replaced` addresses no contact holds any more (call it
+    after storing the correction); the addresses cleared, lower case as flags are keyed."""
+    gone = sorted({a.strip().lower() for a in replaced if a.strip()} - {corrected.lower()})
+    if not gone:
+        return []
+    held = {a.strip().lower() for a in catalogue_mailboxes or []}
+    held.update(
+        session.execute(
+            sa.select(sa.func.lower(SUBJECT.c.contact_email)).where(
+                sa.func.lower(SUBJECT.c.contact_email).in_(gone)
+            )
+        ).scalars()
+    )
+    held.update(
+        session.execute(
+            sa.select(sa.func.lower(MAILBOX.c.address)).where(
+                sa.func.lower(MAILBOX.c.address).in_(gone)
+            )
+        ).scalars()
+    )
+    unheld = [address for address in gone if address not in held]
+    if not unheld:
+        return []
+    cleared = session.execute(
+        sa.update(FLAG)
+        .where(FLAG.c.address.in_(unheld), FLAG.c.cleared_at.is_(None))
+        .values(cleared_at=now)
+        .returning(FLAG.c.address)
+    ).scalars()
+    return sorted(cleared)
+
+
+def _cleared(addresses: list[str]) -> dict[str, Any]:
+    """The audit event's note of the refusal flags a correction closed (none: no note)."""
+    return {"cleared_flags": addresses} if addresses else {}

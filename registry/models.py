@@ -77,7 +77,7 @@ class NoticeState(StrEnum):
     RETRY_WAIT = "retry_wait"
     FAILED = "failed"
     DEAD = "dead"
-    # Never tried: the recipient's address cannot be delivered to (registry.addresses); it
+    # Never tried: the recipient's address cannot be delivered to (memoranda.addresses); it
     # waits for `jointcredit contact set` to correct the address and queue it again.
     BAD_ADDRESS = "bad_address"
 

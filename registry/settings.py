@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 import memoranda
+from memoranda.addresses import checked_mailbox
 from registry.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -112,6 +113,18 @@ class Settings(BaseSettings):
                 "postgresql+psycopg://用户@主机:5432/库名（unknown database URL）"
             ) from exc
         return url
+
+    @field_validator("mail_from", "authority_email")
+    @classmethod
+    def _deliverable_address(cls, value: str) -> str:
+        """The sender and the address printed in every letter: the one address rule, so a bad
+        value is refused at start-up, not found by the relay (or a reader) later."""
+        return checked_mailbox(value)
+
+    @field_validator("report_recipients")
+    @classmethod
+    def _deliverable_recipients(cls, value: list[str]) -> list[str]:
+        return [checked_mailbox(address, f"第 {n} 个") for n, address in enumerate(value, 1)]
 
     @model_validator(mode="after")
     def _production_refuses_rehearsal_settings(self) -> Settings:

@@ -22,14 +22,7 @@ async def drain_outbox_task(limit: int | None = None) -> DrainReport:
     logger = get_run_logger()
 
     def progress(report: DrainReport) -> None:
-        logger.info(
-            "第 %d 批：已发出 %d，待重试 %d，永久失败 %d，放弃 %d",
-            report.batches,
-            report.sent,
-            report.retry,
-            report.failed,
-            report.dead,
-        )
+        logger.info("%s", report.progress_line())
 
     engine = make_engine(settings.database_url)
     try:

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from memoranda.addresses import AddressProblem, check_address
 from memoranda.loader import Catalogue
 from memoranda.schema import RuleSet
-from registry.addresses import AddressProblem, check_address
 from registry.errors import IdentifierError
 from registry.identifiers import (
     UsccCheck,
@@ -166,7 +166,7 @@ def validate_row(
 
 def _contact_email(row: CellReader) -> str | None:
     """The contact mailbox, by the one address rule the outbox and the sender use
-    (`registry.addresses`): what import accepts, delivery can send to."""
+    (`memoranda.addresses`): what import accepts, delivery can send to."""
     text = row.text("contact_email")
     if text is None:
         return None

@@ -52,6 +52,7 @@ from registry.routing import (
     notify_proposed,
     publish_confirmed,
 )
+from tests.conftest import CATALOGUE_DIR
 from tests.corpus.bad_input import make_corpus as corpus
 from tests.factories.listings import PROPOSER, REVIEWER, proposed_batch
 from tests.factories.routing import make_routing
@@ -70,7 +71,7 @@ COUNTED = (
     "objection",
     "removal_application",
 )
-MINIMUM_CASES = {"import": 219, "responses": 63, "forms": 60, "cli": 47}
+MINIMUM_CASES = {"import": 219, "responses": 63, "forms": 60, "cli": 52}
 """Today's sizes: removing a case means lowering its floor here, on purpose, in review."""
 MINIMUM_TOTAL = 200
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -756,6 +757,18 @@ def cli_database(
     return path, tokens, clock.now().isoformat()
 
 
+def edited_catalogue(directory: Path, edits: Mapping[str, Sequence[str]]) -> Path:
+    """A copy of the bundled catalogue with `file: [old, new]` replaced once in each file."""
+    target = directory / "catalogue"
+    shutil.copytree(CATALOGUE_DIR, target, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    for name, (old, new) in edits.items():
+        path = target / name
+        text = path.read_text(encoding="utf-8")
+        assert old in text, f"{name} has no {old!r}"
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return target
+
+
 def run_cli_case(
     case: Mapping[str, Any], base: Path, template: Path, tokens: Mapping[str, Any], now: str
 ) -> CliRun:
@@ -773,16 +786,16 @@ def run_cli_case(
         )
         (directory / name).write_bytes(corpus_bytes)
     args = [str(filler.fill(arg)) for arg in case["args"]]
+    env = {
+        "JOINTCREDIT_DATABASE_URL": f"sqlite:///{database}",
+        "JOINTCREDIT_DATA_DIR": str(directory / "var"),
+        "JOINTCREDIT_NOW": now,
+        **{name: str(filler.fill(value)) for name, value in case.get("env", {}).items()},
+    }
+    if "catalogue" in case:
+        env["JOINTCREDIT_CATALOGUE_DIR"] = str(edited_catalogue(directory, case["catalogue"]))
     before = sqlite_counts(database)
-    result = run_cli(
-        directory,
-        *args,
-        env={
-            "JOINTCREDIT_DATABASE_URL": f"sqlite:///{database}",
-            "JOINTCREDIT_DATA_DIR": str(directory / "var"),
-            "JOINTCREDIT_NOW": now,
-        },
-    )
+    result = run_cli(directory, *args, env=env)
     return CliRun(
         result.returncode,
         result.stdout,

@@ -13,6 +13,7 @@ now (the bad-input corpus), but databases filled before that rule still hold the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
@@ -281,3 +282,65 @@ def test_the_contact_command_requeues_what_was_parked_and_the_drain_delivers(
     assert (drained["claimed"], drained["sent"]) == (2, 2)
     assert "ok@example.org" in str(delivered(mail)[parked.message_id]["To"])
     engine.dispose()
+
+
+def _open_flags(engine: sa.Engine) -> list[str]:
+    with session_scope(engine) as session:
+        return [flag["address"] for flag in outbox_status(session).flagged_contacts]
+
+
+async def test_a_correction_clears_the_refused_address_flag_once_nobody_uses_it(
+    outbox: sa.Engine,
+    catalogue: Catalogue,
+    calendar: WorkingCalendar,
+    routing: Routing,
+    clock: FrozenClock,
+    mail_dir: Path,
+) -> None:
+    """Issue 13: after a 550 for bad@… and `contact set --address fixed@…`, every `outbox
+    status` and drain still warned about bad@… and its flag stayed open. A correction clears the
+    flag of the address it replaces in the same transaction, and its audit event says so — but
+    not while another subject still has that address as its mailbox."""
+    batch, ids = proposed_batch(outbox, catalogue, clock, units=2, persons=0)
+    first = store_mailbox(outbox, ids[0], "bad@example.org")
+    second = store_mailbox(outbox, ids[1], "Bad@example.org")
+    with session_scope(outbox) as session:
+        notify_proposed(session, batch, routing)
+    with running_sink(mail_dir, handler=ScriptedSink(mail_dir, refuse={"bad@example.org"})) as s:
+        refused = await drain_outbox(outbox, smtp(s), clock=clock, options=FAST)
+    assert refused.failed == 2
+    assert _open_flags(outbox) == ["bad@example.org"]
+
+    fix = runtime(outbox, catalogue, calendar, clock)
+    shared = correct_contact(
+        fix, "fixed@example.org", subject=str(first["id"]), actor="cli:operator", source="test"
+    )
+    assert shared.change.cleared_flags == []  # the second subject still writes to it
+    assert _open_flags(outbox) == ["bad@example.org"]
+
+    last = correct_contact(
+        fix, "fixed2@example.org", subject=str(second["id"]), actor="cli:operator", source="test"
+    )
+    assert last.change.cleared_flags == ["bad@example.org"]
+    assert last.as_dict()["cleared_flags"] == ["bad@example.org"]
+    assert _open_flags(outbox) == []
+    with session_scope(outbox) as session:
+        cleared_at = session.execute(
+            sa.text("SELECT cleared_at FROM contact_flag WHERE address = 'bad@example.org'")
+        ).scalar()
+        event = session.execute(
+            sa.text(
+                "SELECT after FROM audit_event WHERE action = 'subject.contact_set' "
+                "AND entity_id = :id ORDER BY seq DESC"
+            ),
+            {"id": str(second["id"])},
+        ).scalar()
+        assert verify(session).ok
+    assert cleared_at is not None
+    after = event if isinstance(event, dict) else json.loads(event)  # JSONB on PostgreSQL
+    assert after["cleared_flags"] == ["bad@example.org"]
+
+    with running_sink(mail_dir) as sink:
+        report = await drain_outbox(outbox, smtp(sink), clock=clock, options=FAST)
+    assert (report.sent, report.failed) == (2, 0)
+    assert _open_flags(outbox) == []

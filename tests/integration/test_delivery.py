@@ -26,6 +26,7 @@ from notifications.smtp import SmtpConfig
 from registry.audit import verify
 from registry.clock import FrozenClock
 from registry.db import session_scope
+from registry.errors import JointcreditError
 from registry.models import ContactFlag, NoticeState
 from registry.vocabulary import NoticeKind
 from tests.factories.outbox import (
@@ -290,3 +291,33 @@ def test_two_drain_commands_at_once_send_each_notice_once(
     assert {row.state for row in rows} == {NoticeState.SENT.value}
     assert {row.attempts for row in rows} == {1}
     assert {row.claimed_by for row in rows} == {report["deliverer"] for report in reports}
+
+
+async def test_a_message_that_cannot_be_built_hands_its_claims_back(
+    outbox: sa.Engine, sink: RunningSink, clock: FrozenClock
+) -> None:
+    """Issue 13: with a sender the email package refuses (`my_host`), the drain died with an
+    English header defect and left its claimed notice `sending` until the lease ran out. A
+    failure to build a message is ours, not the recipient's: the claims are handed back at once,
+    no attempt is counted, no contact is flagged, and the drain stops with one clear error."""
+    ids = queue_notices(outbox, clock, 6)
+    broken = SmtpConfig(host=sink.host, port=sink.port, timeout=10, mail_from="my_host")
+
+    with pytest.raises(JointcreditError) as caught:
+        await drain_outbox(outbox, broken, clock=clock, options=FAST)
+
+    assert "无法生成邮件" in caught.value.message
+    assert "未计入尝试次数" in caught.value.message
+    rows = notices(outbox, ids)
+    assert {row.state for row in rows} == {NoticeState.QUEUED.value}
+    assert {row.attempts for row in rows} == {0}
+    assert {row.lease_until for row in rows} == {None}
+    assert attempts(outbox) == []
+    with session_scope(outbox) as session:
+        assert session.execute(sa.select(sa.func.count()).select_from(ContactFlag)).scalar() == 0
+    assert message_id_counts(sink.directory) == {}
+
+    # Once the sender is right, the next drain (no lease to wait out) sends every one once.
+    report = await drain_outbox(outbox, smtp(sink), clock=clock, options=FAST)
+    assert (report.claimed, report.sent) == (6, 6)
+    assert set(message_id_counts(sink.directory).values()) == {1}

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from notifications.sink import free_port, message_id_counts, running_sink
 from registry import db
-from registry.clock import FrozenClock
+from registry.clock import BUSINESS_TZ, FrozenClock
 from tests.factories.outbox import department_address, notices, queue_notices
 from tests.integration.cli_runner import JOINTCREDIT, run, run_json, run_json_error
 from tests.smtp_scripts import ScriptedSink
@@ -43,7 +43,7 @@ def test_drain_status_and_retry_failed(tmp_path: Path, clock: FrozenClock) -> No
         first = run(tmp_path, "outbox", "drain", "--limit", "5", env=env)
         rest = run_json(tmp_path, "outbox", "drain", env=env)
     assert first.returncode == 0, first.stderr
-    assert "领取 5，发出 4" in first.stdout
+    assert "领取 5 封：发出 4，永久失败 1" in first.stdout
     assert f"未能送达 {refused}" in first.stderr
     assert "550" in first.stderr
     assert (rest["claimed"], rest["sent"], rest["failed"]) == (7, 7, 0)
@@ -110,3 +110,41 @@ def test_mail_sink_files_each_message_and_stops_on_ctrl_c(tmp_path: Path) -> Non
     (stored,) = folder.glob("*.eml")
     assert b"X-Sink-Envelope-To: <mem@example.org>" in stored.read_bytes()
     assert message_id_counts(folder) == {"<sink-test@example.org>": 1}
+
+
+def test_drain_says_what_each_batch_did_and_accounts_for_every_claim(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    """Issue 13: `第 2 批：已发出 250` read as a per-batch count but was the running total, and
+    the summary left claims handed back unexplained. Each line says which is which; the summary
+    names where every claimed notice went."""
+    engine = _migrated(tmp_path)
+    queue_notices(engine, clock, 250)  # two batches at the default size of 200
+    mail = tmp_path / "mail"
+    with running_sink(mail) as sink:
+        env = {"JOINTCREDIT_SMTP_PORT": str(sink.port), "JOINTCREDIT_NOW": clock.now().isoformat()}
+        result = run(tmp_path, "outbox", "drain", env=env)
+    assert result.returncode == 0, result.stderr
+    flat = "".join((result.stdout + result.stderr).split())
+    assert "第1批：领取200，本批发出200，累计发出200" in flat, result.stderr
+    assert "第2批：领取50，本批发出50，累计发出250" in flat, result.stderr
+    assert "领取250封：发出250" in flat, result.stdout
+    engine.dispose()
+
+
+def test_status_shows_beijing_time_and_chinese_kinds(tmp_path: Path, clock: FrozenClock) -> None:
+    """Issue 13: the oldest waiting notice was shown as UTC ISO and the parked table showed
+    raw kind codes; plain output is Beijing time and Chinese labels, JSON keeps the codes."""
+    engine = _migrated(tmp_path)
+    queue_notices(engine, clock, 1)
+    queue_notices(engine, clock, 1, address=lambda _: "x@example.org。")  # parked: bad address
+    text = run(tmp_path, "outbox", "status")
+    assert text.returncode == 0, text.stderr
+    created = clock.now().astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
+    assert f"{created}（北京时间）" in text.stdout
+    assert "+00:00" not in text.stdout
+    assert "推送函" in text.stdout
+    assert "department_dispatch" not in text.stdout
+    status = run_json(tmp_path, "outbox", "status")
+    assert [row["kind"] for row in status["parked"]] == ["department_dispatch"]
+    engine.dispose()

@@ -1,10 +1,10 @@
-"""The one address rule (`registry.addresses`): what import accepts, delivery can send."""
+"""The one address rule (`memoranda.addresses`): what import accepts, delivery can send."""
 
 from __future__ import annotations
 
 import pytest
 
-from registry.addresses import AddressProblem, MailAddress, check_address
+from memoranda.addresses import AddressProblem, MailAddress, check_address
 
 
 def test_an_internationalised_domain_is_kept_as_written_and_sent_in_a_labels() -> None:

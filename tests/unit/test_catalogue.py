@@ -199,3 +199,42 @@ def test_a_red_list_with_prior_notice_or_fraud_restore_is_refused(copy: Path, fl
     assert changed != red
     (copy / "rulesets.yml").write_text(text[:start] + changed, encoding="utf-8")
     assert any("红名单不经告知申辩" in p["reason"] for p in _problems(copy))
+
+
+@pytest.mark.parametrize(
+    ("mailbox", "reason"),
+    [
+        ("mee@example.org。", "末尾多了全角字符或中文标点“。”"),
+        ("my_host", "应含且只含一个“@”"),
+        ("mee@localhost", "域名应至少含一个“.”"),
+        ("安全科@example.cn", "需要 SMTPUTF8"),
+    ],
+)
+def test_a_department_mailbox_is_held_to_the_one_address_rule(
+    copy: Path, mailbox: str, reason: str
+) -> None:
+    """Issue 13: `catalogue validate` used a looser pattern than import and the outbox, so a
+    mailbox ending in a full-width stop passed and its department's letters were parked at
+    dispatch; `my_host` was refused in English. Each is refused in Chinese, naming the code."""
+    _edit(copy / "departments.yml", "mailbox: mem@example.org", f"mailbox: {mailbox}")
+    problems = _problems(copy)
+    assert len(problems) == 1, problems
+    problem = problems[0]
+    assert problem["file"] == "departments.yml"
+    assert problem["key"] == "departments[2].mailbox"
+    assert problem["reason"].startswith("部门 mem 的邮箱无法使用："), problem
+    assert reason in problem["reason"]
+    assert "String should match" not in problem["reason"]
+
+
+def test_the_supervising_office_mailbox_is_held_to_the_one_address_rule(copy: Path) -> None:
+    path = copy / "departments.yml"
+    _edit(path, "mailbox: supervision@example.org", "mailbox: 督办室@example.org")
+    problems = _problems(copy)
+    assert [p["key"] for p in problems] == ["supervising_office.mailbox"]
+    assert problems[0]["reason"].startswith("督办室的邮箱无法使用：")
+
+
+def test_a_department_mailbox_is_kept_as_written_without_outer_spaces(copy: Path) -> None:
+    _edit(copy / "departments.yml", "mailbox: mem@example.org", 'mailbox: " mem@应急.中国 "')
+    assert load_catalogue(copy).departments["mem"].mailbox == "mem@应急.中国"

@@ -130,3 +130,36 @@ def test_an_env_file_that_is_not_utf8_is_named() -> None:
     Path(".env").write_bytes(b"JOINTCREDIT_ENV=\xff\xfe\n")
     with pytest.raises(ConfigurationError, match=r"\.env 不是 UTF-8"):
         get_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("MAIL_FROM", "my_host", "应含且只含一个“@”"),
+        ("MAIL_FROM", "jointcredit@example.org。", "末尾多了全角字符或中文标点“。”"),
+        ("AUTHORITY_EMAIL", "x@example.org。", "末尾多了全角字符或中文标点“。”"),
+        ("AUTHORITY_EMAIL", "x@localhost", "域名应至少含一个“.”"),
+        ("REPORT_RECIPIENTS", '["lead@example.org", "x@example.org。"]', "第 2 个"),
+        ("REPORT_RECIPIENTS", '["安全科@example.cn"]', "SMTPUTF8"),
+    ],
+)
+def test_every_address_setting_is_held_to_the_one_address_rule(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, reason: str
+) -> None:
+    """Issue 13: these were accepted, then `outbox drain` failed with an English header defect
+    (MAIL_FROM) or every report and letter carried an address nobody can write to."""
+    monkeypatch.setenv(f"JOINTCREDIT_{name}", value)
+    with pytest.raises(ConfigurationError) as caught:
+        get_settings()
+    message = caught.value.message
+    assert f"JOINTCREDIT_{name}：" in message
+    assert "邮箱无法使用" in message
+    assert reason in message
+
+
+def test_address_settings_are_kept_without_outer_spaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JOINTCREDIT_MAIL_FROM", " jointcredit@应急.中国 ")
+    monkeypatch.setenv("JOINTCREDIT_REPORT_RECIPIENTS", '[" lead@example.org"]')
+    settings = get_settings()
+    assert settings.mail_from == "jointcredit@应急.中国"
+    assert settings.report_recipients == ["lead@example.org"]

@@ -1,4 +1,8 @@
-"""What a deliverable mail address is: the one rule for import, the outbox and the SMTP sender.
+"""What a deliverable mail address is: the one rule for every address we hold or send to.
+
+Import, the outbox, the SMTP sender, `contact set`, the settings (sender, authority and report
+recipients) and the catalogue's department mailboxes all ask this module. It lives in the lowest
+layer so that the catalogue (`memoranda.schema`) can use it without importing `registry`.
 
 An address that import accepts must be one the outbox can enqueue and the relay can be handed,
 or one bad cell blocks a whole routing step (issue 13). The rule is RFC 5321's mailbox, narrowed
@@ -15,7 +19,7 @@ to what a Chinese regulator's mail actually needs (docs/reliability.md, "Contact
   (`江岸冶金.中国`) is accepted and sent properly: it is kept as written and converted to its
   IDNA 2008 A-labels (`xn--…`) when the message is built.
 
-Pure: no database, no I/O.
+Pure: no database, no I/O, nothing of ours imported.
 """
 
 from __future__ import annotations
@@ -170,6 +174,16 @@ def _ascii_label(label: str) -> str | AddressProblem:
             f"邮箱格式无效：域名中的“{label}”不是有效的国际化域名",
             f"invalid internationalised label {label!r}",
         )
+
+
+def checked_mailbox(value: str, whose: str = "") -> str:
+    """`value` as stored (outer spaces stripped), or a ValueError whose text says in Chinese
+    why it cannot be used: how the catalogue's and the settings' pydantic models apply the rule
+    (`whose` names the holder, e.g. "部门 mem 的")."""
+    found = check_address(value)
+    if isinstance(found, AddressProblem):
+        raise ValueError(f"{whose}邮箱无法使用：{found}")
+    return found.text
 
 
 def deliverable(raw: str) -> MailAddress | None:
