@@ -166,14 +166,29 @@ def _ascii_label(label: str) -> str | AddressProblem:
                 f"邮箱格式无效：域名中的“{label}”只能含字母、数字和中间的“-”",
                 f"invalid domain label {label!r}",
             )
+        if lowered.startswith("xn--") and not _valid_a_label(lowered):
+            return AddressProblem(
+                f"邮箱格式无效：域名中的“{label}”不是有效的国际化域名编码",
+                f"invalid A-label {label!r}",
+            )
         return lowered
     try:
-        return idna.encode(label, uts46=True).decode("ascii")
-    except idna.IDNAError:
+        # IDNA 2008 proper, not UTS-46's mapping: a label UTS-46 would rewrite (ⓐ → a, ① → 1,
+        # ﬁ → fi, an invisible soft hyphen dropped) is refused, not silently sent elsewhere.
+        return idna.encode(label.lower(), uts46=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
         return AddressProblem(
             f"邮箱格式无效：域名中的“{label}”不是有效的国际化域名",
             f"invalid internationalised label {label!r}",
         )
+
+
+def _valid_a_label(label: str) -> bool:
+    """An `xn--` label that decodes to a valid U-label and encodes back to itself."""
+    try:
+        return bool(idna.encode(idna.decode(label), uts46=False).decode("ascii") == label)
+    except (idna.IDNAError, UnicodeError):
+        return False
 
 
 def checked_mailbox(value: str, whose: str = "") -> str:

@@ -46,3 +46,29 @@ def test_an_undeliverable_address_is_refused_with_its_reason(address: str, reaso
     assert isinstance(found, AddressProblem)
     assert reason in found.zh
     assert found.en
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a@ⓐ.com",  # UTS-46 would send this to a@a.com
+        "a@①.com",
+        "a@Ⅻ.com",
+        "a@ﬁ.com",
+        "a@exam\u00adple.org",  # an invisible soft hyphen, dropped by UTS-46
+        "a@ex\u2060ample.com",
+        "a@b.c\u180e",
+        "a@xn--a.com",  # not valid Punycode
+    ],
+)
+def test_a_domain_that_would_be_rewritten_or_is_badly_encoded_is_refused(address: str) -> None:
+    """An attack found UTS-46's mapping silently sending these to another domain."""
+    found = check_address(address)
+    assert isinstance(found, AddressProblem), found
+    assert "国际化域名" in found.zh
+
+
+def test_a_domain_already_in_a_labels_is_accepted_in_any_case() -> None:
+    found = check_address("x@XN--97Q21YPTMVP0B.xn--fiqs8s")
+    assert isinstance(found, MailAddress)
+    assert found.ascii == "x@xn--97q21yptmvp0b.xn--fiqs8s"
