@@ -57,6 +57,8 @@ CONFIRMED_2026 = "2026-11-16"
 ANSWERED_2026 = "2026-11-20"
 TODAY = "2026-11-27"
 REPORT_MONTH = "2026-11"
+DEMO_ANCHOR = "demo-audit-anchor.log"
+"""The demo's own anchor file beside `demo.db`: replaced with it, never the real one's."""
 
 
 def run_demo(settings: Settings, *, say: Say) -> dict[str, Any]:
@@ -64,7 +66,7 @@ def run_demo(settings: Settings, *, say: Say) -> dict[str, Any]:
     data_dir = settings.data_dir
     database = data_dir / "demo.db"
     mail = data_dir / "mail"
-    anchor = data_dir / "demo-audit-anchor.log"  # the demo database's heads, not the real one's
+    anchor = data_dir / DEMO_ANCHOR  # the demo database's heads, not the real one's
     stale_files = ("demo.db-wal", "demo.db-shm", anchor.name)
     for stale in (database, *(database.with_name(name) for name in stale_files)):
         stale.unlink(missing_ok=True)
@@ -283,6 +285,7 @@ def _summary(
         },
         "delivered": delivered["sent"],
         "audit_events": chain.checked,
+        "audit_anchor": str(database.with_name(DEMO_ANCHOR)),
         "audit_chain_ok": chain.ok,
         "waiting_on": routed["waiting_label"],
     }
@@ -309,6 +312,11 @@ def _summary(
     table.add_row("审计链", f"{chain.checked} 条事件，{'完整' if chain.ok else '已损坏'}")
     say(table)
     say(f"邮件：{mail}/    月报：{summary['report']}    隔离报告：{new['quarantine_path']}")
+    say(
+        "核对审计记录（哈希链、链外锚点、状态重放）：JOINTCREDIT_DATABASE_URL=sqlite:///"
+        f"{database} JOINTCREDIT_AUDIT_ANCHOR_PATH={database.with_name(DEMO_ANCHOR)}"
+        " jointcredit audit verify"
+    )
     say("在界面中查看：jointcredit up（Prefect UI http://127.0.0.1:4200）")
     return summary
 

@@ -372,7 +372,8 @@ def _effects(
     if event is Event.REMOVE:
         return {"removed_at": request.now}
     if event is Event.REVOKE:
-        return {"removed_at": request.now, "removal_reason": RemovalReason.REVOKED}
+        reason = request.removal_reason or RemovalReason.REVOKED  # or red_forfeited
+        return {"removed_at": request.now, "removal_reason": reason}
     if event is Event.RESTORE:
         return {"removed_at": None, "removal_reason": None}
     return {}

@@ -55,7 +55,6 @@ from registry.vocabulary import (
 )
 
 ACTION = cast(sa.Table, sa.inspect(DepartmentAction).local_table)
-LISTING = cast(sa.Table, sa.inspect(Listing).local_table)
 
 _OPEN_ACTIONS = (
     ActionState.DISPATCHED.value,
@@ -703,11 +702,7 @@ def revoke_red_listings_of(
         list(red),
         Event.REVOKE,
         reason=REMOVAL_REASON_STATEMENTS[RemovalReason.RED_FORFEITED],
-    )
-    session.execute(
-        sa.update(LISTING)
-        .where(LISTING.c.id.in_(result.moved))
-        .values(removal_reason=RemovalReason.RED_FORFEITED.value)
+        removal_reason=RemovalReason.RED_FORFEITED,  # on the revoke event, so it replays
     )
     _after_removal(session, result, routing)
     return result

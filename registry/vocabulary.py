@@ -130,6 +130,7 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "action.lift_request": "请求解除措施",
     "action.redispatch": "恢复后重新推送",
     "report.monthly_mail": "报送月报",
+    "audit.anchor_accept": "接受当前审计链头为锚点",
 }
 REMOVAL_REASON_LABELS: dict[str, str] = {
     RemovalReason.EXPIRY: "期满",

@@ -8,6 +8,8 @@ access edits the tables directly, and `jointcredit audit verify` must exit 1 nam
 
 from __future__ import annotations
 
+import json
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from memoranda.loader import Catalogue
 from notifications.report_mail import highlights
 from registry import db
 from registry.audit import EventDraft, append_events, verify
-from registry.audit_anchor import AnchorError, AuditAnchor, install
+from registry.audit_anchor import AnchorError, AuditAnchor, anchor_from_settings, install
 from registry.audit_check import check_anchor, replay_states
 from registry.reporting import ReportMonth, monthly_report
 from registry.routing import Decision
@@ -46,8 +48,19 @@ class Trail:
     anchor: Path
 
     def verify(self, *args: str) -> tuple[int, str]:
-        result = cli(self.directory, "audit", "verify", *args, env=self.env)
+        result = self.run("audit", "verify", *args)
         return result.returncode, result.stdout + result.stderr
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return cli(self.directory, *args, env=self.env)
+
+    def truncate(self) -> None:
+        """The issue's attack: delete the newest event and move audit_head back one row."""
+        self.sql("DELETE FROM audit_event WHERE seq = (SELECT max(seq) FROM audit_event)")
+        self.sql(
+            "UPDATE audit_head SET last_seq = (SELECT max(seq) FROM audit_event),"
+            " last_hash = (SELECT hash FROM audit_event ORDER BY seq DESC LIMIT 1)"
+        )
 
     def sql(self, statement: str) -> None:
         with self.engine.begin() as connection:
@@ -84,10 +97,12 @@ def trail(tmp_path: Path) -> Iterator[Trail]:
 
 def test_an_untouched_trail_verifies_with_its_anchor_and_replay(trail: Trail) -> None:
     assert trail.anchor.exists()
-    code, text = trail.verify()
-    assert code == 0, text
-    assert "链外锚点一致" in text
-    assert "状态重放一致" in text
+    result = trail.run("audit", "verify")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "链外锚点一致" in result.stdout
+    assert "状态重放一致" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("审计校验通过：审计链完整")
+    assert result.stderr == ""
 
 
 def test_a_deleted_tail_with_the_head_moved_back_is_found(trail: Trail) -> None:
@@ -109,7 +124,7 @@ def test_a_state_changed_beside_the_application_is_found(trail: Trail) -> None:
     code, text = trail.verify()
     assert code == 1, text
     assert "状态与审计记录不符" in text
-    assert "当前状态 removed，审计记录为 in_force" in text
+    assert "当前状态 已移出（removed），审计记录为 生效中（in_force）" in text
 
 
 def test_an_action_changed_beside_the_application_is_found(trail: Trail) -> None:
@@ -225,3 +240,138 @@ def test_lift_requests_from_before_their_events_replay_from_the_listing(trail: T
         "lift_confirmed",
         "lift_requested",
     )
+
+
+# --- found by a new user's trial: a missing anchor, a date edited, no verdict ---------------
+
+
+def test_a_deleted_tail_with_the_anchor_file_moved_away_is_not_passed(trail: Trail) -> None:
+    """Without the anchor file nothing rules out a truncation: verify used to skip the check
+    and report the chain intact (exit 0, `"anchor": {"ok": true, "seq": null}`)."""
+    trail.truncate()
+    trail.anchor.rename(trail.directory / "anchor-moved-away.log")
+    code, text = trail.verify()
+    assert code == 1, text
+    assert "链外锚点缺失" in text
+    assert "无法排除链尾被截断" in text
+    assert "audit verify --head 序号:哈希" in text  # how to proceed
+    assert "JOINTCREDIT_AUDIT_ANCHOR_PATH" in text
+    report = json.loads(trail.run("audit", "verify", "--json").stdout)
+    assert report["ok"] is False
+    assert report["anchor"]["ok"] is False
+    assert report["anchor"]["missing"] is True
+
+
+def test_a_chain_with_no_line_in_the_anchor_file_is_not_passed(trail: Trail) -> None:
+    """A file that anchors other databases only (a demo, a test) says nothing of this one."""
+    url = trail.env["JOINTCREDIT_DATABASE_URL"]
+    anchor = anchor_from_settings(_settings(trail.directory, url, "2026-11-27T09:00:00+08:00"))
+    trail.anchor.unlink()
+    anchor.record("f" * 64, 999, "a" * 64)  # another chain's head, signed with our key
+    code, text = trail.verify()
+    assert code == 1, text
+    assert f"锚点文件 {trail.anchor} 中没有本库审计链的锚点" in text
+
+
+def test_accepting_the_current_head_starts_anchoring_a_database_from_before_anchoring(
+    trail: Trail,
+) -> None:
+    """A database whose events were written before anchoring: verify fails until an operator
+    accepts the head, on the record; then the next truncation is seen again."""
+    trail.anchor.unlink()
+    assert trail.verify()[0] == 1
+    unconfirmed = trail.run("audit", "anchor", "--by", "信用办 李娜")
+    assert unconfirmed.returncode == 2, unconfirmed.stdout + unconfirmed.stderr
+    assert "--accept-current-head" in unconfirmed.stderr
+    assert not trail.anchor.exists()
+    with trail.engine.connect() as connection:
+        seq, digest = connection.execute(
+            sa.text("SELECT last_seq, last_hash FROM audit_head")
+        ).one()
+    accepted = trail.run("audit", "anchor", "--accept-current-head", "--by", "信用办 李娜")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    assert f"已接受第 {seq} 号操作记录为审计链头" in accepted.stdout
+    with trail.engine.connect() as connection:
+        event = connection.execute(
+            sa.text("SELECT seq, actor, action, after FROM audit_event ORDER BY seq DESC LIMIT 1")
+        ).one()
+    assert (event[0], event[1], event[2]) == (seq + 1, "信用办 李娜", "audit.anchor_accept")
+    assert json.loads(event[3])["accepted_seq"] == seq
+    assert json.loads(event[3])["accepted_hash"] == digest
+    code, text = trail.verify()
+    assert code == 0, text
+    assert f"链外锚点一致：第 {seq + 1} 号记录" in text
+    again = trail.run("audit", "anchor", "--accept-current-head", "--by", "信用办 李娜")
+    assert again.returncode == 2, again.stdout + again.stderr
+    assert "已有锚点" in again.stderr
+    trail.truncate()  # the acceptance itself cannot be taken back unseen
+    code, text = trail.verify()
+    assert code == 1, text
+    assert "链尾被截断" in text
+
+
+def test_accepting_the_head_of_a_broken_chain_is_refused(trail: Trail) -> None:
+    trail.anchor.unlink()
+    trail.sql("UPDATE audit_event SET actor = '别人' WHERE seq = 2")
+    refused = trail.run("audit", "anchor", "--accept-current-head", "--by", "信用办 李娜")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "审计链校验未通过（第 2 号" in refused.stderr
+    assert not trail.anchor.exists()
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "shown"),
+    [
+        (
+            "expires_on",
+            "'2026-12-12'",
+            "有效期至（expires_on）当前为 2026-12-12，审计记录为 2029-11-27",
+        ),
+        (
+            "list_type",
+            "'red'",
+            "名单类型（list_type）当前为 红名单（red），审计记录为 黑名单（black）",
+        ),
+        (
+            "decision_number",
+            "'伪造〔2026〕1号'",
+            "决定书文号（decision_number）当前为 伪造〔2026〕1号",
+        ),
+        (
+            "removal_reason",
+            "'expiry'",
+            "移出原因（removal_reason）当前为 期满（expiry），审计记录为 空",
+        ),
+        ("published_at", "NULL", "公开时间（published_at）当前为 空，审计记录为 2026-11-27"),
+        (
+            "removed_at",
+            "(SELECT published_at FROM listing ORDER BY id LIMIT 1)",
+            "移出时间（removed_at）当前为 2026-11-27",  # never removed: the trail says blank
+        ),
+    ],
+)
+def test_a_recorded_field_changed_beside_the_application_is_found(
+    trail: Trail, column: str, value: str, shown: str
+) -> None:
+    """`UPDATE listing SET expires_on = …` used to pass, and `screen` then cleared the unit
+    after that date: the fields the trail records are replayed like the state."""
+    trail.sql(f"UPDATE listing SET {column} = {value} WHERE id = (SELECT min(id) FROM listing)")
+    result = trail.run("audit", "verify")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert shown in result.stderr
+    report = json.loads(trail.run("audit", "verify", "--json").stdout)
+    assert [m["field"] for m in report["replay"]["first"]] == [column]
+
+
+def test_a_failed_verify_ends_with_one_verdict_and_claims_nothing_intact(trail: Trail) -> None:
+    """The first line used to read `审计链完整：…` above a mismatch printed on stderr."""
+    trail.sql("UPDATE listing SET state = 'removed' WHERE id = (SELECT min(id) FROM listing)")
+    trail.truncate()
+    result = trail.run("audit", "verify")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "完整" not in result.stdout
+    verdict = result.stderr.splitlines()[-1]
+    assert verdict.startswith("审计校验未通过（audit verification failed）：")
+    assert "链外锚点不符" in verdict
+    assert "1 处状态或字段与审计记录不符" in verdict
+    assert json.loads(trail.run("audit", "verify", "--json").stdout)["ok"] is False

@@ -131,6 +131,16 @@ def test_the_demo_runs_the_whole_mission_and_its_summary_matches_mail_and_report
     assert payload["removed"] == 3
     assert payload["reminders"] > 0
     assert payload["audit_chain_ok"] is True
+    # The command the demo prints verifies its database against its own anchor file; the
+    # default anchor path holds no head of it, which verify says instead of passing.
+    demo_db = {"JOINTCREDIT_DATABASE_URL": f"sqlite:///{payload['database']}"}
+    anchored = {**demo_db, "JOINTCREDIT_AUDIT_ANCHOR_PATH": payload["audit_anchor"]}
+    verified = run(tmp_path, "audit", "verify", env=anchored)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.splitlines()[-1].startswith("审计校验通过")
+    unanchored = run(tmp_path, "audit", "verify", env=demo_db)
+    assert unanchored.returncode == 1, unanchored.stdout + unanchored.stderr
+    assert "demo-audit-anchor.log" in unanchored.stderr
     report = Path(payload["report"])
     assert report.is_file()
     assert "典型案例" in report.read_text(encoding="utf-8")

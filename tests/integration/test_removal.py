@@ -15,7 +15,7 @@ from memoranda.loader import Catalogue
 from registry.audit import verify
 from registry.clock import FrozenClock
 from registry.db import session_scope
-from registry.models import DepartmentAction, Listing, Notice
+from registry.models import AuditEvent, DepartmentAction, Listing, Notice
 from registry.removal import (
     RemovalRefused,
     apply_for_removal,
@@ -314,6 +314,14 @@ def test_a_red_listing_is_forfeited_when_its_subject_is_confirmed_black(
     assert states(engine, [red]) == {"revoked": 1}
     with session_scope(engine) as session:
         assert session.get(Listing, red).removal_reason == "red_forfeited"  # type: ignore[union-attr]
+        # The revoke event records the reason stored, so `audit verify` replays it.
+        after = session.execute(
+            sa.select(col(AuditEvent.after))
+            .where(col(AuditEvent.entity_type) == "listing", col(AuditEvent.entity_id) == str(red))
+            .order_by(col(AuditEvent.seq).desc())
+            .limit(1)
+        ).scalar_one()
+    assert after["removal_reason"] == "red_forfeited"
 
 
 def test_confirming_a_black_listing_in_the_core_forfeits_the_red_one(

@@ -70,6 +70,7 @@ from notifications.sla_notices import sla_notice_enqueuer
 from notifications.smtp import SmtpConfig
 from registry import db
 from registry.audit import EventDraft, append_events, event_hash, verify
+from registry.audit_anchor import anchor_from_settings, install
 from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ, FrozenClock
 from registry.db import session_scope
@@ -842,11 +843,13 @@ def test_audit_verify_names_the_broken_event_in_chinese(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     db.upgrade(url)
     engine = db.make_engine(url)
+    # Anchored as the application anchors: verify fails a chain with no anchored head.
+    install(engine, anchor_from_settings(Settings(database_url=url, data_dir=tmp_path / "var")))
     seqs = _append(engine, 4)
-    env = {"JOINTCREDIT_DATABASE_URL": url}
+    env = {"JOINTCREDIT_DATABASE_URL": url, "JOINTCREDIT_DATA_DIR": str(tmp_path / "var")}
     intact = run(tmp_path, "audit", "verify", env=env)
-    assert intact.returncode == 0, intact.stderr
-    assert "审计链完整：已校验 4 条操作记录" in intact.stdout
+    assert intact.returncode == 0, intact.stdout + intact.stderr
+    assert "审计校验通过：审计链完整，4 条操作记录" in intact.stdout.splitlines()[-1]
 
     with session_scope(engine) as session:
         session.execute(sa.update(EVENTS).where(EVENTS.c.seq == seqs[2]).values(actor="别人"))
