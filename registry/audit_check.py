@@ -178,6 +178,11 @@ class StateMismatch:
         )
         if self.field == "state":
             labels = LISTING_STATE_LABELS if self.entity_type == "listing" else ACTION_STATE_LABELS
+            if self.stored is None and self.trail is not None:
+                return (
+                    f"{kind} {self.entity_id}：已被删除，审计记录为 {_shown(labels, self.trail)}"
+                    f"（{self.entity_type} {self.entity_id} deleted beside the application）"
+                )
             trail = "（无任何操作记录）" if self.trail is None else _shown(labels, self.trail)
             return (
                 f"{kind} {self.entity_id}：当前状态 {_shown(labels, self.stored)}，"
@@ -227,8 +232,10 @@ def replay_states(session: Session, *, shown: int = 20, chunk: int = 5000) -> Re
             _record(recorded, entity_type, action, after)
     mismatches: list[StateMismatch] = []
     checked = total = 0
+    present: dict[str, set[int]] = {kind: set() for kind in REPLAYED}
     for entity_type, entity_id, listing_id, row in _rows(session, chunk):
         checked += 1
+        present[entity_type].add(entity_id)
         recorded = trail[entity_type].get(entity_id, {})
         expected = recorded.get("state")
         if expected is None and entity_type == "department_action":
@@ -243,6 +250,15 @@ def replay_states(session: Session, *, shown: int = 20, chunk: int = 5000) -> Re
         ]
         total += len(found)
         mismatches.extend(found[: max(0, shown - len(mismatches))])
+    # Nothing in the application deletes a listing or an action: a row the trail knows of and
+    # the table does not was deleted beside it (an in-force listing gone clears its subject).
+    for entity_type, recorded_ids in trail.items():
+        gone = sorted(set(recorded_ids) - present[entity_type])
+        total += len(gone)
+        mismatches.extend(
+            StateMismatch(entity_type, entity_id, None, trail[entity_type][entity_id].get("state"))
+            for entity_id in gone[: max(0, shown - len(mismatches))]
+        )
     return ReplayReport(checked, mismatches, total)
 
 

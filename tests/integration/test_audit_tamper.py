@@ -9,6 +9,7 @@ access edits the tables directly, and `jointcredit audit verify` must exit 1 nam
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -136,6 +137,19 @@ def test_an_action_changed_beside_the_application_is_found(trail: Trail) -> None
     assert code == 1, text
     assert '"mismatches": 1' in text
     assert '"entity_type": "department_action"' in text
+
+
+def test_a_listing_deleted_beside_the_application_is_found(trail: Trail) -> None:
+    """The attack run deleted an in-force black listing and its actions: verify passed, and
+    `screen` cleared the unit."""
+    with sqlite3.connect(trail.directory / "trail.db") as raw:  # as the sqlite3 shell: no FKs
+        raw.execute(
+            "DELETE FROM department_action WHERE listing_id = (SELECT min(id) FROM listing)"
+        )
+        raw.execute("DELETE FROM listing WHERE id = (SELECT min(id) FROM listing)")
+    code, text = trail.verify()
+    assert code == 1, text
+    assert "已被删除" in text
 
 
 def test_a_head_printed_in_the_monthly_report_is_checked(
