@@ -114,8 +114,8 @@ def _show(result: dict[str, Any], as_json: bool) -> None:
         emit_json(result)
         return
     table = Table(title=f"批次 {result['reference']}（batch {result['batch_id']}）")
-    table.add_column("状态")
-    table.add_column("名单数", justify="right")
+    table.add_column("状态", overflow="fold")
+    table.add_column("名单数", justify="right", overflow="fold")
     for state, count in result["states"].items():
         table.add_row(LISTING_STATE_LABELS.get(state, state), str(count))
     out.print(table)
