@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError
 
 import memoranda
 from registry.errors import ConfigurationError
+from registry.validation_messages import validation_message
 
 if TYPE_CHECKING:
     from registry.input_limits import InputLimits
@@ -180,7 +181,7 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        reasons = "；".join(_describe(err["loc"], err["msg"]) for err in exc.errors())
+        reasons = "；".join(_describe(err["loc"], validation_message(err)) for err in exc.errors())
         raise ConfigurationError(f"配置无效（invalid settings）：{reasons}") from exc
 
 
