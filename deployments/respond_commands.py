@@ -215,8 +215,7 @@ def _show_counts(payload: dict[str, Any]) -> None:
         return
     table = Table()
     for column in ("答复", "本次记录", "其中逾期", "此前已记录"):
-        justify = "right" if column != "答复" else "left"
-        table.add_column(column, justify=justify, overflow="fold")
+        table.add_column(column, justify="right" if column != "答复" else "left", overflow="fold")
     for kind, counts in payload["by_kind"].items():
         table.add_row(
             RESPONSE_KIND_LABELS[ResponseKind(kind)],
