@@ -123,7 +123,7 @@ def catalogue_validate(as_json: JsonFlag = False) -> None:
         return
     table = Table(title=f"备忘录目录有效（catalogue valid） 哈希 {catalogue.content_hash[:12]}")
     for column in ("备忘录", "文号", "名单", "签署部门", "现部门", "措施", "待核实"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for memo in summary["memoranda"]:
         table.add_row(
             memo["title"][:24] + "…",
@@ -297,7 +297,7 @@ def calendar_reload(as_json: JsonFlag = False) -> None:
         return
     table = Table(title="暂定期限重算（provisional deadlines recomputed）")
     for column in ("期限", "暂定的", "已确定", "仍暂定"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in report:
         table.add_row(r.label, str(r.checked), str(r.settled), str(r.still_provisional))
     out.print(table)

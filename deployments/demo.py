@@ -290,8 +290,8 @@ def _summary(
         "waiting_on": routed["waiting_label"],
     }
     table = Table(title="演示结果（summary）")
-    table.add_column("项目")
-    table.add_column("结果")
+    table.add_column("项目", overflow="fold")
+    table.add_column("结果", overflow="fold")
     table.add_row("2023 年批次", _counted(states[old["batch_id"]], LISTING_STATE_LABELS))
     table.add_row(
         "2026 年批次",

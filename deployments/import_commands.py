@@ -63,7 +63,7 @@ def _print_result(result: ImportResult) -> None:
         return
     table = Table(title="被拒绝的行（quarantined rows）")
     for column in ("行号", "列", "值", "原因"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a reason is wrapped, never cut
     for line in result.quarantine[:SHOWN_LINES]:
         table.add_row(
             str(line.row_number),

@@ -11,6 +11,7 @@ import asyncio
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from deployments.console import JsonFlag, emit_json, operator, out, reported
@@ -29,8 +30,8 @@ from registry.removal import (
     restore_after_fraud,
 )
 from registry.routing import Routing, StepResult
-from registry.screening import screen
-from registry.vocabulary import NOTICE_KIND_LABELS, label
+from registry.screening import Screening, screen
+from registry.vocabulary import LIST_TYPE_LABELS, NOTICE_KIND_LABELS, label
 from service import (
     Runtime,
     opened_runtime,
@@ -234,18 +235,46 @@ def screen_command(
     if as_json:
         emit_json(result.as_dict())
         return
-    if not result.measures:
+    asking = None
+    if result.department is not None:
+        asking = f"{runtime.catalogue.departments[result.department].name}（{result.department}）"
+    _show_screening(result, asking)
+
+
+def _show_screening(result: Screening, department: str | None) -> None:
+    """The measures in force and every listing in force they do not cover: a department with
+    no measure of its own for a subject on the black list is told it is on the black list."""
+    if not result.listings:
         out.print(f"{result.identifier}：今日（{result.checked_on}）无在施的联合奖惩措施")
         return
-    table = Table(title=f"{result.subject_name}（{result.identifier}）今日在施措施")
-    for column in ("名单", "部门", "措施", "起", "止"):
-        table.add_column(column)
-    for m in result.measures:
-        table.add_row(
-            f"{m.listing_id}（{'黑' if m.list_type == 'black' else '红'}）",
-            m.department_name,
-            m.text,
-            str(m.since or ""),
-            str(m.until or ""),
+    if result.measures:
+        table = Table(title=escape(f"{result.subject_name}（{result.identifier}）今日在施措施"))
+        for column in ("名单", "部门", "措施", "起", "止"):
+            table.add_column(column, overflow="fold")
+        for m in result.measures:
+            table.add_row(
+                f"{m.listing_id}（{m.reference}，{'黑' if m.list_type == 'black' else '红'}）",
+                escape(m.department_name),
+                escape(m.text),
+                str(m.since or ""),
+                str(m.until or ""),
+            )
+        out.print(table)
+    covered = {m.listing_id for m in result.measures}
+    uncovered = sorted(
+        (row for row in result.listings if row["listing_id"] not in covered),
+        key=lambda row: (row["list_type"] != "black", row["listing_id"]),
+    )
+    for row in uncovered:
+        out.print(
+            escape(f"{result.identifier}（{result.subject_name}）")
+            + f"今日（{result.checked_on}）在{label(LIST_TYPE_LABELS, row['list_type'])}上："
+            f"名单 {row['listing_id']}（{row['reference']}），"
+            f"自 {row['since'] or '—'} 起至 {row['until'] or '长期'}"
         )
-    out.print(table)
+    if uncovered:
+        black = any(row["list_type"] == "black" for row in uncovered)
+        out.print(
+            f"{department or '各部门'}依适用于该主体的备忘录今日无在施措施"
+            + ("；该主体仍在黑名单上，不等于无失信记录" if black else "")
+        )

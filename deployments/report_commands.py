@@ -49,7 +49,8 @@ def _show(result: dict[str, Any]) -> None:
     figures = result["figures"]
     table = Table(title=f"{figures['month_label']}典型案例月报（typical cases by jurisdiction）")
     for title in ("辖区", "红名单", "黑名单", "典型案例", "占比", "是否达标"):
-        table.add_column(title, justify="left" if title in ("辖区", "是否达标") else "right")
+        left = title in ("辖区", "是否达标")
+        table.add_column(title, justify="left" if left else "right", overflow="fold")
     for row in [*figures["jurisdictions"], figures["total"]]:
         status = (
             "[bold red]未达标[/]"

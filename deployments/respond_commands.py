@@ -215,7 +215,7 @@ def _show_counts(payload: dict[str, Any]) -> None:
         return
     table = Table()
     for column in ("答复", "本次记录", "其中逾期", "此前已记录"):
-        table.add_column(column, justify="right" if column != "答复" else "left")
+        table.add_column(column, justify="right" if column != "答复" else "left", overflow="fold")
     for kind, counts in payload["by_kind"].items():
         table.add_row(
             RESPONSE_KIND_LABELS[ResponseKind(kind)],
@@ -232,7 +232,7 @@ def _show_problems(payload: dict[str, Any]) -> None:
     if problems:
         lines = Table(title="未记录的行（rows not recorded）")
         for column in ("行号", "列", "值", "原因"):
-            lines.add_column(column)
+            lines.add_column(column, overflow="fold")  # a reason is wrapped, never cut
         for line in problems[:SHOWN_LINES]:
             lines.add_row(
                 str(line["row"]),

@@ -70,10 +70,11 @@ def confirm(
 ) -> None:
     """确认批次并继续推进：公开、推送各部门（confirm a batch and route on）。
 
-    The decision is the core's, under the batch's lock: if someone else decided first (the
-    Prefect form or another `confirm`), nothing is changed and the command fails (exit 2) with
-    "已由他人决定" and the decision that stands; `--json` says `"already_decided": true`.
+    若他人已先作出决定（Prefect 界面表单或另一条 confirm），本命令不作任何变更，报告“已由他人决定”
+    及现行决定，退出码 2；--json 输出含 "already_decided": true。本次尝试记入审计记录。
     """
+    # The decision is the core's, under the batch's lock (registry.routing.decide); the help
+    # text above is what the operator reads, so it is Chinese.
     with reported(as_json):
         parsed = _rejections(reject or [])
         with opened_runtime() as runtime:
@@ -114,8 +115,8 @@ def _show(result: dict[str, Any], as_json: bool) -> None:
         emit_json(result)
         return
     table = Table(title=f"批次 {result['reference']}（batch {result['batch_id']}）")
-    table.add_column("状态")
-    table.add_column("名单数", justify="right")
+    table.add_column("状态", overflow="fold")
+    table.add_column("名单数", justify="right", overflow="fold")
     for state, count in result["states"].items():
         table.add_row(LISTING_STATE_LABELS.get(state, state), str(count))
     out.print(table)

@@ -67,7 +67,7 @@ def report(
         return
     table = Table(title=f"各部门办理时限统计（SLA by department, {today.isoformat()}）")
     for _, title in TABLE_COLUMNS:
-        table.add_column(title, justify="right")
+        table.add_column(title, justify="right", overflow="fold")
     for line in [*lines, totals(lines)] if lines else []:
         values = line.as_dict()
         table.add_row(

@@ -48,9 +48,12 @@ from registry.routing import (
 )
 from registry.sla import action_deadlines, add_months
 from registry.vocabulary import (
+    CASE_STATE_LABELS,
+    LISTING_STATE_LABELS,
     REMOVAL_REASON_STATEMENTS,
     NoticeKind,
     RemovalReason,
+    label,
     removal_statement,
 )
 
@@ -328,7 +331,8 @@ def apply_for_removal(
     removal = routing.catalogue.rule_sets[listing.rule_set].removal
     if listing.state != S.IN_FORCE.value:
         raise RemovalRefused(
-            f"名单 {listing_id} 当前状态为 {listing.state}，不能申请移出（only listings in force）",
+            f"名单 {listing_id} 当前状态为 {label(LISTING_STATE_LABELS, listing.state)}，"
+            "不能申请移出（only listings in force）",
             listing_id=listing_id,
             state=listing.state,
         )
@@ -542,7 +546,8 @@ def file_objection(
     listing = _listing(session, listing_id)
     if listing.state in (S.REJECTED.value, S.REMOVED.value, S.REVOKED.value):
         raise RemovalRefused(
-            f"名单 {listing_id} 已不在名单中（{listing.state}），无需异议（not listed）",
+            f"名单 {listing_id} 已不在名单中（{label(LISTING_STATE_LABELS, listing.state)}），"
+            "无需异议（not listed）",
             listing_id=listing_id,
         )
     if not reason.strip():
@@ -600,7 +605,8 @@ def decide_objection(
         raise NotFound(f"异议不存在（no such objection）：{objection_id}", id=objection_id)
     if objection.state != "open":
         raise RemovalRefused(
-            f"异议 {objection_id} 已处理（{objection.state}）（already decided）",
+            f"异议 {objection_id} 已处理（{label(CASE_STATE_LABELS, objection.state)}）"
+            f"（already decided: {objection.state}）",
             objection_id=objection_id,
         )
     if not reason.strip():

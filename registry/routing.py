@@ -325,20 +325,12 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
         )
     except TransitionRefused as refused:
         result.refused = refused.refusals
-        append_events(
+        record_refused_decision(
             session,
-            [
-                EventDraft(
-                    actor=reviewer,
-                    action="batch.decision_refused",
-                    entity_type="batch",
-                    entity_id=batch_id,
-                    before=None,
-                    after={"refusals": {str(k): v for k, v in refused.refusals.items()}},
-                    source=routing.source,
-                )
-            ],
-            at=routing.clock.now(),
+            batch_id,
+            decision,
+            routing,
+            why={"refusals": {str(k): v for k, v in refused.refusals.items()}},
         )
         return result
     rejected_by_reason: dict[str, list[int]] = {}
@@ -353,6 +345,35 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
             NoticeRequest(NoticeKind.REJECTION, batch_id, (i,), reason=reason) for i in moved
         ]
     return routing.finish(session, result)
+
+
+def record_refused_decision(
+    session: Session, batch_id: int, decision: Decision, routing: Routing, *, why: dict[str, Any]
+) -> None:
+    """A decision that changed nothing is still traceable: `batch.decision_refused` with who
+    tried, what they tried and `why` it was refused — a guard (reviewer = proposer) in the
+    decision's own transaction, or a lost race (`AlreadyDecided`, recorded by the caller in a
+    transaction of its own, since the losing one is rolled back)."""
+    attempted = {
+        "decision_number": decision.decision_number,
+        "rejections": {str(k): v for k, v in sorted(decision.rejections.items())},
+        "approve_others": decision.approve_others,
+    }
+    append_events(
+        session,
+        [
+            EventDraft(
+                actor=clean_single_line(decision.reviewer) or routing.actor,
+                action="batch.decision_refused",
+                entity_type="batch",
+                entity_id=batch_id,
+                before=None,
+                after={**why, "attempted": attempted},
+                source=routing.source,
+            )
+        ],
+        at=routing.clock.now(),
+    )
 
 
 def _lock_batch(session: Session, batch_id: int) -> str:

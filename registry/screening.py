@@ -7,7 +7,9 @@ subject we have never listed is simply clear; persons are shown masked only.
 
 A department code is matched without regard to case (`NDRC` is `ndrc`), and one that is not
 in the catalogue is refused: answering "no measures" for a misspelt department would clear a
-subject on the black list.
+subject on the black list. For the same reason a department with no measure of its own under
+the memoranda in force for a subject is still told the subject is on the black list
+(`on_black_list`): "no measures for you" is not "clean".
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from sqlmodel import Session, col
 from memoranda.loader import Catalogue
 from registry.clock import business_date
 from registry.errors import JointcreditError
-from registry.models import DepartmentAction, Listing, Subject
+from registry.models import Batch, DepartmentAction, Listing, Subject
 from registry.models import ListingState as S
+from registry.references import listing_reference
 
 IN_FORCE_STATES = (S.IN_FORCE.value, S.REMOVAL_REVIEW.value)
 LIFTED = ("lift_requested", "lift_confirmed")
@@ -49,6 +52,7 @@ def department_code(catalogue: Catalogue, typed: str) -> str:
 @dataclass(frozen=True)
 class MeasureInForce:
     listing_id: int
+    reference: str  # as the letters print it (`<batch reference>-<listing id>`)
     list_type: str
     department: str
     department_name: str
@@ -66,8 +70,18 @@ class Screening:
     identifier: str
     checked_on: date
     subject_name: str | None = None
+    department: str | None = None  # the department asking, when it asked for its own only
     listings: list[dict[str, Any]] = field(default_factory=list)
     measures: list[MeasureInForce] = field(default_factory=list)
+
+    @property
+    def on_black_list(self) -> bool:
+        """In force on the black list today, whatever measures the asking department has."""
+        return any(row["list_type"] == "black" for row in self.listings)
+
+    @property
+    def on_red_list(self) -> bool:
+        return any(row["list_type"] == "red" for row in self.listings)
 
     @property
     def under_sanction(self) -> bool:
@@ -82,6 +96,9 @@ class Screening:
             "identifier": self.identifier,
             "subject_name": self.subject_name,
             "checked_on": self.checked_on.isoformat(),
+            "department": self.department,
+            "on_black_list": self.on_black_list,
+            "on_red_list": self.on_red_list,
             "under_sanction": self.under_sanction,
             "under_incentive": self.under_incentive,
             "listings": self.listings,
@@ -111,17 +128,20 @@ def screen(
     where = col(Subject.uscc) == uscc if uscc is not None else col(Subject.id_hash) == id_hash
     subject = session.execute(sa.select(col(Subject.id), col(Subject.name)).where(where)).first()
     if subject is None:
-        return Screening(identifier=shown_as, checked_on=today)
+        return Screening(identifier=shown_as, checked_on=today, department=department)
     listings = session.execute(
         sa.select(
             col(Listing.id),
+            col(Batch.reference),
             col(Listing.list_type),
             col(Listing.rule_set),
             col(Listing.state),
             col(Listing.decision_number),
             col(Listing.published_at),
             col(Listing.expires_on),
-        ).where(
+        )
+        .join(Batch, col(Batch.id) == col(Listing.batch_id))
+        .where(
             col(Listing.subject_id) == subject.id,
             col(Listing.state).in_(IN_FORCE_STATES),
             sa.or_(col(Listing.expires_on).is_(None), col(Listing.expires_on) >= today),
@@ -152,6 +172,7 @@ def screen(
             measures.append(
                 MeasureInForce(
                     listing_id=listing.id,
+                    reference=listing_reference(listing.reference, listing.id),
                     list_type=listing.list_type,
                     department=action.department,
                     department_name=catalogue.departments[action.department].name
@@ -172,9 +193,11 @@ def screen(
         identifier=shown_as,
         checked_on=today,
         subject_name=subject.name,
+        department=department,
         listings=[
             {
                 "listing_id": row.id,
+                "reference": listing_reference(row.reference, row.id),
                 "list_type": row.list_type,
                 "rule_set": row.rule_set,
                 "state": row.state,

@@ -22,6 +22,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 import memoranda
 from memoranda.addresses import checked_mailbox
 from registry.errors import ConfigurationError
+from registry.validation_messages import validation_message
 
 if TYPE_CHECKING:
     from registry.input_limits import InputLimits
@@ -219,7 +220,7 @@ def get_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        reasons = "；".join(_describe(err["loc"], err["msg"]) for err in exc.errors())
+        reasons = "；".join(_describe(err["loc"], validation_message(err)) for err in exc.errors())
         raise ConfigurationError(f"配置无效（invalid settings）：{reasons}") from exc
     except SettingsError as exc:  # a list or dict setting whose value is not JSON
         found = re.search(r'field "(\w+)"', str(exc))

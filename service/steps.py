@@ -19,6 +19,7 @@ from registry.models import Listing
 from registry.removal import decide_and_forfeit_red, decide_removal
 from registry.responses import Response, ResponseResult, record_responses
 from registry.routing import (
+    AlreadyDecided,
     BatchPosition,
     Decision,
     Routing,
@@ -28,6 +29,7 @@ from registry.routing import (
     dispatch_in_force,
     notify_proposed,
     publish_confirmed,
+    record_refused_decision,
 )
 from registry.vocabulary import Step
 from service.runtime import Runtime
@@ -73,17 +75,26 @@ def record_decision(
     source: str,
     on_boundary: BoundaryHook | None = None,
 ) -> StepResult:
-    """Apply the decision; a refused one is committed as an audit event, then raised.
+    """Apply the decision; a refused one — by a guard or because someone else decided first
+    (`AlreadyDecided`) — is committed as an audit event, then raised.
 
     The core's decision includes its consequences (`decide_and_forfeit_red`: a subject
     confirmed on the black list forfeits its red listing in the same transaction).
     `on_boundary` is told `before-decide-commit` and `after-decide`.
     """
-    with db.session_scope(runtime.engine) as session:
-        routing = runtime.routing(actor=decision.reviewer, source=source)
-        result = decide_and_forfeit_red(session, batch_id, decision, routing)
-        if on_boundary is not None:
-            on_boundary("before-decide-commit")
+    routing = runtime.routing(actor=decision.reviewer, source=source)
+    try:
+        with db.session_scope(runtime.engine) as session:
+            result = decide_and_forfeit_red(session, batch_id, decision, routing)
+            if on_boundary is not None:
+                on_boundary("before-decide-commit")
+    except AlreadyDecided as lost:
+        # The race was lost and its transaction rolled back: the attempt is recorded on its own,
+        # as every refused decision is, then the caller is told whose decision stands.
+        with db.session_scope(runtime.engine) as session:
+            why = {"already_decided": True, "decision": lost.prior.as_dict()}
+            record_refused_decision(session, batch_id, decision, routing, why=why)
+        raise
     if on_boundary is not None:
         on_boundary("after-decide")
     if result.refused:

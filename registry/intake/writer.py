@@ -37,6 +37,7 @@ from registry.intake.quarantine import QuarantineFile, remove_stale_parts
 from registry.intake.reading import RawRow, Source, open_rows
 from registry.intake.rows import LIST_TYPE_CHOICES, RowRules, ValidRow, validate_row
 from registry.models import Batch, ImportRejection, Listing, ListingState, Subject
+from registry.references import listing_reference
 from registry.repository import core_table, insert_returning_ids
 from registry.spreadsheet import (
     VALUE_MAX,
@@ -241,11 +242,11 @@ class _Importer:
         seen: dict[tuple[str, str, str], int] = {}  # this chunk's keys; earlier ones are stored
         for number, row, existing in self._stored_duplicates(candidates):
             if existing is not None:
-                listing_id, batch_id = existing
+                listing_id, batch_id, batch_reference = existing
                 if batch_id == self.batch_id:  # an earlier chunk of this file
                     problem = _repeated_in_file(row, self._row_of(listing_id))
                 else:
-                    problem = _already_listed(row, listing_id)
+                    problem = _already_listed(row, listing_id, batch_reference)
                 rejections.append((number, [problem]))
                 continue
             first = next((seen[key] for key in _keys(row) if key in seen), None)
@@ -310,36 +311,38 @@ class _Importer:
 
     def _stored_duplicates(
         self, candidates: Sequence[tuple[int, ValidRow]]
-    ) -> Iterator[tuple[int, ValidRow, tuple[int, int] | None]]:
+    ) -> Iterator[tuple[int, ValidRow, tuple[int, int, str] | None]]:
         """Pair each candidate with an active listing it repeats, if any, as (listing id, batch
-        id): one of an earlier import, or of an earlier chunk of this one."""
+        id, batch reference): one of an earlier import, or of an earlier chunk of this one."""
         stored: dict[int, str] = {}
         for _, row in candidates:
             ref = self.subjects.get(row.identity)
             if ref is not None:
                 stored[ref.id] = row.identity
-        active: dict[tuple[str, str, str], tuple[int, int]] = {}
+        active: dict[tuple[str, str, str], tuple[int, int, str]] = {}
         for chunk in in_list_chunks(sorted(stored)):
             rows = self.session.execute(
                 sa.select(
                     col(Listing.id),
                     col(Listing.batch_id),
+                    col(Batch.reference),
                     col(Listing.subject_id),
                     col(Listing.list_type),
                     col(Listing.rule_set),
                     col(Listing.grounds),
                 )
+                .join(Batch, col(Batch.id) == col(Listing.batch_id))
                 .where(
                     col(Listing.subject_id).in_(chunk),
                     col(Listing.state).not_in([str(s) for s in _INACTIVE_STATES]),
                 )
                 .order_by(col(Listing.id))
             )
-            for listing_id, batch_id, subject_id, list_type, rule_set, grounds in rows:
+            for listing_id, batch_id, reference, subject_id, list_type, rule_set, grounds in rows:
                 for ground in grounds or []:
                     canonical = ground if ":" in ground else f"{rule_set}:{ground}"
                     key = (stored[subject_id], list_type, canonical)
-                    active.setdefault(key, (listing_id, batch_id))
+                    active.setdefault(key, (listing_id, batch_id, reference))
         for number, row in candidates:
             existing = next((active[k] for k in _keys(row) if k in active), None)
             yield number, row, existing
@@ -628,13 +631,14 @@ def _repeated_in_file(row: ValidRow, first: int) -> RowProblem:
     )
 
 
-def _already_listed(row: ValidRow, listing_id: int) -> RowProblem:
+def _already_listed(row: ValidRow, listing_id: int, batch_reference: str) -> RowProblem:
     return RowProblem(
         "grounds",
         shown_value("grounds", ";".join(row.grounds)),
-        f"重复：{_who(row)} 已有相同认定依据的有效{LIST_TYPE_LABELS[row.list_type]}（名单编号 "
-        f"{listing_id}）",
-        f"duplicate: an active listing {listing_id} has the same subject, list and ground",
+        f"重复：{_who(row)} 已有相同认定依据的有效{LIST_TYPE_LABELS[row.list_type]}（名单 "
+        f"{listing_reference(batch_reference, listing_id)}，编号 {listing_id}）",
+        f"duplicate: an active listing {listing_reference(batch_reference, listing_id)} (id "
+        f"{listing_id}) has the same subject, list and ground",
     )
 
 

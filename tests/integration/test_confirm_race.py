@@ -24,7 +24,7 @@ from registry import db
 from registry.calendar import WorkingCalendar
 from registry.clock import FrozenClock
 from registry.db import session_scope
-from registry.models import Listing
+from registry.models import AuditEvent, Listing
 from registry.routing import (
     AlreadyDecided,
     Decision,
@@ -173,7 +173,28 @@ def test_two_confirm_commands_at_once_one_wins_and_the_other_fails(
     else:  # the rejection stood: the other listing was confirmed with it
         assert states == {ids[0]: "rejected", ids[1]: "in_force"}
         assert refusal["decision"]["rejected"] == {str(ids[0]): "证据不足"}
+    # The lost race is in the audit trail like any refused decision: who tried, and what.
+    loser = commands[results.index(lost)]
+    (event,) = _refused_decisions(engine, batch)
+    assert event["actor"] == loser[3]
+    assert event["after"]["already_decided"] is True
+    assert event["after"]["attempted"]["decision_number"] == loser[5]
+    expected = {str(ids[0]): "证据不足"} if "--reject" in loser else {}
+    assert event["after"]["attempted"]["rejections"] == expected
     engine.dispose()
+
+
+def _refused_decisions(engine: sa.Engine, batch: int) -> list[dict[str, Any]]:
+    with session_scope(engine) as session:
+        rows = session.execute(
+            sa.select(col(AuditEvent.actor), col(AuditEvent.after), col(AuditEvent.source))
+            .where(
+                col(AuditEvent.action) == "batch.decision_refused",
+                col(AuditEvent.entity_id) == str(batch),
+            )
+            .order_by(col(AuditEvent.seq))
+        ).all()
+    return [{"actor": a, "after": after, "source": source} for a, after, source in rows]
 
 
 def test_the_form_answered_after_a_confirm_changes_nothing_and_the_run_routes_on(
@@ -197,3 +218,7 @@ def test_the_form_answered_after_a_confirm_changes_nothing_and_the_run_routes_on
         result = apply_decision.fn(batch, SECOND_REVIEWER, "号", {ids[0]: "证据不足"}, True)
     assert (result.step, result.moved) == ("decide", [])
     assert _states(engine, ids) == {ids[0]: "confirmed", ids[1]: "confirmed"}
+    (event,) = _refused_decisions(engine, batch)  # the form's answer is on the trail too
+    assert event["actor"] == SECOND_REVIEWER
+    assert event["after"]["attempted"]["rejections"] == {str(ids[0]): "证据不足"}
+    assert event["after"]["decision"]["confirmed"] == sorted(ids)

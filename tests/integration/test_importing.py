@@ -277,8 +277,9 @@ def test_reimporting_a_file_rejects_every_row_naming_the_existing_listing(
     assert (again.accepted, again.rejected, list(again.listing_ids)) == (0, 6, [])
     assert [line.row_number for line in again.quarantine] == [2, 3, 4, 5, 6, 7]
     for line, listing_id in zip(again.quarantine, first.listing_ids, strict=True):
-        assert f"名单编号 {listing_id}" in line.reason_zh
-        assert str(listing_id) in line.reason_en
+        printed = f"{first.batch_reference}-{listing_id}"  # as every letter prints it
+        assert f"名单 {printed}，编号 {listing_id}" in line.reason_zh
+        assert printed in line.reason_en
     after = counts(engine)
     assert after["subject"] == before["subject"]
     assert after["listing"] == before["listing"]

@@ -194,7 +194,7 @@ def test_the_proposer_cannot_confirm_and_the_refusal_says_so(
     engine: sa.Engine, catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenClock
 ) -> None:
     with Session(engine) as session:
-        ids = make_listings(session, catalogue, rule_set="mem-2023-serious", state=A, count=2)
+        ids = make_listings(session, catalogue, rule_set="mem-2023-serious", state=A, count=30)
         session.commit()
         with pytest.raises(TransitionRefused) as caught:
             apply_transition(
@@ -202,8 +202,12 @@ def test_the_proposer_cannot_confirm_and_the_refusal_says_so(
             )
         session.rollback()
         assert set(caught.value.refusals) == set(ids)
-        assert "审核人不得为提出人" in caught.value.message
-        assert column(session, Listing.__table__, "state", ids) == [A, A]
+        # Said once, with how many listings it applies to — not the same sentence 30 times.
+        assert caught.value.message.count("审核人不得为提出人") == 1
+        assert "涉及 30 条名单：" in caught.value.message
+        assert f"{ids[9]} 等" in caught.value.message
+        assert str(ids[10]) not in caught.value.message.rpartition("：")[2]
+        assert column(session, Listing.__table__, "state", ids) == [A] * 30
 
 
 def test_confirmation_needs_a_known_ground_and_a_decision_number(

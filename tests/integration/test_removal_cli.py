@@ -52,6 +52,24 @@ def test_screen_objection_and_removal_from_the_command_line(
     bad = run_json_error(tmp_path, "screen", "12345", env=env)
     assert bad["error"] == "IdentifierError"
 
+    # Every answer names the listing both ways (issue 13 item 7), and a department with no
+    # measure of its own for a subject on the black list is told it is on the black list.
+    reference = _listing_reference(engine, listing)
+    assert [row["reference"] for row in screened["listings"]] == [reference]
+    assert {m["reference"] for m in screened["measures"]} == {reference}
+    assert f"{listing}（{reference}，黑）" in text.stdout.replace("\n", "").replace("│", "")
+    other = _department_without_measures(engine, catalogue)
+    unmeasured = run_json(tmp_path, "screen", uscc, "--department", other, env=env)
+    assert (unmeasured["under_sanction"], unmeasured["on_black_list"]) == (False, True)
+    assert unmeasured["department"] == other
+    plain = run(tmp_path, "screen", uscc, "--department", other.upper(), env=env)
+    assert plain.returncode == 0, plain.stderr
+    assert f"在黑名单上：名单 {listing}（{reference}），自 2026-06-01 起" in plain.stdout
+    assert f"{catalogue.departments[other].name}（{other}）" in plain.stdout
+    assert "该主体仍在黑名单上" in plain.stdout
+    assert "无在施的联合奖惩措施" not in plain.stdout
+    assert run_json(tmp_path, "screen", "91512081MA62K0260E", env=env)["on_black_list"] is False
+
     early = run_json_error(
         tmp_path,
         "removal",
@@ -90,3 +108,25 @@ def test_screen_objection_and_removal_from_the_command_line(
     )
     assert decided["moved"] == 1
     assert run_json(tmp_path, "screen", uscc, env=env)["measures"] == []
+
+
+def _listing_reference(engine: sa.Engine, listing: int) -> str:
+    with engine.connect() as connection:
+        batch = connection.execute(
+            sa.text(
+                "SELECT b.reference FROM batch b JOIN listing l ON l.batch_id = b.id"
+                " WHERE l.id = :id"
+            ),
+            {"id": listing},
+        ).scalar_one()
+    return f"{batch}-{listing}"
+
+
+def _department_without_measures(engine: sa.Engine, catalogue: Catalogue) -> str:
+    with engine.connect() as connection:
+        acting = set(
+            connection.execute(sa.text("SELECT DISTINCT department FROM department_action"))
+            .scalars()
+            .all()
+        )
+    return sorted(set(catalogue.departments) - acting)[0]
