@@ -49,8 +49,8 @@ def status(as_json: JsonFlag = False) -> None:
         emit_json(result.as_dict())
         return
     table = Table(title="发件箱（outbox）")
-    table.add_column("状态")
-    table.add_column("数量", justify="right")
+    table.add_column("状态", overflow="fold")
+    table.add_column("数量", justify="right", overflow="fold")
     for state, count in result.by_state.items():
         table.add_row(f"{label(NOTICE_STATE_LABELS, state)}（{state}）", str(count))
     out.print(table)
@@ -60,7 +60,7 @@ def status(as_json: JsonFlag = False) -> None:
     if result.parked:
         parked = Table(title="需要处理的通知（parked notices）")
         for column in ("编号", "类型", "收件人", "状态", "尝试", "服务器答复或原因"):
-            parked.add_column(column)
+            parked.add_column(column, overflow="fold")  # a reason is wrapped, never cut
         for row in result.parked:
             parked.add_row(
                 str(row["id"]),
