@@ -43,13 +43,14 @@ from sqlmodel import Session
 
 from memoranda.addresses import AddressProblem, check_address
 from notifications.contexts import NoticeContext
-from notifications.render import render_notice
+from notifications.render import NoticeContentError, RenderedNotice, render_notice
 from registry.audit import EventDraft, append_events
 from registry.db import in_list_chunks
 from registry.errors import JointcreditError, NotFound
+from registry.free_text import clean_single_line
 from registry.installation import installation_token
 from registry.models import AttemptOutcome, ContactFlag, Notice, NoticeAttempt, NoticeState
-from registry.vocabulary import NoticeKind
+from registry.vocabulary import NOTICE_KIND_LABELS, NoticeKind
 
 KEY_MAX = 200
 REPLY_MAX = 2000
@@ -69,7 +70,8 @@ class OutboxError(JointcreditError):
 
 @dataclass(frozen=True)
 class Recipient:
-    """Who a notice goes to. The display name is cleaned of line breaks: no header injection.
+    """Who a notice goes to. The display name is cleaned of line breaks (no header injection)
+    and of resident ID numbers (`registry.free_text`), as the letter's text is.
 
     An address that cannot be delivered to (`memoranda.addresses`) does not raise: `problem`
     says why, and the notice is stored `bad_address` for that recipient alone (issue 13).
@@ -87,8 +89,8 @@ class Recipient:
             object.__setattr__(self, "address", shown[:ADDRESS_MAX])
         else:
             object.__setattr__(self, "address", found.text)
-        if self.name is not None:
-            cleaned = " ".join(_CONTROL.sub(" ", self.name).split())[:200]
+        if self.name is not None:  # a display name goes into the To: header: IDs masked too
+            cleaned = " ".join(clean_single_line(_CONTROL.sub(" ", self.name)).split())[:200]
             object.__setattr__(self, "name", cleaned or None)
 
 
@@ -217,10 +219,23 @@ def _insert_ignoring_duplicates(session: Session) -> Any:
     return sqlite.insert(NOTICE).on_conflict_do_nothing(index_elements=["idempotency_key"])
 
 
+def _rendered(draft: NoticeDraft) -> tuple[RenderedNotice, str | None]:
+    """The letter, or — when the renderer refuses it — a stand-in that holds nothing of it and
+    the reason it is withheld: one refused letter parks that notice alone, never the step."""
+    try:
+        return render_notice(draft.kind, draft.context), None
+    except NoticeContentError as refused:
+        label = NOTICE_KIND_LABELS.get(draft.kind, draft.kind.value)
+        reason = f"通知内容被拒绝，未生成也未发送（notice withheld）：{refused.message}"
+        return RenderedNotice(subject=f"（未生成）{label}", text="", html=""), reason[:2000]
+
+
 def _row(draft: NoticeDraft, now: datetime, domain: str, installation: str) -> dict[str, Any]:
-    rendered = render_notice(draft.kind, draft.context)
+    rendered, withheld = _rendered(draft)
     problem = draft.recipient.problem
     state = NoticeState.QUEUED if problem is None else NoticeState.BAD_ADDRESS
+    if withheld is not None:
+        state = NoticeState.WITHHELD
     return {
         "kind": draft.kind.value,
         "idempotency_key": draft.key.value,
@@ -239,7 +254,8 @@ def _row(draft: NoticeDraft, now: datetime, domain: str, installation: str) -> d
         "attempts_at_requeue": 0,
         "next_attempt_at": None,
         "lease_until": None,
-        "last_error": None if problem is None else f"收件地址无效（invalid address）：{problem}",
+        "last_error": withheld
+        or (None if problem is None else f"收件地址无效（invalid address）：{problem}"),
         "smtp_reply": None,
         "created_at": now,
         "sent_at": None,
@@ -652,8 +668,15 @@ def requeue_failed(
     return ids
 
 
-PARKED_STATES = (NoticeState.FAILED.value, NoticeState.DEAD.value, NoticeState.BAD_ADDRESS.value)
-"""Notices that wait for a person: refused (5xx), out of attempts, or never addressable."""
+READDRESSABLE_STATES = (
+    NoticeState.FAILED.value,
+    NoticeState.DEAD.value,
+    NoticeState.BAD_ADDRESS.value,
+)
+"""Parked notices a corrected address sends on: refused (5xx), out of attempts, never
+addressable. A withheld one has no letter to send, whatever its address."""
+PARKED_STATES = (*READDRESSABLE_STATES, NoticeState.WITHHELD.value)
+"""Notices that wait for a person: those above, and letters the renderer refused."""
 
 
 @dataclass(frozen=True)
@@ -697,7 +720,7 @@ def readdress_parked(
     rows = session.execute(
         sa.select(NOTICE.c.id, NOTICE.c.state, NOTICE.c.recipient, NOTICE.c.attempts)
         .where(
-            NOTICE.c.state.in_(PARKED_STATES),
+            NOTICE.c.state.in_(READDRESSABLE_STATES),
             sa.func.lower(NOTICE.c.recipient).in_(old),
             sa.or_(*about),
         )
@@ -707,7 +730,7 @@ def readdress_parked(
     for chunk in in_list_chunks(ids):
         session.execute(
             sa.update(NOTICE)
-            .where(NOTICE.c.id.in_(chunk), NOTICE.c.state.in_(PARKED_STATES))
+            .where(NOTICE.c.id.in_(chunk), NOTICE.c.state.in_(READDRESSABLE_STATES))
             .values(
                 recipient=address,
                 state=NoticeState.QUEUED.value,

@@ -11,7 +11,6 @@ against golden files in milliseconds. Three guarantees hold whatever the context
 from __future__ import annotations
 
 import functools
-import re
 import typing
 import unicodedata
 from dataclasses import dataclass
@@ -38,14 +37,11 @@ from notifications.contexts import (
     RemovalWindowContext,
 )
 from registry.errors import JointcreditError
-from registry.identifiers import is_resident_id, mask_resident_id
+from registry.free_text import unmasked_resident_id
 from registry.vocabulary import NoticeKind
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 SUBJECT_MAX_CHARS = 200
-
-_DIGIT_RUN = re.compile(r"[0-9\uff10-\uff19]{17,}[Xx\uff38\uff58]?")
-
 
 _CONTEXT_MODELS: dict[NoticeKind, type[NoticeContext]] = {
     NoticeKind.PRIOR_NOTICE: PriorNoticeContext,
@@ -191,24 +187,21 @@ _PART_LABELS = {"subject": "标题", "text": "纯文本正文", "html": "HTML �
 
 
 def _refuse_unmasked_ids(kind: NoticeKind, part: str, rendered: str) -> None:
-    """Fail on anything that validates as a resident ID number, full-width digits included.
+    """Fail on anything that validates as a resident ID number, however typed (full-width
+    digits, separators, glued to other digits or letters).
 
-    Only runs of 17+ digits can hold one, so the scan looks at those runs alone — every
-    18-character window of each, so an ID glued to other digits is still seen.
+    The detection is the cleaner's (`registry.free_text.unmasked_resident_id`), so this last
+    check never refuses a number the cleaner would have left in stored text.
     """
-    for run in _DIGIT_RUN.finditer(rendered):
-        digits = unicodedata.normalize("NFKC", run.group())
-        for start in range(len(digits) - 17):
-            candidate = digits[start : start + 18]
-            if is_resident_id(candidate):
-                masked = mask_resident_id(candidate)
-                raise NoticeContentError(
-                    f"通知 {kind.value} 的{_PART_LABELS[part]}含有未脱敏的身份证号 {masked}，"
-                    f"身份证号只能以脱敏形式出现（unmasked resident ID number in the {part}）",
-                    kind=kind.value,
-                    part=part,
-                    masked=masked,
-                )
+    masked = unmasked_resident_id(rendered)
+    if masked is not None:
+        raise NoticeContentError(
+            f"通知 {kind.value} 的{_PART_LABELS[part]}含有未脱敏的身份证号 {masked}，"
+            f"身份证号只能以脱敏形式出现（unmasked resident ID number in the {part}）",
+            kind=kind.value,
+            part=part,
+            masked=masked,
+        )
 
 
 def _has_provisional_dates(value: object) -> bool:

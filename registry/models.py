@@ -80,6 +80,10 @@ class NoticeState(StrEnum):
     # Never tried: the recipient's address cannot be delivered to (memoranda.addresses); it
     # waits for `jointcredit contact set` to correct the address and queue it again.
     BAD_ADDRESS = "bad_address"
+    # Never tried: the renderer refused the letter (it would have shown an unmasked resident ID
+    # number, notifications.render); nothing of the letter is stored, only the reason. It waits
+    # for an operator: the step that caused it went on for every other recipient.
+    WITHHELD = "withheld"
 
 
 def _json_list() -> Any:

@@ -27,8 +27,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from registry.errors import IdentifierError, JointcreditError
-from registry.identifiers import check_resident_id, is_resident_id, mask_resident_id
+from registry.errors import JointcreditError
+from registry.free_text import mask_resident_ids, unmasked_resident_id
+from registry.identifiers import is_resident_id, mask_resident_id
 
 VALUE_MAX = 100
 ROW = ""
@@ -214,14 +215,9 @@ ID_LIKE = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 
 
 def contains_resident_id(text: str) -> bool:
-    """A valid resident ID number inside free text would be stored raw (DOMAIN.md §5)."""
-    for match in ID_LIKE.finditer(text):
-        try:
-            check_resident_id(match.group(), "")
-        except IdentifierError:
-            continue
-        return True
-    return False
+    """A valid resident ID number inside free text would be stored raw (DOMAIN.md §5): found
+    however it is typed — full-width, separated, glued to letters (`registry.free_text`)."""
+    return unmasked_resident_id(text) is not None
 
 
 class CellReader:
@@ -344,8 +340,10 @@ def shown_value(name: str, value: object) -> str | None:
         text = ID_LIKE.sub(
             lambda m: mask_resident_id(m.group()) if is_resident_id(m.group()) else m.group(), text
         )
+        if unmasked_resident_id(text) is not None:
+            text = mask_resident_ids(text)
     else:
-        text = ID_LIKE.sub(lambda m: mask_resident_id(m.group()), text)
+        text = mask_resident_ids(ID_LIKE.sub(lambda m: mask_resident_id(m.group()), text))
     text = SINGLE_LINE_BAD.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return text if len(text) <= VALUE_MAX else text[: VALUE_MAX - 1] + "…"
 

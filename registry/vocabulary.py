@@ -97,6 +97,7 @@ NOTICE_STATE_LABELS: dict[str, str] = {
     NoticeState.FAILED: "永久失败",
     NoticeState.DEAD: "已放弃",
     NoticeState.BAD_ADDRESS: "地址无效待更正",
+    NoticeState.WITHHELD: "内容含未脱敏信息未发送",
 }
 NOTICE_KIND_LABELS: dict[str, str] = {
     NoticeKind.PRIOR_NOTICE: "告知书",

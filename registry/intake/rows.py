@@ -2,6 +2,9 @@
 
 - **Personal data.** Resident ID numbers are reduced to keyed hash + masked form at once
   (DOMAIN.md §5); a value shown in a problem is masked, so no raw number is stored or printed.
+- **Typed text.** A valid ID number in a free-text column refuses the row (it belongs in the
+  ID column); what is accepted still passes `registry.free_text`'s cleaner, as every other entry
+  point's text does, so a mistyped or first-generation number is stored masked.
 - **Formula injection** and invisible characters are refused by `registry.spreadsheet`'s
   `CellReader`: listings are exported to spreadsheets that partner departments open.
 """
@@ -17,6 +20,7 @@ from memoranda.addresses import AddressProblem, check_address
 from memoranda.loader import Catalogue
 from memoranda.schema import RuleSet
 from registry.errors import IdentifierError
+from registry.free_text import clean_free_text, clean_single_line
 from registry.identifiers import (
     UsccCheck,
     UsccStatus,
@@ -144,21 +148,21 @@ def validate_row(
     return ValidRow(
         list_type=list_type,
         kind=kind,
-        name=name,
+        name=clean_single_line(name),
         uscc=uscc,
         uscc_status=uscc_status,
         id_hash=id_hash,
         id_masked=id_masked,
         unit_uscc=unit_uscc,
         region=region,
-        industry=industry,
+        industry=clean_single_line(industry),
         rule_set=rule_set.id,
         grounds=grounds,
-        decision_number=decision_number,
+        decision_number=clean_single_line(decision_number),
         decision_date=decision_date,
         typical_case=typical_case,
         contact_email=email,
-        note=note,
+        note=clean_free_text(note),
         needs_review=needs_review,
         warnings=tuple(row.warnings),
     )

@@ -222,6 +222,9 @@ _PARKED_NOTICES = (NoticeState.FAILED, NoticeState.DEAD)
 _UNADDRESSABLE_NOTICES = (NoticeState.BAD_ADDRESS,)
 
 
+_WITHHELD_NOTICES = (NoticeState.WITHHELD,)
+
+
 def waiting_on(
     *,
     list_type: str,
@@ -246,6 +249,8 @@ def waiting_on(
         parts.append("有通知投递失败，需更正联系人后重试")
     if any(notice_states.get(s, 0) for s in _UNADDRESSABLE_NOTICES):
         parts.append("有通知的收件地址无效，请用 jointcredit contact set 更正")
+    if any(notice_states.get(s, 0) for s in _WITHHELD_NOTICES):
+        parts.append("有通知因内容含未脱敏信息未生成，见 jointcredit outbox status")
     if parts:
         return "；".join(parts)
     if not listing_states:

@@ -23,6 +23,7 @@ import json
 import re
 import shutil
 import sqlite3
+import unicodedata
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ COUNTED = (
     "objection",
     "removal_application",
 )
-MINIMUM_CASES = {"import": 219, "responses": 63, "forms": 60, "cli": 57}
+MINIMUM_CASES = {"import": 226, "responses": 63, "forms": 60, "cli": 57}
 """Today's sizes: removing a case means lowering its floor here, on purpose, in review."""
 MINIMUM_TOTAL = 200
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -102,7 +103,13 @@ def chinese(text: str) -> bool:
 def assert_no_raw_ids(raw_ids: set[str], *haystacks: Any) -> None:
     """No resident ID number of the case appears anywhere a person or a log could read it."""
     text = json.dumps(haystacks, ensure_ascii=False, default=str)
-    leaked = sorted(number for number in raw_ids if number in text or number.lower() in text)
+    # Typed full-width or with separators inside, the number is leaked all the same.
+    compact = re.sub(r"[\s_/\-]+", "", unicodedata.normalize("NFKC", text))
+    leaked = sorted(
+        number
+        for number in raw_ids
+        if number in text or number.lower() in text or number in compact.upper()
+    )
     assert not leaked, f"raw resident ID numbers shown: {leaked}"
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import unicodedata
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -21,7 +23,7 @@ import sqlalchemy as sa
 from memoranda.loader import Catalogue
 from registry import db
 from registry.clock import FrozenClock
-from registry.free_text import clean_free_text, clean_single_line
+from registry.free_text import clean_free_text, clean_single_line, unmasked_resident_id
 from registry.identifiers import mask_resident_id
 from registry.routing import Routing, close_defence_windows, notify_proposed
 from tests.factories.listings import clock_at, in_force, run
@@ -32,6 +34,9 @@ RAW = "510104196812030351"
 """The issue's number (a Chengdu resident born in 1968; the check digit is right)."""
 SPACED = "510104 19681203 0351"
 MASKED = mask_resident_id(RAW)
+MISTYPED = "510104 19681203 0352"
+"""A check digit wrong: a returned sheet refuses a valid number (it is read by `CellReader`),
+but a mistyped one is personal data all the same and is stored masked."""
 FORGED = "\r\nBcc: attacker@example.org"
 TYPED = f"王建国 {RAW}{FORGED}"
 
@@ -95,7 +100,7 @@ def test_every_entry_point_stores_and_shows_typed_ids_masked_and_one_line_fields
             sa.text("SELECT id FROM listing WHERE batch_id = :b"), {"b": batch}
         ).scalars()
     _ok(cli(tmp_path, "respond", "--department", "ndrc", "--listing", str(new_listing),
-            "--feedback", f"已标注。经办人 {SPACED}{FORGED}", env=now))  # fmt: skip
+            "--feedback", f"已标注。经办人 {MISTYPED}{FORGED}", env=now))  # fmt: skip
 
     objection = run_json(tmp_path, "objection", "file", str(new_listing), "--by", TYPED,
                          "--reason", f"异议人身份证 {RAW}\r\n认定有误", env=now)  # fmt: skip
@@ -122,7 +127,7 @@ def test_every_entry_point_stores_and_shows_typed_ids_masked_and_one_line_fields
         _ok(cli(tmp_path, "listing", "show", str(old_listing), "--json", env=now)),
     ]
     everything = "\n".join(shown) + "\n" + _dump(engine)
-    for form in (RAW, SPACED, RAW[:17] + "1"):
+    for form in (RAW, SPACED, MISTYPED, MISTYPED.replace(" ", "")):
         assert form not in everything
     assert MASKED in everything  # what was typed is kept, masked
 
@@ -197,3 +202,97 @@ def test_single_line_fields_lose_every_line_break_and_control_character() -> Non
     assert clean_free_text("第一行\r\n第二行\r第三行\x00") == "第一行\n第二行\n第三行"
     assert clean_single_line(None) is None
     assert clean_free_text(None) is None
+
+
+FULL_WIDTH = RAW.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+OTHER = "11010519491231002X"
+"""A Beijing number whose check character is X."""
+
+
+def _leaks(text: str, *numbers: str) -> list[str]:
+    """The numbers found in `text` however typed: full-width, or with separators inside."""
+    compact = re.sub(r"[\s_/.\-]+", "", unicodedata.normalize("NFKC", text)).upper()
+    return [number for number in numbers if number in compact]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        FULL_WIDTH,
+        "510104\u300019681203\u30000351",
+        "510104  19681203  0351",
+        "510104\u00a019681203\u00a00351",
+        "510104－19681203－0351",
+        "510104.19681203.0351",
+        "510104_19681203_0351",
+        "510104/19681203/0351",
+        "510104\u200b19681203\u200b0351",
+        "5１0１0４ 1９6８1２0３ 0３5１",
+        "ID510104196812030351",
+        "身份证510104196812030351号",
+    ],
+)
+def test_the_cleaner_masks_ids_typed_full_width_separated_or_glued(typed: str) -> None:
+    for clean in (clean_free_text, clean_single_line):
+        assert clean(f"王建国，{typed}。") in (f"王建国，{MASKED}。", f"王建国，ID{MASKED}。",
+                                              f"王建国，身份证{MASKED}号。")  # fmt: skip
+    assert unmasked_resident_id(typed) == MASKED
+    assert unmasked_resident_id(clean_free_text(typed)) is None
+
+
+def test_the_cleaner_keeps_full_width_text_and_masks_a_full_width_check_letter() -> None:
+    assert (
+        clean_single_line("李娜 11010519491231002Ｘ（复核）") == "李娜 110105********002X（复核）"
+    )
+    assert clean_single_line("电话：１３８００１３８０００，地址：成都市") == (
+        "电话：１３８００１３８０００，地址：成都市"
+    )
+    # An ID glued inside a longer run of digits is still found, as the renderer finds it.
+    assert clean_single_line(f"9{RAW}") == f"9{MASKED}"
+
+
+def test_ids_typed_full_width_or_separated_on_the_command_line_are_stored_masked(
+    local: tuple[sa.Engine, dict[str, str]],
+    routing: Routing,
+    clock: FrozenClock,
+    tmp_path: Path,
+) -> None:
+    """The attack of the masking hardening through the real CLI: a reporter, a reviewer and a
+    decision number with full-width numbers (the confirmation used to be refused by the letter
+    renderer after the decision was committed), an objection with the number in U+3000 groups."""
+    engine, env = local
+    clock_at(clock, date(2026, 11, 2))
+    at = {**env, "JOINTCREDIT_NOW": clock.now().isoformat()}
+    imported = run_json(tmp_path, "import", str(_batch_file(tmp_path)),
+                        "--reporter", f"报送人 {FULL_WIDTH}", env=at)  # fmt: skip
+    batch = imported["batch_id"]
+    run(engine, notify_proposed, batch, routing)
+    clock_at(clock, date(2026, 11, 27))
+    run(engine, close_defence_windows, batch, routing)
+    now = {**env, "JOINTCREDIT_NOW": clock.now().isoformat()}
+    decision = f"川应急信决〔2026〕3号 {FULL_WIDTH}"
+    printed = _ok(cli(tmp_path, "confirm", str(batch), "--reviewer", "李娜 11010519491231002Ｘ",
+                      "--decision-number", decision, env=now))  # fmt: skip
+    with engine.connect() as connection:
+        (listing,) = connection.execute(
+            sa.text("SELECT id FROM listing WHERE batch_id = :b"), {"b": batch}
+        ).scalars()
+    filed = run_json(tmp_path, "objection", "file", str(listing), "--by", f"王建国 {FULL_WIDTH}",
+                     "--reason", "身份证 510104\u300019681203\u30000351", env=now)  # fmt: skip
+    assert filed["objection_id"]
+
+    everything = printed + "\n" + _dump(engine)
+    assert not _leaks(everything, RAW, OTHER)
+    assert MASKED in everything
+    with engine.connect() as connection:
+        filed_by, reason = connection.execute(
+            sa.text("SELECT filed_by, reason FROM objection")
+        ).one()
+        (reporter,) = connection.execute(sa.text("SELECT reporter FROM batch")).one()
+        (number,) = connection.execute(
+            sa.text("SELECT DISTINCT decision_number FROM listing WHERE batch_id = :b"),
+            {"b": batch},
+        ).one()
+    assert (filed_by, reason) == (f"王建国 {MASKED}", f"身份证 {MASKED}")
+    assert reporter == f"报送人 {MASKED}"
+    assert number == f"川应急信决〔2026〕3号 {MASKED}"

@@ -117,6 +117,17 @@ def resident_id(n: int, *, valid: bool = True) -> str:
     return body + check
 
 
+_RID_DISGUISES = {
+    "rid_fullwidth": lambda number: number.translate(_FULL_WIDTH),
+    "rid_ideographic_spaces": lambda number: f"{number[:6]}\u3000{number[6:14]}\u3000{number[14:]}",
+    "rid_nbsp_dashes": lambda number: f"{number[:6]}\u00a0－{number[6:14]}_/{number[14:]}",
+    "rid_glued": lambda number: f"ID{number}",
+}
+"""`{rid_fullwidth}` …: a valid number typed as an attacker would (issue 13, fix 1 of the
+masking hardening); the ASCII number is what `resident_ids` collects."""
+_FULL_WIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
+
+
 @dataclass
 class Filler:
     """Fills placeholders for one case: fresh values per occurrence, shared per label."""
@@ -148,6 +159,10 @@ class Filler:
             number = resident_id(n, valid=name == "rid")
             self.resident_ids.add(number)
             return number
+        if name in _RID_DISGUISES:
+            number = resident_id(n)
+            self.resident_ids.add(number)  # a leak is found in any of these forms
+            return _RID_DISGUISES[name](number)
         raise KeyError(f"unknown placeholder {{{name}}} in the manifest")
 
     def text(self, value: str) -> str:
