@@ -15,7 +15,6 @@ The credit archive is DOMAIN.md §6: everything about a subject, in order, each 
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -23,10 +22,9 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session
-from stdnum.cn import ric
 
 from registry.digests import digests_covering
-from registry.identifiers import mask_resident_id
+from registry.free_text import mask_resident_ids
 from registry.models import (
     AuditEvent,
     Batch,
@@ -66,21 +64,14 @@ OBJECTION = cast(sa.Table, sa.inspect(Objection).local_table)
 AUDIT = cast(sa.Table, sa.inspect(AuditEvent).local_table)
 
 
-_ID_SHAPED = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
-
-
 def scrub(text: str | None) -> str | None:
-    """Mask every valid resident ID number in free text (a reason, note, evidence)."""
+    """Mask every resident ID number in free text (a reason, note, evidence) as it is shown.
+
+    The same detection as the storage cleaner (`registry.free_text`): text stored before the
+    cleaner existed, or typed full-width, is masked here too."""
     if text is None:
         return None
-    return _ID_SHAPED.sub(lambda m: mask_if_id(m.group()), text)
-
-
-def mask_if_id(candidate: str) -> str:
-    # The checksum alone decides: region and birth-date checks would let a number with an
-    # unlisted region code through unmasked, and masking a look-alike costs nothing.
-    number = candidate.upper()
-    return mask_resident_id(number) if ric.calc_check_digit(number) == number[-1] else candidate
+    return mask_resident_ids(text)
 
 
 def scrub_json(value: Any) -> Any:

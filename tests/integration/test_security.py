@@ -727,9 +727,7 @@ HEAD = AuditHead.__table__
 
 def _append(engine: sa.Engine, n: int) -> list[int]:
     drafts = [
-        EventDraft(
-            REVIEWER, "listing.confirm", "listing", i, {"state": "a"}, {"state": "b"}, "test"
-        )
+        EventDraft(REVIEWER, "listing.confirm", "test", i, {"state": "a"}, {"state": "b"}, "test")
         for i in range(n)
     ]
     with session_scope(engine) as session:
