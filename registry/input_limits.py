@@ -10,7 +10,10 @@ in Chinese (with an English gloss) naming the part, row or column:
   so a part that `[Content_Types].xml` does not declare a worksheet may unpack to at most
   `max_part_bytes`, a worksheet to `max_sheet_bytes`, no part larger than a megabyte may unpack
   to more than `max_ratio` times its compressed size, and the shared strings are counted (a
-  streaming parse that keeps nothing) before openpyxl builds its list of them.
+  streaming parse that keeps nothing) before openpyxl builds its list of them. A part declared
+  twice is refused; shared strings by any declaration or by the workbook's relationships, a
+  relationships part and a part openpyxl reads by its fixed name (styles, theme, properties)
+  keep the whole-part limit even when declared a worksheet.
 - **CSV**: lines are handed to the csv module through a reader that stops a record at
   `record_chars` characters, so neither a huge header nor an unclosed quote is buffered; every
   record's width and every cell's length are checked as it is read.
@@ -25,9 +28,10 @@ service layer passes in; the defaults here are the settings' defaults.
 from __future__ import annotations
 
 import csv
+import posixpath
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -100,13 +104,23 @@ def check_xlsx(path: Path, limits: InputLimits, error: FileError = file_error) -
                     path, "不是有效的 XLSX 文件：缺少 [Content_Types].xml（not an XLSX workbook）"
                 )
             _check_part(path, content_types, limits.max_part_bytes, limits, error)
-            types = _declared_types(archive)
+            types = _declared_types(path, archive, error)
+            strings = {name for name, kind in types.items() if kind == SHARED_STRINGS}
+            strings |= _shared_strings_targets(archive, types)
+            streamed = {
+                name
+                for name, kind in types.items()
+                if kind == WORKSHEET
+                and name not in strings
+                and name[1:] not in _READ_WHOLE
+                and not name.endswith(".rels")
+            }
             for part in parts:
-                streamed = types.get("/" + part.filename) == WORKSHEET
-                limit = limits.max_sheet_bytes if streamed else limits.max_part_bytes
+                whole = "/" + part.filename not in streamed
+                limit = limits.max_part_bytes if whole else limits.max_sheet_bytes
                 _check_part(path, part, limit, limits, error)
-            for name, kind in types.items():
-                if kind == SHARED_STRINGS and name[1:] in archive.NameToInfo:
+            for name in sorted(strings):
+                if name[1:] in archive.NameToInfo:
                     _count_shared_strings(path, archive, name[1:], limits, error)
     except (zipfile.BadZipFile, zlib.error, ParseError, EOFError, OSError) as exc:
         raise error(path, f"XLSX 文件已损坏或无法读取（corrupt XLSX）：{exc}") from exc
@@ -134,14 +148,80 @@ def _check_part(
         )
 
 
-def _declared_types(archive: zipfile.ZipFile) -> dict[str, str]:
-    """`/part/name` → content type, from the `Override` entries openpyxl itself reads."""
+def _declared_types(path: Path, archive: zipfile.ZipFile, error: FileError) -> dict[str, str]:
+    """`/part/name` → content type, from the `Override` entries openpyxl itself reads.
+
+    A part declared twice is refused: openpyxl's `Manifest.find` takes the first declaration
+    of a type, so a check that kept another one would limit the part by the wrong rule (a
+    shared-strings part, read whole, declared a second time as a worksheet, which is streamed).
+    Part names are compared without case, as the package format (OPC) does.
+    """
+    types: dict[str, str] = {}
+    seen: dict[str, str] = {}
     with archive.open(_CONTENT_TYPES) as source:
-        return {
-            element.get("PartName", ""): element.get("ContentType", "")
-            for _, element in iterparse(source)
-            if element.tag == f"{_TYPES_NS}Override"
-        }
+        for _, element in iterparse(source):
+            if element.tag != f"{_TYPES_NS}Override":
+                continue
+            name = element.get("PartName", "")
+            if name.lower() in seen:
+                raise error(
+                    path,
+                    f"XLSX 的 [Content_Types].xml 重复声明了部件 {seen[name.lower()]}，"
+                    "无法确定其类型（part declared twice in [Content_Types].xml）",
+                )
+            seen[name.lower()] = name
+            types[name] = element.get("ContentType", "")
+    return types
+
+
+_READ_WHOLE = frozenset(
+    {
+        _CONTENT_TYPES,
+        "xl/workbook.xml",
+        "xl/styles.xml",
+        "xl/theme/theme1.xml",
+        "xl/sharedStrings.xml",
+        "docProps/core.xml",
+        "docProps/app.xml",
+        "docProps/custom.xml",
+    }
+)
+"""Parts openpyxl reads whole by their fixed names whatever `[Content_Types].xml` says, and the
+usual name of the shared strings: none of them is ever streamed as a worksheet."""
+_WORKBOOK_TYPES = frozenset(
+    {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+        "application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml",
+        "application/vnd.ms-excel.template.macroEnabled.main+xml",
+    }
+)
+_RELS_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+def _shared_strings_targets(archive: zipfile.ZipFile, types: Mapping[str, str]) -> set[str]:
+    """`/part/name`s the workbook's relationships name as its shared strings (openpyxl finds
+    them by content type, other readers by this relationship: both are held to the
+    shared-strings limits). The relationships part is small: it was limited as a whole part."""
+    workbook = next(
+        (name[1:] for name, kind in types.items() if kind in _WORKBOOK_TYPES), "xl/workbook.xml"
+    )
+    folder, file = posixpath.split(workbook)
+    rels = posixpath.join(folder, "_rels", f"{file}.rels")
+    if rels not in archive.NameToInfo:
+        return set()
+    targets = set()
+    with archive.open(rels) as source:
+        for _, element in iterparse(source):
+            if element.tag != f"{_RELS_NS}Relationship" or element.get("TargetMode") == "External":
+                continue
+            if not element.get("Type", "").endswith("/sharedStrings"):
+                continue
+            target = element.get("Target", "")
+            if not target.startswith("/"):
+                target = "/" + posixpath.normpath(posixpath.join(folder, target))
+            targets.add(target)
+    return targets
 
 
 def _count_shared_strings(
