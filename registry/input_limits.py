@@ -13,7 +13,9 @@ in Chinese (with an English gloss) naming the part, row or column:
   streaming parse that keeps nothing) before openpyxl builds its list of them. A part declared
   twice is refused; shared strings by any declaration or by the workbook's relationships, a
   relationships part and a part openpyxl reads by its fixed name (styles, theme, properties)
-  keep the whole-part limit even when declared a worksheet.
+  keep the whole-part limit even when declared a worksheet. Every worksheet is then streamed
+  once as bytes (`_scan_worksheet`): no text node or tag may be longer than a cell can take, so
+  the parser never holds more than that of one.
 - **CSV**: lines are handed to the csv module through a reader that stops a record at
   `record_chars` characters, so neither a huge header nor an unclosed quote is buffered; every
   record's width and every cell's length are checked as it is read.
@@ -122,6 +124,9 @@ def check_xlsx(path: Path, limits: InputLimits, error: FileError = file_error) -
             for name in sorted(strings):
                 if name[1:] in archive.NameToInfo:
                     _count_shared_strings(path, archive, name[1:], limits, error)
+            for name in sorted(streamed):
+                if name[1:] in archive.NameToInfo:
+                    _scan_worksheet(path, archive, name[1:], limits, error)
     except (zipfile.BadZipFile, zlib.error, ParseError, EOFError, OSError) as exc:
         raise error(path, f"XLSX 文件已损坏或无法读取（corrupt XLSX）：{exc}") from exc
 
@@ -242,6 +247,60 @@ def _count_shared_strings(
                         f"XLSX 的共享字符串超过 {limits.max_shared_strings:,} 个的上限"
                         f"（more than {limits.max_shared_strings} shared strings）",
                     )
+
+
+_SCAN_CHUNK = MB
+_BYTES_PER_CHAR = 10
+"""The most bytes one character of a cell can take in worksheet XML (`&#x10FFFF;`)."""
+
+
+def _scan_worksheet(
+    path: Path, archive: zipfile.ZipFile, name: str, limits: InputLimits, error: FileError
+) -> None:
+    """Stream a worksheet's bytes once, keeping nothing, before openpyxl parses it: no stretch
+    between two `<` may be longer than the longest cell can take (`max_field_chars` characters
+    of ten bytes each, plus 4 KB), and no comment, CDATA section, DTD or processing instruction
+    may appear after the XML declaration.
+
+    openpyxl streams a worksheet, but its parser holds a whole text node (and a whole tag) in
+    memory, so one 300M-character cell costs gigabytes before its row can be checked. A stretch
+    without `<` bounds every text node and every tag; the markup refused is the only way to
+    join text across a `<` (the parser joins text on both sides of a comment, and a CDATA
+    section may hold `<`), and no spreadsheet writes it into a worksheet.
+    """
+    longest = _BYTES_PER_CHAR * limits.max_field_chars + 4096
+    run = 0  # bytes since the last `<`, carried from chunk to chunk
+    previous = b""  # the last byte of the chunk before, for a `<!` or `<?` across chunks
+    first = True
+    with archive.open(name) as source:
+        while chunk := source.read(_SCAN_CHUNK):
+            if first:
+                first = False
+                start = chunk.lstrip(b"\xef\xbb\xbf \t\r\n")
+                if start.startswith(b"<?xml") and b"?>" in start:
+                    chunk = start[start.index(b"?>") + 2 :]
+            joined = previous + chunk
+            if b"<!" in joined or b"<?" in joined:
+                raise error(
+                    path,
+                    f"XLSX 工作表 {name} 含有注释、CDATA、DTD 或处理指令，"
+                    "电子表格软件不会写入这些内容"
+                    f"（worksheet {name} holds comments, CDATA, a DTD or processing instructions）",
+                )
+            stretches = chunk.split(b"<")
+            run += len(stretches[0])
+            if len(stretches) > 1:  # the stretches this chunk closes, then the one it opens
+                run = max(run, *map(len, stretches[1:-1]))
+                if run <= longest:
+                    run = len(stretches[-1])
+            if run > longest:
+                raise error(
+                    path,
+                    f"XLSX 工作表 {name} 中有一段文本或标记超过 {longest:,} 字节，"
+                    f"必有单元格超过 {limits.max_field_chars:,} 个字符的上限"
+                    f"（worksheet {name}: a cell longer than {limits.max_field_chars} characters）",
+                )
+            previous = chunk[-1:]
 
 
 # --- CSV -----------------------------------------------------------------------------------

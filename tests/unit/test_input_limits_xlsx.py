@@ -121,3 +121,52 @@ def test_a_part_openpyxl_reads_whole_keeps_the_part_limit_when_declared_a_worksh
 
 
 MB_HALF = 1 << 19
+
+
+# --- one huge cell inside a worksheet (streamed, so not held to the whole-part limit) ---------
+
+SHEET = "xl/worksheets/sheet1.xml"
+SHEET_OPEN = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+    b'<row r="1"><c r="A1" t="inlineStr"><is><t>'
+)
+SHEET_CLOSE = b"</t></is></c></row></sheetData></worksheet>"
+
+
+def one_cell_sheet(path: Path, text: bytes) -> Path:
+    return edited(path, parts={SHEET: SHEET_OPEN + text + SHEET_CLOSE})
+
+
+def test_a_cell_longer_than_any_cell_may_be_is_refused_before_openpyxl_reads_it(
+    tmp_path: Path,
+) -> None:
+    """Item 8 follow-up: a 292.8M-character inline string (34:1, within the ratio) was
+    refused only once openpyxl held it: 668 MB. Now the worksheet stream is measured first."""
+    path = one_cell_sheet(tmp_path / "cell.xlsx", b"x" * 400_000)
+    message = refused(path, InputLimits())
+    assert SHEET in message
+    assert "32,767" in message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"<!-- -->".join([b"x" * 1_000] * 400),  # text joined across comments by the parser
+        b"<![CDATA[" + b"x<" * 200_000 + b"]]>",
+        b"<?pi?>x",
+    ],
+    ids=["comments", "cdata", "processing-instruction"],
+)
+def test_markup_no_spreadsheet_writes_in_a_worksheet_is_refused(
+    tmp_path: Path, text: bytes
+) -> None:
+    path = one_cell_sheet(tmp_path / "markup.xlsx", text)
+    message = refused(path, InputLimits())
+    assert SHEET in message
+
+
+def test_the_longest_cell_excel_allows_passes_even_escaped(tmp_path: Path) -> None:
+    """32,767 characters that each take ten bytes (`&#x10FFFF;`) are still a legal cell."""
+    path = one_cell_sheet(tmp_path / "long.xlsx", b"&#x10FFFF;" * 32_767)
+    check_xlsx(path, InputLimits())
