@@ -21,7 +21,8 @@ in Chinese (with an English gloss) naming the part, row or column:
   record's width and every cell's length are checked as it is read.
 - **Rows per file** are counted as they are read (`count_row`): the import is one transaction,
   so a file found too long part-way writes nothing.
-- **JSON** is parsed whole by `json`, so its size is limited before it is read.
+- **JSON** is parsed whole by `json`, so its size is limited before it is read, and its values,
+  members and objects are counted in the bytes before `json` builds any (`check_json_values`).
 
 The core never reads settings: `registry.settings.Settings.input_limits` builds the value the
 service layer passes in; the defaults here are the settings' defaults.
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import csv
 import posixpath
+import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -68,7 +70,7 @@ class InputLimits:
     """Cells in the header, and in any CSV record."""
     max_field_chars: int = 32_767
     """Characters in one cell: Excel's own limit, so no spreadsheet can produce a longer one."""
-    max_json_bytes: int = 20 * MB
+    max_json_bytes: int = 10 * MB
     max_sheet_bytes: int = 1024 * MB
     """Unpacked size of one worksheet part (streamed by openpyxl)."""
     max_part_bytes: int = 32 * MB
@@ -458,4 +460,52 @@ def check_json_size(path: Path, limits: InputLimits) -> None:
             path,
             f"JSON 文件为 {_mb(size)}，超过上限 {_mb(limits.max_json_bytes)}；"
             "较大的批次请用 CSV 或 XLSX（JSON is read whole: use CSV or XLSX for large batches）",
+        )
+
+
+JSON_BYTES_PER_VALUE = 16
+"""At most one JSON value per this many bytes of the size limit (1,310,720 at 20 MB): a real
+row spends 20–40 bytes on each of its values, while `json` spends 50–100 bytes of memory on
+each value whatever its size in the text."""
+_JSON_STRING = re.compile(rb'"[^"]*"')
+_JSON_SLICE = 256 * 1024
+
+
+def check_json_values(path: Path, data: bytes, limits: InputLimits) -> None:
+    """Count the values of a JSON file before `json` builds them: `{`, `[` and `,` outside
+    strings (one per object, array and further element or member). Objects beyond
+    `max_rows` (+1 for a `{"rows": [...]}` wrapper) name the row limit; values beyond
+    `max_json_bytes // JSON_BYTES_PER_VALUE` the value limit; more members (`:`) than
+    objects × (`max_columns` + 1) mean an object wider than the header may be.
+
+    Exact for valid JSON, and cheap: on the UTF-8 bytes (no multi-byte character holds an
+    ASCII byte), escaped backslashes and quotes are dropped, then slice by slice the strings
+    are cut out by one regular expression and the rest counted, so nothing is built but one
+    copy of the text and one slice's pieces.
+    """
+    data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    objects = keys = values = 0
+    inside = False  # whether the slice starts inside a string
+    for start in range(0, len(data), _JSON_SLICE):
+        piece = data[start : start + _JSON_SLICE]
+        if inside:
+            piece = b'"' + piece
+        inside = piece.count(b'"') % 2 == 1
+        if inside:
+            piece = piece[: piece.rindex(b'"')]
+        bare = _JSON_STRING.sub(b"", piece)
+        objects += bare.count(b"{")
+        keys += bare.count(b":")
+        values += bare.count(b"{") + bare.count(b"[") + bare.count(b",")
+    del data
+    count_row(path, objects - 1, limits.max_rows + 1, limits)
+    if keys > objects * (limits.max_columns + 1):  # then one object has more keys than that
+        check_width(path, keys, limits)
+    most = limits.max_json_bytes // JSON_BYTES_PER_VALUE
+    if values > most:
+        raise file_error(
+            path,
+            f"JSON 含有约 {values:,} 个值，超过上限 {most:,} 个值（每 {JSON_BYTES_PER_VALUE} 字节"
+            "一个）；较大的批次请用 CSV 或 XLSX"
+            f"（about {values} JSON values, limit {most}: use CSV or XLSX for large batches）",
         )
