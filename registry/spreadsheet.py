@@ -256,7 +256,7 @@ class CellReader:
             return None
         if isinstance(raw, str):
             text = raw.strip()
-            if text and (raw[0] in ("\t", "\r") or text.startswith(FORMULA_START)):
+            if text and (raw[0] in ("\t", "\r") or first_visible(text) in FORMULA_START):
                 self.fail(
                     name,
                     "以 = + - @ 或制表符开头的值可能是表格公式，已拒绝（请删除开头的符号）",
@@ -390,6 +390,12 @@ def _trimmed(char: str) -> bool:
     )
 
 
+def first_visible(text: str) -> str:
+    """The first character of `text` a reader can see ("" if none): what a spreadsheet looks
+    at once it has trimmed what stands before (see `spreadsheet_cell`)."""
+    return next((char for char in text if not _trimmed(char)), "")
+
+
 def spreadsheet_cell(text: str) -> str:
     """Neutralise a formula for spreadsheet readers of the report (the value is evidence): the
     cell is prefixed with `'`, so it is shown as text, exactly as written after the quote.
@@ -403,7 +409,4 @@ def spreadsheet_cell(text: str) -> str:
     CSV injection list)."""
     if text[:1] in _LINE_START:
         return "'" + text
-    for char in text:
-        if not _trimmed(char):
-            return "'" + text if char in _FORMULA_START else text
-    return text
+    return "'" + text if first_visible(text) in _FORMULA_START else text
