@@ -24,6 +24,10 @@ in Chinese (with an English gloss) naming the part, row or column:
 - **JSON** is parsed whole by `json`, so its size is limited before it is read, and its values,
   members and objects are counted in the bytes before `json` builds any (`check_json_values`).
 
+Over 500 lines because each format's checks sit with the one limit type they share, and the
+XLSX package rules (declarations, parts read whole, the worksheet pre-scan) must be read
+together to see that no part escapes them.
+
 The core never reads settings: `registry.settings.Settings.input_limits` builds the value the
 service layer passes in; the defaults here are the settings' defaults.
 """
