@@ -10,13 +10,23 @@ in Chinese (with an English gloss) naming the part, row or column:
   so a part that `[Content_Types].xml` does not declare a worksheet may unpack to at most
   `max_part_bytes`, a worksheet to `max_sheet_bytes`, no part larger than a megabyte may unpack
   to more than `max_ratio` times its compressed size, and the shared strings are counted (a
-  streaming parse that keeps nothing) before openpyxl builds its list of them.
+  streaming parse that keeps nothing) before openpyxl builds its list of them. A part declared
+  twice is refused; shared strings by any declaration or by the workbook's relationships, a
+  relationships part and a part openpyxl reads by its fixed name (styles, theme, properties)
+  keep the whole-part limit even when declared a worksheet. Every worksheet is then streamed
+  once as bytes (`_scan_worksheet`): no text node or tag may be longer than a cell can take, so
+  the parser never holds more than that of one.
 - **CSV**: lines are handed to the csv module through a reader that stops a record at
   `record_chars` characters, so neither a huge header nor an unclosed quote is buffered; every
   record's width and every cell's length are checked as it is read.
 - **Rows per file** are counted as they are read (`count_row`): the import is one transaction,
   so a file found too long part-way writes nothing.
-- **JSON** is parsed whole by `json`, so its size is limited before it is read.
+- **JSON** is parsed whole by `json`, so its size is limited before it is read, and its values,
+  members and objects are counted in the bytes before `json` builds any (`check_json_values`).
+
+Over 500 lines because each format's checks sit with the one limit type they share, and the
+XLSX package rules (declarations, parts read whole, the worksheet pre-scan) must be read
+together to see that no part escapes them.
 
 The core never reads settings: `registry.settings.Settings.input_limits` builds the value the
 service layer passes in; the defaults here are the settings' defaults.
@@ -25,9 +35,11 @@ service layer passes in; the defaults here are the settings' defaults.
 from __future__ import annotations
 
 import csv
+import posixpath
+import re
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -62,7 +74,7 @@ class InputLimits:
     """Cells in the header, and in any CSV record."""
     max_field_chars: int = 32_767
     """Characters in one cell: Excel's own limit, so no spreadsheet can produce a longer one."""
-    max_json_bytes: int = 20 * MB
+    max_json_bytes: int = 10 * MB
     max_sheet_bytes: int = 1024 * MB
     """Unpacked size of one worksheet part (streamed by openpyxl)."""
     max_part_bytes: int = 32 * MB
@@ -100,14 +112,27 @@ def check_xlsx(path: Path, limits: InputLimits, error: FileError = file_error) -
                     path, "不是有效的 XLSX 文件：缺少 [Content_Types].xml（not an XLSX workbook）"
                 )
             _check_part(path, content_types, limits.max_part_bytes, limits, error)
-            types = _declared_types(archive)
+            types = _declared_types(path, archive, error)
+            strings = {name for name, kind in types.items() if kind == SHARED_STRINGS}
+            strings |= _shared_strings_targets(archive, types)
+            streamed = {
+                name
+                for name, kind in types.items()
+                if kind == WORKSHEET
+                and name not in strings
+                and name[1:] not in _READ_WHOLE
+                and not name.endswith(".rels")
+            }
             for part in parts:
-                streamed = types.get("/" + part.filename) == WORKSHEET
-                limit = limits.max_sheet_bytes if streamed else limits.max_part_bytes
+                whole = "/" + part.filename not in streamed
+                limit = limits.max_part_bytes if whole else limits.max_sheet_bytes
                 _check_part(path, part, limit, limits, error)
-            for name, kind in types.items():
-                if kind == SHARED_STRINGS and name[1:] in archive.NameToInfo:
+            for name in sorted(strings):
+                if name[1:] in archive.NameToInfo:
                     _count_shared_strings(path, archive, name[1:], limits, error)
+            for name in sorted(streamed):
+                if name[1:] in archive.NameToInfo:
+                    _scan_worksheet(path, archive, name[1:], limits, error)
     except (zipfile.BadZipFile, zlib.error, ParseError, EOFError, OSError) as exc:
         raise error(path, f"XLSX 文件已损坏或无法读取（corrupt XLSX）：{exc}") from exc
 
@@ -134,14 +159,80 @@ def _check_part(
         )
 
 
-def _declared_types(archive: zipfile.ZipFile) -> dict[str, str]:
-    """`/part/name` → content type, from the `Override` entries openpyxl itself reads."""
+def _declared_types(path: Path, archive: zipfile.ZipFile, error: FileError) -> dict[str, str]:
+    """`/part/name` → content type, from the `Override` entries openpyxl itself reads.
+
+    A part declared twice is refused: openpyxl's `Manifest.find` takes the first declaration
+    of a type, so a check that kept another one would limit the part by the wrong rule (a
+    shared-strings part, read whole, declared a second time as a worksheet, which is streamed).
+    Part names are compared without case, as the package format (OPC) does.
+    """
+    types: dict[str, str] = {}
+    seen: dict[str, str] = {}
     with archive.open(_CONTENT_TYPES) as source:
-        return {
-            element.get("PartName", ""): element.get("ContentType", "")
-            for _, element in iterparse(source)
-            if element.tag == f"{_TYPES_NS}Override"
-        }
+        for _, element in iterparse(source):
+            if element.tag != f"{_TYPES_NS}Override":
+                continue
+            name = element.get("PartName", "")
+            if name.lower() in seen:
+                raise error(
+                    path,
+                    f"XLSX 的 [Content_Types].xml 重复声明了部件 {seen[name.lower()]}，"
+                    "无法确定其类型（part declared twice in [Content_Types].xml）",
+                )
+            seen[name.lower()] = name
+            types[name] = element.get("ContentType", "")
+    return types
+
+
+_READ_WHOLE = frozenset(
+    {
+        _CONTENT_TYPES,
+        "xl/workbook.xml",
+        "xl/styles.xml",
+        "xl/theme/theme1.xml",
+        "xl/sharedStrings.xml",
+        "docProps/core.xml",
+        "docProps/app.xml",
+        "docProps/custom.xml",
+    }
+)
+"""Parts openpyxl reads whole by their fixed names whatever `[Content_Types].xml` says, and the
+usual name of the shared strings: none of them is ever streamed as a worksheet."""
+_WORKBOOK_TYPES = frozenset(
+    {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+        "application/vnd.ms-excel.sheet.macroEnabled.main+xml",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml",
+        "application/vnd.ms-excel.template.macroEnabled.main+xml",
+    }
+)
+_RELS_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+def _shared_strings_targets(archive: zipfile.ZipFile, types: Mapping[str, str]) -> set[str]:
+    """`/part/name`s the workbook's relationships name as its shared strings (openpyxl finds
+    them by content type, other readers by this relationship: both are held to the
+    shared-strings limits). The relationships part is small: it was limited as a whole part."""
+    workbook = next(
+        (name[1:] for name, kind in types.items() if kind in _WORKBOOK_TYPES), "xl/workbook.xml"
+    )
+    folder, file = posixpath.split(workbook)
+    rels = posixpath.join(folder, "_rels", f"{file}.rels")
+    if rels not in archive.NameToInfo:
+        return set()
+    targets = set()
+    with archive.open(rels) as source:
+        for _, element in iterparse(source):
+            if element.tag != f"{_RELS_NS}Relationship" or element.get("TargetMode") == "External":
+                continue
+            if not element.get("Type", "").endswith("/sharedStrings"):
+                continue
+            target = element.get("Target", "")
+            if not target.startswith("/"):
+                target = "/" + posixpath.normpath(posixpath.join(folder, target))
+            targets.add(target)
+    return targets
 
 
 def _count_shared_strings(
@@ -162,6 +253,60 @@ def _count_shared_strings(
                         f"XLSX 的共享字符串超过 {limits.max_shared_strings:,} 个的上限"
                         f"（more than {limits.max_shared_strings} shared strings）",
                     )
+
+
+_SCAN_CHUNK = MB
+_BYTES_PER_CHAR = 10
+"""The most bytes one character of a cell can take in worksheet XML (`&#x10FFFF;`)."""
+
+
+def _scan_worksheet(
+    path: Path, archive: zipfile.ZipFile, name: str, limits: InputLimits, error: FileError
+) -> None:
+    """Stream a worksheet's bytes once, keeping nothing, before openpyxl parses it: no stretch
+    between two `<` may be longer than the longest cell can take (`max_field_chars` characters
+    of ten bytes each, plus 4 KB), and no comment, CDATA section, DTD or processing instruction
+    may appear after the XML declaration.
+
+    openpyxl streams a worksheet, but its parser holds a whole text node (and a whole tag) in
+    memory, so one 300M-character cell costs gigabytes before its row can be checked. A stretch
+    without `<` bounds every text node and every tag; the markup refused is the only way to
+    join text across a `<` (the parser joins text on both sides of a comment, and a CDATA
+    section may hold `<`), and no spreadsheet writes it into a worksheet.
+    """
+    longest = _BYTES_PER_CHAR * limits.max_field_chars + 4096
+    run = 0  # bytes since the last `<`, carried from chunk to chunk
+    previous = b""  # the last byte of the chunk before, for a `<!` or `<?` across chunks
+    first = True
+    with archive.open(name) as source:
+        while chunk := source.read(_SCAN_CHUNK):
+            if first:
+                first = False
+                start = chunk.lstrip(b"\xef\xbb\xbf \t\r\n")
+                if start.startswith(b"<?xml") and b"?>" in start:
+                    chunk = start[start.index(b"?>") + 2 :]
+            joined = previous + chunk
+            if b"<!" in joined or b"<?" in joined:
+                raise error(
+                    path,
+                    f"XLSX 工作表 {name} 含有注释、CDATA、DTD 或处理指令，"
+                    "电子表格软件不会写入这些内容"
+                    f"（worksheet {name} holds comments, CDATA, a DTD or processing instructions）",
+                )
+            stretches = chunk.split(b"<")
+            run += len(stretches[0])
+            if len(stretches) > 1:  # the stretches this chunk closes, then the one it opens
+                run = max(run, *map(len, stretches[1:-1]))
+                if run <= longest:
+                    run = len(stretches[-1])
+            if run > longest:
+                raise error(
+                    path,
+                    f"XLSX 工作表 {name} 中有一段文本或标记超过 {longest:,} 字节，"
+                    f"必有单元格超过 {limits.max_field_chars:,} 个字符的上限"
+                    f"（worksheet {name}: a cell longer than {limits.max_field_chars} characters）",
+                )
+            previous = chunk[-1:]
 
 
 # --- CSV -----------------------------------------------------------------------------------
@@ -319,4 +464,52 @@ def check_json_size(path: Path, limits: InputLimits) -> None:
             path,
             f"JSON 文件为 {_mb(size)}，超过上限 {_mb(limits.max_json_bytes)}；"
             "较大的批次请用 CSV 或 XLSX（JSON is read whole: use CSV or XLSX for large batches）",
+        )
+
+
+JSON_BYTES_PER_VALUE = 16
+"""At most one JSON value per this many bytes of the size limit (1,310,720 at 20 MB): a real
+row spends 20–40 bytes on each of its values, while `json` spends 50–100 bytes of memory on
+each value whatever its size in the text."""
+_JSON_STRING = re.compile(rb'"[^"]*"')
+_JSON_SLICE = 256 * 1024
+
+
+def check_json_values(path: Path, data: bytes, limits: InputLimits) -> None:
+    """Count the values of a JSON file before `json` builds them: `{`, `[` and `,` outside
+    strings (one per object, array and further element or member). Objects beyond
+    `max_rows` (+1 for a `{"rows": [...]}` wrapper) name the row limit; values beyond
+    `max_json_bytes // JSON_BYTES_PER_VALUE` the value limit; more members (`:`) than
+    objects × (`max_columns` + 1) mean an object wider than the header may be.
+
+    Exact for valid JSON, and cheap: on the UTF-8 bytes (no multi-byte character holds an
+    ASCII byte), escaped backslashes and quotes are dropped, then slice by slice the strings
+    are cut out by one regular expression and the rest counted, so nothing is built but one
+    copy of the text and one slice's pieces.
+    """
+    data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    objects = keys = values = 0
+    inside = False  # whether the slice starts inside a string
+    for start in range(0, len(data), _JSON_SLICE):
+        piece = data[start : start + _JSON_SLICE]
+        if inside:
+            piece = b'"' + piece
+        inside = piece.count(b'"') % 2 == 1
+        if inside:
+            piece = piece[: piece.rindex(b'"')]
+        bare = _JSON_STRING.sub(b"", piece)
+        objects += bare.count(b"{")
+        keys += bare.count(b":")
+        values += bare.count(b"{") + bare.count(b"[") + bare.count(b",")
+    del data
+    count_row(path, objects - 1, limits.max_rows + 1, limits)
+    if keys > objects * (limits.max_columns + 1):  # then one object has more keys than that
+        check_width(path, keys, limits)
+    most = limits.max_json_bytes // JSON_BYTES_PER_VALUE
+    if values > most:
+        raise file_error(
+            path,
+            f"JSON 含有约 {values:,} 个值，超过上限 {most:,} 个值（每 {JSON_BYTES_PER_VALUE} 字节"
+            "一个）；较大的批次请用 CSV 或 XLSX"
+            f"（about {values} JSON values, limit {most}: use CSV or XLSX for large batches）",
         )

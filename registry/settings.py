@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     import_max_rows: int = Field(default=1_000_000, ge=1)
     import_max_columns: int = Field(default=200, ge=20, le=16_384)
     import_max_field_chars: int = Field(default=32_767, ge=2_000, le=131_072)
-    import_max_json_mb: int = Field(default=20, ge=1)
+    import_max_json_mb: int = Field(default=10, ge=1)
     import_max_xlsx_sheet_mb: int = Field(default=1024, ge=1)
     import_max_xlsx_part_mb: int = Field(default=32, ge=1)
     import_max_shared_strings: int = Field(default=1_000_000, ge=1)

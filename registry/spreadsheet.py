@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -251,7 +252,7 @@ class CellReader:
             return None
         if isinstance(raw, str):
             text = raw.strip()
-            if text and (raw[0] in ("\t", "\r") or text.startswith(FORMULA_START)):
+            if text and (raw[0] in ("\t", "\r") or first_visible(text) in FORMULA_START):
                 self.fail(
                     name,
                     "以 = + - @ 或制表符开头的值可能是表格公式，已拒绝（请删除开头的符号）",
@@ -368,15 +369,42 @@ class QuarantineLine:
         }
 
 
-_FORMULA_CELL = re.compile(
-    r"[\s\u200b-\u200d\u2060\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]|[\t\r\n]"
+_FORMULA_START = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+_LINE_START = frozenset("\t\r\n")
+_TRIMMED_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+_IGNORABLE = frozenset(
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u180f\u3164\uffa0"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
 )
-"""A cell a spreadsheet may evaluate: a formula character (ASCII or full-width) after any
-whitespace (spaces, NBSP, U+3000, tabs, line breaks) or zero-width characters, which Excel and
-LibreOffice trim before they look; or a leading tab or line break (OWASP's CSV injection list)."""
+"""Default-ignorable characters outside the categories below (variation selectors, Hangul
+fillers, U+034F): invisible, so a reader cannot see what stands before the formula."""
+
+
+def _trimmed(char: str) -> bool:
+    return (
+        unicodedata.category(char) in _TRIMMED_CATEGORIES
+        or char in _IGNORABLE
+        or 0xE0100 <= ord(char) <= 0xE01EF  # variation selectors supplement
+    )
+
+
+def first_visible(text: str) -> str:
+    """The first character of `text` a reader can see ("" if none): what a spreadsheet looks
+    at once it has trimmed what stands before (see `spreadsheet_cell`)."""
+    return next((char for char in text if not _trimmed(char)), "")
 
 
 def spreadsheet_cell(text: str) -> str:
     """Neutralise a formula for spreadsheet readers of the report (the value is evidence): the
-    cell is prefixed with `'`, so it is shown as text, exactly as written after the quote."""
-    return "'" + text if _FORMULA_CELL.match(text) else text
+    cell is prefixed with `'`, so it is shown as text, exactly as written after the quote.
+
+    A cell a spreadsheet may evaluate is one whose first visible character is a formula
+    character (ASCII or full-width `=+-@`) — one rule for what stands before it: every space,
+    line or paragraph separator, control and format character (Unicode categories Zs, Zl, Zp,
+    Cc, Cf: NBSP, U+3000, zero-width characters, the BOM, the soft hyphen, U+2061…) and every
+    other default-ignorable character is skipped, as Excel and LibreOffice trim some and a
+    reader cannot see any of them; a leading tab or line break is quoted in any case (OWASP's
+    CSV injection list)."""
+    if text[:1] in _LINE_START:
+        return "'" + text
+    return "'" + text if first_visible(text) in _FORMULA_START else text

@@ -26,6 +26,7 @@ from registry.input_limits import (
     cells_checked,
     check_cells,
     check_json_size,
+    check_json_values,
     check_width,
     check_xlsx,
     count_row,
@@ -260,12 +261,25 @@ def _table_rows(
 
 def _json_source(path: Path, limits: InputLimits) -> Source:
     check_json_size(path, limits)
+    data = path.read_bytes()
+    check_json_values(path, data, limits)  # before `json` builds a value of it
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise file_error(path, "JSON 文件必须是 UTF-8 编码（JSON must be UTF-8）") from exc
+    del data
+    seen: set[str] = set()
+
+    def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        # Every object's keys, as it is built: the 201st distinct key refuses the file before
+        # the rest is (a wrapper's "rows" is the one key allowed beyond the header's width).
+        seen.update(key for key, _ in pairs)
+        if len(seen) > limits.max_columns + 1:
+            check_width(path, len(seen), limits)
+        return dict(pairs)
+
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=members)
     except json.JSONDecodeError as exc:
         raise file_error(
             path, f"JSON 无法解析：第 {exc.lineno} 行第 {exc.colno} 列（invalid JSON: {exc.msg}）"

@@ -222,6 +222,12 @@ def test_an_id_number_typed_as_a_number_is_refused(rules: RowRules) -> None:
         "\ufeff=1",
         "＝1+1",
         "\t",
+        "\u00ad=1",
+        "\u2061=1",
+        "\u180e\u2063\u034f\u3164\ufe0f=1",
+        "\U000e0001\u00a0-1",
+        "\x0b@SUM(A1)",
+        "\u2028=1",
     ],
 )
 def test_a_report_cell_a_spreadsheet_would_evaluate_after_trimming_is_quoted(cell: str) -> None:
@@ -229,7 +235,9 @@ def test_a_report_cell_a_spreadsheet_would_evaluate_after_trimming_is_quoted(cel
     assert spreadsheet_cell(cell) == "'" + cell
 
 
-@pytest.mark.parametrize("cell", ["深圳样本化工", " 深圳", "a=1", "", "A4；B1", "2026-05-20"])
+@pytest.mark.parametrize(
+    "cell", ["深圳样本化工", " 深圳", "a=1", "", "A4；B1", "2026-05-20", "\u00ad深圳", "\u2061 a=1"]
+)
 def test_a_report_cell_that_is_no_formula_is_kept_as_written(cell: str) -> None:
     assert spreadsheet_cell(cell) == cell
 

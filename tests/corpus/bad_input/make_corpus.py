@@ -334,6 +334,24 @@ def write_xlsx(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]],
     workbook.save(path)
     if "shared_strings" in spec:
         add_shared_strings(path, **spec["shared_strings"])
+    if "long_text" in spec:
+        lengthen_text(path, **spec["long_text"])
+
+
+def lengthen_text(path: Path, *, marker: str, text: str, times: int) -> None:
+    """Replace `marker` in the worksheets by `text` × `times`: a cell longer than openpyxl
+    (which cuts a cell at Excel's 32,767 characters) would ever write."""
+    original = path.read_bytes()
+    long = (text * times).encode()
+    with (
+        zipfile.ZipFile(io.BytesIO(original)) as source,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename.startswith("xl/worksheets/"):
+                data = data.replace(marker.encode(), long)
+            out.writestr(info.filename, data)
 
 
 SHARED_STRINGS_TYPE = (
@@ -341,11 +359,20 @@ SHARED_STRINGS_TYPE = (
 )
 
 
-def add_shared_strings(path: Path, *, count: int, text: str) -> None:
+WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+
+
+def add_shared_strings(
+    path: Path, *, count: int, text: str, declared_again_as_worksheet: bool = False
+) -> None:
     """Give a saved workbook a shared-strings part of `count` entries of `text` (openpyxl
-    writes inline strings itself): an XLSX bomb, small on disk, huge unpacked."""
+    writes inline strings itself): an XLSX bomb, small on disk, huge unpacked. Declared a
+    second time as a worksheet, it is the bomb that once slipped past the check (openpyxl
+    takes the first declaration, the check took the last)."""
     original = path.read_bytes()
     override = f'<Override PartName="/xl/sharedStrings.xml" ContentType="{SHARED_STRINGS_TYPE}"/>'
+    if declared_again_as_worksheet:
+        override += f'<Override PartName="/xl/sharedStrings.xml" ContentType="{WORKSHEET_TYPE}"/>'
     entry = f"<si><t>{text}</t></si>".encode()
     with (
         zipfile.ZipFile(io.BytesIO(original)) as source,
