@@ -93,15 +93,23 @@ def db_upgrade(as_json: JsonFlag = False) -> None:
     """升级数据库结构到最新版本（migrate the schema to the latest revision）。"""
     with reported(as_json):
         settings = get_settings()
-        db.upgrade(settings.database_url)
         engine = db.make_engine(settings.database_url)
+        before = db.current_revision(engine)
+        db.upgrade(settings.database_url)
         revision = db.current_revision(engine)
         engine.dispose()
     url = _safe_url(settings.database_url)
     if as_json:
-        emit_json({"database": url, "revision": revision})
+        emit_json({"database": url, "revision": revision, "previous": before})
+    elif before == revision:
+        out.print(f"数据库已是最新版本，无需升级（schema already at {revision}）：{url}")
+    elif before is None:
+        out.print(f"已创建数据库结构，版本 {revision}（schema created）：{url}")
     else:
-        out.print(f"数据库已是最新版本（schema at revision {revision}）：{url}")
+        out.print(
+            f"数据库结构已从版本 {before} 升级到 {revision}"
+            f"（schema upgraded from {before} to {revision}）：{url}"
+        )
 
 
 def _safe_url(url: str) -> str:

@@ -87,6 +87,11 @@ def test_db_upgrade_and_calendar_reload(tmp_path: Path) -> None:
     first = run_json(tmp_path, "db", "upgrade", env=env)
     again = run_json(tmp_path, "db", "upgrade", env=env)
     assert first["revision"] == again["revision"] == db.head_revision()
+    assert (first["previous"], again["previous"]) == (None, db.head_revision())
+    said = run(tmp_path, "db", "upgrade", env=env).stdout
+    assert "已是最新版本" in said  # a new database is not said to be up to date: "已创建" instead
+    fresh = {"JOINTCREDIT_DATABASE_URL": f"sqlite:///{tmp_path}/new.db"}
+    assert "已创建数据库结构" in run(tmp_path, "db", "upgrade", env=fresh).stdout
     report = run_json(tmp_path, "calendar", "reload", env=env)
     assert {r["label"] for r in report["deadlines"]} >= {"陈述申辩期限", "响应期限", "反馈期限"}
     assert 2027 not in report["known_years"]
