@@ -30,6 +30,15 @@ _NOTICE = cast(sa.Table, sa.inspect(Notice).local_table)
 Group = tuple[int, str, str, datetime]
 """Actions dispatched together: batch, department, memorandum, dispatch time."""
 
+_DISPATCHES = sa.select(
+    _ACTION.c.listing_id,
+    _LISTING.c.batch_id,
+    _ACTION.c.department,
+    _ACTION.c.memorandum,
+    _ACTION.c.dispatched_at,
+).join(_LISTING, _LISTING.c.id == _ACTION.c.listing_id)
+"""Each action's listing and its group."""
+
 
 def digest_step(listing_ids: Sequence[int]) -> str:
     """A notice step naming exactly which listings a digest covers, so a later partial
@@ -50,17 +59,7 @@ def digests_covering(session: Session, listing_ids: Iterable[int]) -> list[int]:
     for chunk in in_list_chunks(wanted):
         own += [
             (row[0], (row[1], row[2], row[3], row[4]))
-            for row in session.execute(
-                sa.select(
-                    _ACTION.c.listing_id,
-                    _LISTING.c.batch_id,
-                    _ACTION.c.department,
-                    _ACTION.c.memorandum,
-                    _ACTION.c.dispatched_at,
-                )
-                .join(_LISTING, _LISTING.c.id == _ACTION.c.listing_id)
-                .where(_ACTION.c.listing_id.in_(chunk))
-            )
+            for row in session.execute(_DISPATCHES.where(_ACTION.c.listing_id.in_(chunk)))
         ]
     if not own:
         return []
@@ -97,15 +96,7 @@ def _group_steps(session: Session, groups: set[Group]) -> dict[Group, str]:
     departments = sorted({g[1] for g in groups})
     times = sorted({g[3] for g in groups})
     rows = session.execute(
-        sa.select(
-            _ACTION.c.listing_id,
-            _LISTING.c.batch_id,
-            _ACTION.c.department,
-            _ACTION.c.memorandum,
-            _ACTION.c.dispatched_at,
-        )
-        .join(_LISTING, _LISTING.c.id == _ACTION.c.listing_id)
-        .where(
+        _DISPATCHES.where(
             _LISTING.c.batch_id.in_(batches),
             _ACTION.c.department.in_(departments),
             _ACTION.c.dispatched_at.in_(times),
