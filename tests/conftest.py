@@ -82,6 +82,17 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
     engine.dispose()
 
 
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[tuple[sa.Engine, dict[str, str]]]:
+    """A fresh SQLite database of this test alone, and the environment that points the
+    `jointcredit` console script at it (for tests that run the CLI in a subprocess)."""
+    url = f"sqlite:///{tmp_path / 'local.db'}"
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    yield engine, {"JOINTCREDIT_DATABASE_URL": url}
+    engine.dispose()
+
+
 def year_file_text(year: int = 2027, *, new_year_end: int = 3, workdays: str = "") -> str:
     """A `calendar/<year>.yml` with New Year 1..`new_year_end` January off (test data only)."""
     text = (

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from memoranda.loader import Catalogue
-from registry import db
 from registry.clock import FrozenClock
 from registry.routing import Routing
 from tests.factories.listings import clock_at, in_force
 from tests.integration.cli_runner import run, run_json, run_json_error
-
-
-@pytest.fixture
-def local(tmp_path: Path) -> Iterator[tuple[sa.Engine, dict[str, str]]]:
-    url = f"sqlite:///{tmp_path / 'ops.db'}"
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    yield engine, {"JOINTCREDIT_DATABASE_URL": url}
-    engine.dispose()
 
 
 def test_screen_objection_and_removal_from_the_command_line(

@@ -13,7 +13,6 @@ import csv
 import json
 import re
 import unicodedata
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -21,7 +20,6 @@ import pytest
 import sqlalchemy as sa
 
 from memoranda.loader import Catalogue
-from registry import db
 from registry.clock import FrozenClock
 from registry.free_text import clean_free_text, clean_single_line, unmasked_resident_id
 from registry.identifiers import mask_resident_id
@@ -39,15 +37,6 @@ MISTYPED = "510104 19681203 0352"
 but a mistyped one is personal data all the same and is stored masked."""
 FORGED = "\r\nBcc: attacker@example.org"
 TYPED = f"王建国 {RAW}{FORGED}"
-
-
-@pytest.fixture
-def local(tmp_path: Path) -> Iterator[tuple[sa.Engine, dict[str, str]]]:
-    url = f"sqlite:///{tmp_path / 'typed.db'}"
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    yield engine, {"JOINTCREDIT_DATABASE_URL": url}
-    engine.dispose()
 
 
 def _ok(result: object) -> str:

@@ -16,14 +16,11 @@ import csv
 import json
 import re
 import unicodedata
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
-from registry import db
 from registry.clock import FrozenClock
 from registry.identifiers import mask_resident_id
 from registry.routing import Routing, close_defence_windows, notify_proposed
@@ -33,15 +30,6 @@ from tests.integration.cli_runner import run_json
 
 RAW = "510104196812030351"
 MASKED = mask_resident_id(RAW)
-
-
-@pytest.fixture
-def local(tmp_path: Path) -> Iterator[tuple[sa.Engine, dict[str, str]]]:
-    url = f"sqlite:///{tmp_path / 'withheld.db'}"
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    yield engine, {"JOINTCREDIT_DATABASE_URL": url}
-    engine.dispose()
 
 
 def _two_units(tmp_path: Path) -> Path:
