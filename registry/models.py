@@ -149,9 +149,16 @@ class Listing(SQLModel, table=True):
     list_type: str = Field(max_length=10)
     rule_set: str = Field(max_length=40)
     grounds: list[str] = _json_list()
+    # 处罚决定书文号: the penalty decision this listing rests on, from the intake row, kept for
+    # ever and shown as the ground. Never overwritten by the listing's own decision number.
+    penalty_number: str | None = Field(default=None, max_length=100)
+    # 列入决定文号: this listing's own decision number, assigned when it is confirmed (issue 14).
     decision_number: str | None = Field(default=None, max_length=100)
     decision_date: date | None = None
     typical_case: bool = False
+    # 同意电子送达: the party agreed to be served by e-mail (行政处罚法第六十一条); without it a
+    # letter against the party is printed for post or in-person service.
+    e_service_consent: bool = False
     needs_review: bool = False
     warnings: list[str] = _json_list()
     note: str | None = Field(default=None, max_length=2000)
@@ -256,6 +263,18 @@ class Notice(SQLModel, table=True):
     smtp_reply: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = _utc()
+    # 发文字号: assigned once when the letter is composed (registry numbering), never renumbered.
+    letter_number: str | None = Field(default=None, max_length=80, index=True)
+    # How the letter reaches its recipient: e-mail, or printed for post / in-person service.
+    channel: str = Field(default="email", max_length=10)
+    # 送达: pending until served (SMTP accepted, or post / in person recorded by an operator) or
+    # failed; windows that run against a party start on `served_on` (行政处罚法).
+    service_state: str = Field(default="pending", max_length=20)
+    served_on: date | None = None
+    service_method: str | None = Field(default=None, max_length=20)
+    service_note: str | None = Field(default=None, max_length=500)
+    service_recorded_by: str | None = Field(default=None, max_length=100)
+    service_recorded_at: datetime | None = _utc()
 
 
 class AttemptOutcome(StrEnum):
@@ -313,6 +332,8 @@ class Objection(SQLModel, table=True):
     decided_at: datetime | None = _utc()
     decided_by: str | None = Field(default=None, max_length=100)
     decision_reason: str | None = Field(default=None, max_length=4000)
+    reminded_at: datetime | None = _utc()
+    escalated_at: datetime | None = _utc()
 
 
 class Commitment(SQLModel, table=True):
@@ -347,6 +368,8 @@ class RemovalApplication(SQLModel, table=True):
     decided_at: datetime | None = _utc()
     decided_by: str | None = Field(default=None, max_length=100)
     decision_reason: str | None = Field(default=None, max_length=4000)
+    reminded_at: datetime | None = _utc()
+    escalated_at: datetime | None = _utc()
 
 
 class AuditEvent(SQLModel, table=True):
@@ -419,3 +442,26 @@ class Installation(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     token: str = Field(max_length=32)
+
+
+class NoticeListing(SQLModel, table=True):
+    """Which listings a letter names: a digest (推送函, 解除函, 恢复函) names several, a party's
+    letter one. Lets a listing find every letter about it, whatever the letter's key says."""
+
+    __tablename__ = "notice_listing"
+
+    notice_id: int = Field(foreign_key="notice.id", primary_key=True)
+    listing_id: int = Field(foreign_key="listing.id", primary_key=True, index=True)
+
+
+class NumberSequence(SQLModel, table=True):
+    """The last number issued per authority, kind and year: 发文字号 and listing decision
+    numbers. Taken by an UPDATE in the composing transaction (PostgreSQL row lock, SQLite
+    write lock), so two letters never share a number and a rolled-back letter frees none."""
+
+    __tablename__ = "number_sequence"
+
+    authority: str = Field(primary_key=True, max_length=200)
+    kind: str = Field(primary_key=True, max_length=40)
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last: int = 0
