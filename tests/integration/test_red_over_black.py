@@ -212,3 +212,36 @@ def test_screening_never_answers_sanction_and_incentive_at_once(
     assert suspended["listing_id"] == red
     assert suspended["reason"].startswith("红名单激励措施暂停适用：该主体有黑名单")
     assert "（生效中，" in suspended["reason"]
+
+
+def test_a_red_row_in_an_earlier_chunk_than_its_black_row_is_refused_at_confirmation(
+    engine: sa.Engine,
+    catalogue: Catalogue,
+    clock: FrozenClock,
+    routing: Routing,
+    tmp_path: Path,
+) -> None:
+    """Intake keeps memory bounded per chunk, so a red row written before the chunk holding the
+    subject's black row is not taken back; the red 认定 refuses it instead."""
+    n = samples.fresh()
+    code = samples.valid_uscc(n)
+    path = samples.write_csv(tmp_path / "chunks.csv", [_red(code, n), _black(code, n)])
+    with Session(engine) as session:
+        result = import_batch(
+            session,
+            path,
+            catalogue=catalogue,
+            id_hash_key=KEY,
+            clock=clock,
+            proposed_by=PROPOSER,
+            quarantine_dir=tmp_path / "quarantine",
+            chunk_rows=1,
+        )
+        session.commit()
+    red, _black_listing = result.listing_ids
+    run(engine, notify_proposed, result.batch_id, routing)
+    refused = run(
+        engine, decide, result.batch_id, Decision(REVIEWER, "川应急信决〔2026〕3号"), routing
+    )
+    assert list(refused.refused) == [red]
+    assert states(engine, [red]) == {"awaiting_confirmation": 1}
