@@ -244,6 +244,12 @@ def screen_command(
 def _show_screening(result: Screening, department: str | None) -> None:
     """The measures in force and every listing in force they do not cover: a department with
     no measure of its own for a subject on the black list is told it is on the black list."""
+    for row in result.suspended_red:  # never sanction and incentive at once
+        out.print(
+            escape(f"{result.identifier}（{result.subject_name}）")
+            + f"红名单 {row['listing_id']}（{row['reference']}）不在施：{escape(row['reason'])}；"
+            "各部门仅适用联合惩戒措施，不得给予激励"
+        )
     if not result.listings:
         out.print(f"{result.identifier}：今日（{result.checked_on}）无在施的联合奖惩措施")
         return

@@ -181,6 +181,9 @@ class RuleSet(Strict):
     min_published_months: Annotated[int, Field(ge=1)] | None = None
     max_published_months: Annotated[int, Field(ge=1)] | None = None
     requires_commitment: bool = False
+    red_lookback_months: Annotated[int, Field(ge=1)] | None = None
+    """Red lists only: months before the decision in which a black listing still bars a red
+    one (registry.red_eligibility); without it only a live black listing bars."""
     status: Status
 
     @model_validator(mode="after")
@@ -198,6 +201,8 @@ class RuleSet(Strict):
             raise ValueError(
                 "红名单不经告知申辩、不因欺诈恢复：prior_notice 与 restore_on_fraud 须为 false"
             )
+        if self.red_lookback_months is not None and self.list_type != "red":
+            raise ValueError("red_lookback_months 仅适用于红名单规则")
         if self.effective_until is not None and self.effective_until < self.effective_from:
             raise ValueError("effective_until 早于 effective_from")
         return self

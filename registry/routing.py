@@ -38,6 +38,7 @@ from registry.lifecycle import Event, apply_transition
 from registry.models import ActionState, Batch, DepartmentAction, Listing, ListType, Subject
 from registry.models import ListingState as S
 from registry.prior_decision import PriorDecision, prior_decision
+from registry.red_eligibility import barred_red_listings
 from registry.sla import action_deadlines
 from registry.vocabulary import NoticeKind, Step
 
@@ -312,6 +313,16 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
             listing_ids=blank,
         )
     to_confirm = sorted(awaiting - set(decision.rejections)) if decision.approve_others else []
+    # Red over black is refused at 认定 too (a black listing imported after the red one):
+    # all or nothing like the guards below, so the operator rejects it and confirms the rest.
+    barred = barred_red_listings(
+        session, to_confirm, decided_on=routing.clock.today(), rule_sets=routing.catalogue.rule_sets
+    )
+    if barred:
+        result.refused = barred
+        why = {"refusals": {str(k): v for k, v in barred.items()}}
+        record_refused_decision(session, batch_id, decision, routing, why=why)
+        return result
     try:
         # Confirm first: its guards (reviewer ≠ proposer, decision number) are the ones that can
         # refuse, and a refusal raises before anything is written.

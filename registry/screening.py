@@ -10,10 +10,15 @@ in the catalogue is refused: answering "no measures" for a misspelt department w
 subject on the black list. For the same reason a department with no measure of its own under
 the memoranda in force for a subject is still told the subject is on the black list
 (`on_black_list`): "no measures for you" is not "clean".
+
+A subject is never answered as under sanction and incentive at once (DOMAIN.md §9): while it
+has a live black listing (`registry.red_eligibility`), its red listing is reported suspended
+(`suspended_red`, with the reason) and none of its incentive measures is returned.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -26,6 +31,7 @@ from registry.clock import business_date
 from registry.errors import JointcreditError
 from registry.models import Batch, DepartmentAction, Listing, Subject
 from registry.models import ListingState as S
+from registry.red_eligibility import red_bars
 from registry.references import listing_reference
 
 IN_FORCE_STATES = (S.IN_FORCE.value, S.REMOVAL_REVIEW.value)
@@ -73,6 +79,8 @@ class Screening:
     department: str | None = None  # the department asking, when it asked for its own only
     listings: list[dict[str, Any]] = field(default_factory=list)
     measures: list[MeasureInForce] = field(default_factory=list)
+    suspended_red: list[dict[str, Any]] = field(default_factory=list)
+    """Red listings in force but not applied: the subject has a live black listing."""
 
     @property
     def on_black_list(self) -> bool:
@@ -102,6 +110,7 @@ class Screening:
             "under_sanction": self.under_sanction,
             "under_incentive": self.under_incentive,
             "listings": self.listings,
+            "suspended_red": self.suspended_red,
             "measures": [
                 {
                     k: (v.isoformat() if isinstance(v, date) else v)
@@ -147,6 +156,8 @@ def screen(
             sa.or_(col(Listing.expires_on).is_(None), col(Listing.expires_on) >= today),
         )
     ).all()
+    suspended = _suspended_red(session, subject.id, listings, today)
+    listings = [row for row in listings if row.id not in suspended]
     by_id = {row.id: row for row in listings}
     actions = session.execute(
         sa.select(
@@ -208,4 +219,22 @@ def screen(
             for row in listings
         ],
         measures=measures,
+        suspended_red=[
+            {"listing_id": listing_id, "reference": reference, "reason": reason}
+            for listing_id, (reference, reason) in suspended.items()
+        ],
     )
+
+
+def _suspended_red(
+    session: Session, subject_id: int, listings: Sequence[Any], today: date
+) -> dict[int, tuple[str, str]]:
+    """Red listings in force that a live black listing suspends: id → (reference, why)."""
+    red = [row for row in listings if row.list_type == "red"]
+    if not red:
+        return {}
+    bars = red_bars(session, [subject_id], decided_on=today, lookback_months=0).get(subject_id)
+    if not bars:
+        return {}
+    why = "红名单激励措施暂停适用：" + bars[0].reason_zh(0).removeprefix("不得列入红名单：")
+    return {row.id: (listing_reference(row.reference, row.id), why) for row in red}

@@ -36,7 +36,8 @@ from registry.input_limits import InputLimits
 from registry.intake.quarantine import QuarantineFile, remove_stale_parts
 from registry.intake.reading import RawRow, Source, open_rows
 from registry.intake.rows import LIST_TYPE_CHOICES, RowRules, ValidRow, validate_row
-from registry.models import Batch, ImportRejection, Listing, ListingState, Subject
+from registry.models import Batch, ImportRejection, Listing, ListingState, ListType, Subject
+from registry.red_eligibility import RedBar, lookback_months, red_bars
 from registry.references import listing_reference
 from registry.repository import core_table, insert_returning_ids
 from registry.spreadsheet import (
@@ -255,6 +256,7 @@ class _Importer:
                 continue
             seen.update(dict.fromkeys(_keys(row), number))
             accepted.append((number, row))
+        accepted = self._refuse_barred_red(accepted, rejections)
         self._insert_subjects(accepted)
         self._insert_listings(accepted)
         self._quarantine(sorted(rejections, key=lambda item: item[0]))
@@ -346,6 +348,48 @@ class _Importer:
         for number, row in candidates:
             existing = next((active[k] for k in _keys(row) if k in active), None)
             yield number, row, existing
+
+    def _refuse_barred_red(
+        self,
+        accepted: list[tuple[int, ValidRow]],
+        rejections: list[tuple[int, list[RowProblem]]],
+    ) -> list[tuple[int, ValidRow]]:
+        """Red over black is refused (registry.red_eligibility, DOMAIN.md §9): a red row for a
+        subject with a black listing — stored, or written by an earlier chunk of this file —
+        or with a black row in this chunk (black wins whatever the order) is quarantined."""
+        red = [(n, r) for n, r in accepted if r.list_type == ListType.RED.value]
+        if not red:
+            return accepted
+        black_rows: dict[str, int] = {}
+        for number, row in accepted:
+            if row.list_type == ListType.BLACK.value:
+                black_rows.setdefault(row.identity, number)
+        rule_sets = self.rules.catalogue.rule_sets
+        earliest: dict[int, date] = {}
+        for _, row in red:
+            ref = self.subjects.get(row.identity)
+            if ref is not None:
+                day = earliest.get(ref.id, row.decision_date)
+                earliest[ref.id] = min(day, row.decision_date)
+        months = max(lookback_months(rule_sets[r.rule_set]) for _, r in red)
+        stored = red_bars(self.session, earliest, decided_on=earliest, lookback_months=months)
+        barred: set[int] = set()
+        for number, row in red:
+            ref = self.subjects.get(row.identity)
+            row_months = lookback_months(rule_sets[row.rule_set])
+            bars = [
+                bar
+                for bar in stored.get(ref.id if ref else -1, [])
+                if bar.bars(row.decision_date, row_months)
+            ]
+            if row.identity in black_rows:
+                rejections.append((number, [_black_in_file(black_rows[row.identity])]))
+            elif bars:
+                rejections.append((number, [_barred_red(bars[0], row_months)]))
+            else:
+                continue
+            barred.add(number)
+        return [(n, r) for n, r in accepted if n not in barred]
 
     def _insert_subjects(self, accepted: Sequence[tuple[int, ValidRow]]) -> None:
         """New units first, so persons in the same chunk can be linked to them."""
@@ -639,6 +683,25 @@ def _already_listed(row: ValidRow, listing_id: int, batch_reference: str) -> Row
         f"{listing_reference(batch_reference, listing_id)}，编号 {listing_id}）",
         f"duplicate: an active listing {listing_reference(batch_reference, listing_id)} (id "
         f"{listing_id}) has the same subject, list and ground",
+    )
+
+
+def _black_in_file(black_row: int) -> RowProblem:
+    return RowProblem(
+        "list_type",
+        LIST_TYPE_LABELS[ListType.RED.value],
+        f"不得列入红名单：同一文件第 {black_row} 行将该主体列入黑名单，"
+        "不得同时受联合惩戒和联合激励",
+        f"barred from the red list: row {black_row} of this file lists the subject as black",
+    )
+
+
+def _barred_red(bar: RedBar, lookback: int) -> RowProblem:
+    return RowProblem(
+        "list_type",
+        LIST_TYPE_LABELS[ListType.RED.value],
+        bar.reason_zh(lookback),
+        bar.reason_en(),
     )
 
 
