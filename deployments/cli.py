@@ -135,7 +135,7 @@ def catalogue_validate(as_json: JsonFlag = False) -> None:
     for memo in summary["memoranda"]:
         table.add_row(
             memo["title"][:24] + "…",
-            memo["document_number"],
+            memo["document_number"] or memo["article"] or "—",
             memo["list_type"],
             str(memo["department_count"]),
             str(memo["current_department_count"]),
@@ -147,6 +147,10 @@ def catalogue_validate(as_json: JsonFlag = False) -> None:
         f"部门 {len(catalogue.departments)} 个；规则 {', '.join(catalogue.rule_sets)}；"
         f"补充日历年份 {sorted(catalogue.calendar_years) or '无'}"
     )
+    unverified = catalogue.unverified_entries()
+    out.print(f"待核实条目 {len(unverified)} 项（不作为事实写入文书）：")
+    for entry in unverified:
+        out.print(f"  - {entry}", markup=False)
 
 
 def catalogue_summary(catalogue: Catalogue) -> dict[str, Any]:
@@ -159,11 +163,13 @@ def catalogue_summary(catalogue: Catalogue) -> dict[str, Any]:
             for r in catalogue.rule_sets.values()
         ],
         "calendar_years": sorted(catalogue.calendar_years),
+        "unverified": catalogue.unverified_entries(),
         "memoranda": [
             {
                 "id": m.id,
                 "title": m.title,
                 "document_number": m.document_number,
+                "article": m.article,
                 "list_type": m.list_type,
                 "rule_sets": m.rule_sets,
                 "status": m.status,

@@ -88,11 +88,47 @@ class Catalogue:
         for rule_set in self.rule_sets.values():
             if rule_set.list_type != list_type or rule_set.kind == "repair":
                 continue
-            if rule_set.effective_from <= decision_date and (
-                rule_set.effective_until is None or decision_date <= rule_set.effective_until
-            ):
+            if _in_force(rule_set, decision_date):
                 return rule_set
         return None
+
+    def repair_rule_for(self, decision_date: date) -> RuleSet | None:
+        """The credit-repair rule in force on a listing's decision date, or None before any:
+        a rule is never applied to a decision dated before it took effect (令第58号 until
+        2026-03-31, 令第36号 from 2026-04-01)."""
+        for rule_set in self.rule_sets.values():
+            if rule_set.kind == "repair" and _in_force(rule_set, decision_date):
+                return rule_set
+        return None
+
+    def unverified_entries(self) -> list[str]:
+        """Every entry still tagged unverified, named for `catalogue validate` (DOMAIN.md §9:
+        such entries are never stated in letters as fact)."""
+        out: list[str] = []
+        for rule_set in self.rule_sets.values():
+            out.extend(
+                f"rulesets.yml {rule_set.id} 认定依据 {g.code}：{g.article}"
+                for g in rule_set.grounds
+                if g.status == "unverified"
+            )
+        for memorandum in self.memoranda.values():
+            out.extend(
+                f"catalogue/{memorandum.id}.yml 签署部门 {s.department}（{s.as_signed}）"
+                for s in memorandum.signatories
+                if s.status == "unverified"
+            )
+            out.extend(
+                f"catalogue/{memorandum.id}.yml 措施 {m.id}（{m.department}）：{m.text}"
+                for m in memorandum.measures
+                if m.status == "unverified" or m.basis.status == "unverified"
+            )
+        return out
+
+
+def _in_force(rule_set: RuleSet, day: date) -> bool:
+    return rule_set.effective_from <= day and (
+        rule_set.effective_until is None or day <= rule_set.effective_until
+    )
 
 
 def load_catalogue(directory: Path) -> Catalogue:

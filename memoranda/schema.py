@@ -118,9 +118,14 @@ class Signatory(Strict):
 
 
 class Memorandum(Strict):
+    """A source of measures: a cooperation memorandum, or a statute's article (安全生产法
+    第七十八条) where the measures rest on the law itself. Letters cite it as
+    《title》article（document_number）, each part only where it is given."""
+
     id: Code
     title: str
-    document_number: str
+    document_number: str | None = None
+    article: str | None = None
     issued_on: date | None = None
     list_type: ListType
     rule_sets: list[Code] = Field(min_length=1)
@@ -128,6 +133,18 @@ class Memorandum(Strict):
     signatories: list[Signatory] = Field(min_length=1)
     measures: list[Measure] = Field(min_length=1)
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _cited_by_number_or_article(self) -> Memorandum:
+        if self.document_number is None and self.article is None:
+            raise ValueError("备忘录须给出文号 document_number 或条款 article（cite it）")
+        return self
+
+    @property
+    def citation(self) -> str:
+        """How a letter names the source: 《…安全生产法》第七十八条, 《…备忘录》（…1001号）."""
+        number = f"（{self.document_number}）" if self.document_number else ""
+        return f"《{self.title}》{self.article or ''}{number}"
 
 
 # --- rulesets.yml ------------------------------------------------------------------------
@@ -141,11 +158,13 @@ class TimeLimits(Strict):
     decision_wd: WorkingDays
     publication_wd: WorkingDays
     objection_wd: WorkingDays
+    """The authority's time to verify and answer an objection (our deadline, not the party's)."""
+    objection_filing_wd: WorkingDays
+    """The party's own window to file an objection after service of the decision; a separate
+    figure with its own source or default tag (DOMAIN.md §4), never `objection_wd`."""
     removal_push_wd: WorkingDays
     early_removal_accept_wd: WorkingDays
     early_removal_decide_wd: WorkingDays
-    repair_review_wd: WorkingDays
-    repair_share_wd: WorkingDays
     escalate_after_wd: WorkingDays
 
 
@@ -175,6 +194,8 @@ class RuleSet(Strict):
     effective_from: date
     effective_until: date | None = None
     term_months: Annotated[int, Field(ge=1)] | None
+    term_word: Literal["公示期限", "管理期限", "惩戒期限", "激励期限"] = "公示期限"
+    """What the instrument calls the listing's term: 令第11号 speaks of 管理期限 (DOMAIN.md §10)."""
     prior_notice: bool
     removal: Removal | None
     grounds: list[Ground] = []

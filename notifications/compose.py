@@ -62,15 +62,14 @@ from registry.settings import Settings
 from registry.sla import add_months
 from registry.vocabulary import REMOVAL_STATEMENT_UNKNOWN, NoticeKind, removal_statement
 
-DEFAULT_FACTS = "经本机关调查核实，你方存在下列认定情形所列行为，有相关执法文书和证据材料为证。"
-NO_DEFENCE = "你方在规定期限内未提出陈述、申辩意见，视为放弃陈述、申辩的权利。"
-DEFENCE_HEARD = "你方提出的陈述、申辩意见经本机关复核，不足以改变认定结论，不予采纳。"
-REPAIR_OBLIGATIONS = [
-    "已履行行政处罚决定规定的义务，纠正失信行为",
-    "作出公开信用承诺（信用承诺书）",
-    "近一年内未再发生新的严重失信行为",
-]
-REPAIR_CHANNEL = "向本机关或“信用中国”网站提交信用修复申请及相关证明材料"
+# Wording of the party's letters. One form of address per letter: the templates say 你单位 or
+# 你 (`party.kind`), so these sentences name no addressee of their own; each ends with 。
+NO_DEFENCE = "在规定期限内未提出陈述、申辩意见，视为放弃陈述、申辩的权利。"
+DEFENCE_HEARD = "提出的陈述、申辩意见经本机关复核，不足以改变认定结论，不予采纳。"
+# Each repair condition once (the minimum period and the public 信用承诺 are separate lines of
+# the letter): 信用修复管理办法（令第36号）第十四条 [S]; 令第58号 to the same effect [K].
+REPAIR_OBLIGATIONS = ["已纠正失信行为，并履行行政处罚决定等规定的相关义务"]
+REPAIR_CHANNEL = "向本机关或“信用中国”网站提交信用修复申请及相关证明材料。"
 
 
 @dataclass(frozen=True)
@@ -203,10 +202,13 @@ def _load(session: Session, listing_ids: list[int]) -> dict[int, _Row]:
                 uscc=None if person else found.uscc,
                 id_masked=found.id_masked if person else None,
                 unit_name=found.unit_name if person else None,
+                care_of_unit=person and not found.contact_email and bool(found.unit_email),
             )
             rows[int(listing.id or 0)] = _Row(
                 listing=listing.model_dump(),
                 subject=subject,
+                # A person's own mailbox first; the unit's only as a way to reach them, and then
+                # the letter says it is passed on by the unit.
                 email=found.contact_email or (found.unit_email if person else None),
                 batch_reference=found.reference,
             )
@@ -223,8 +225,54 @@ def _grounds(rule_set: RuleSet, codes: list[str]) -> list[GroundLine]:
 
 
 def _measure_line(measure: Measure) -> MeasureLine:
-    basis = measure.basis.document + (measure.basis.article or "")
+    basis = f"《{measure.basis.document}》{measure.basis.article or ''}"
     return MeasureLine(code=measure.id, text=measure.text, basis=basis)
+
+
+def _stated(measures: Sequence[Measure]) -> list[MeasureLine]:
+    """The measures a letter may state as fact: confirmed, on a confirmed basis (DOMAIN.md §9)."""
+    return [
+        _measure_line(m)
+        for m in measures
+        if m.status == "confirmed" and m.basis.status == "confirmed"
+    ]
+
+
+def _others_in(measures: Sequence[Measure], memorandum: Memorandum) -> str | None:
+    """The source a letter refers to for the measures it does not state (其他措施按《…》执行)."""
+    held_back = any(m.status != "confirmed" or m.basis.status != "confirmed" for m in measures)
+    return memorandum.citation if held_back else None
+
+
+def _memorandum_ref(memorandum: Memorandum) -> MemorandumRef:
+    return MemorandumRef(citation=memorandum.citation)
+
+
+def _decision_date(listing: dict[str, Any], today: date) -> date:
+    """The listing's decision date: the rules in force on it govern its letters."""
+    decided = listing.get("decided_at")
+    return listing.get("decision_date") or (business_date(decided) if decided else today)
+
+
+def _repair_terms(
+    catalogue: Catalogue, rule_set: RuleSet, published_on: date, decided_on: date
+) -> RepairTerms | None:
+    """信用修复告知 by the rule in force on the decision date; none before any took effect."""
+    repair_rules = catalogue.repair_rule_for(decided_on)
+    if repair_rules is None:
+        return None
+    early = rule_set.removal.early_removal_after_months if rule_set.removal else None
+    months = repair_rules.min_published_months or early or 12
+    return RepairTerms(
+        basis=f"《{repair_rules.title}》（{'、'.join(repair_rules.instruments)}）",
+        earliest_on=add_months(published_on, months),
+        min_published_months=months,
+        obligations=REPAIR_OBLIGATIONS,
+        commitment_required=repair_rules.requires_commitment,
+        channel=REPAIR_CHANNEL,
+        # the same figure the tracker sets as the application's decide_due (registry.removal)
+        review_wd=catalogue.time_limits.early_removal_decide_wd,
+    )
 
 
 def _published_on(row: _Row, today: date) -> date:
@@ -243,7 +291,7 @@ def _party_context(
     rule_set = catalogue.rule_sets[listing["rule_set"]]
     list_name = rule_set.list_name or rule_set.title
     grounds = _grounds(rule_set, listing["grounds"])
-    facts = listing.get("note") or DEFAULT_FACTS
+    facts = listing.get("note") or None  # without facts the letter cites the grounds alone
     contact = issuer.contact()
     today = letterhead.issued_on
     if request.kind is NoticeKind.PRIOR_NOTICE:
@@ -265,7 +313,7 @@ def _party_context(
             list_name=list_name,
             outcome="rejected",
             batch_reference=row.batch_reference,
-            reason=request.reason or "经审核，不予列入。",
+            reason=request.reason or "经审核，不予列入",
             contact=contact,
         )
     published_on = _published_on(row, today)
@@ -295,11 +343,9 @@ def _party_context(
             contact=contact,
         )
     if request.kind is NoticeKind.RED_AWARD:
-        incentives = [
-            _measure_line(measure)
-            for memorandum in catalogue.memoranda_for(rule_set.id)
-            for measure in memorandum.measures
-        ]
+        sources = catalogue.memoranda_for(rule_set.id)
+        incentives = [line for m in sources for line in _stated(m.measures)]
+        others = [c for m in sources if (c := _others_in(m.measures, m))]
         return RedAwardContext(
             letterhead=letterhead,
             party=row.subject,
@@ -309,10 +355,9 @@ def _party_context(
             published_on=published_on,
             expires_on=expires_on,
             incentives=incentives,
+            other_measures_in="、".join(others) or None,
             contact=contact,
         )
-    repair_rules = next((r for r in catalogue.rule_sets.values() if r.kind == "repair"), None)
-    min_months = (repair_rules.min_published_months if repair_rules else None) or 12
     return ListingDecisionContext(
         letterhead=letterhead,
         party=row.subject,
@@ -324,16 +369,9 @@ def _party_context(
         published_on=published_on,
         expires_on=expires_on,
         term_months=rule_set.term_months or 12,
-        objection_wd=catalogue.time_limits.objection_wd,
-        repair=RepairTerms(
-            basis=f"《{repair_rules.title}》" if repair_rules else "信用修复有关规定",
-            earliest_on=add_months(published_on, min_months),
-            min_published_months=min_months,
-            obligations=REPAIR_OBLIGATIONS,
-            commitment_required=repair_rules.requires_commitment if repair_rules else True,
-            channel=REPAIR_CHANNEL,
-            review_wd=catalogue.time_limits.repair_review_wd,
-        ),
+        term_word=rule_set.term_word,
+        objection_filing_wd=catalogue.time_limits.objection_filing_wd,
+        repair=_repair_terms(catalogue, rule_set, published_on, _decision_date(listing, today)),
         contact=contact,
     )
 
@@ -346,6 +384,7 @@ class _Digest:
     department: Department
     memorandum: Memorandum
     measures: list[MeasureLine]
+    other_measures_in: str | None
     rows: list[_Row]
     rule_set: RuleSet
 
@@ -354,12 +393,12 @@ class _Digest:
         department = catalogue.departments[request.department or ""]
         memorandum = catalogue.memoranda[request.memorandum or ""]
         named = [rows[i] for i in request.listing_ids]
+        own = catalogue.measures_for(memorandum.id, department.code)
         return cls(
             department=department,
             memorandum=memorandum,
-            measures=[
-                _measure_line(m) for m in catalogue.measures_for(memorandum.id, department.code)
-            ],
+            measures=_stated(own),
+            other_measures_in=_others_in(own, memorandum),
             rows=named,
             rule_set=catalogue.rule_sets[named[0].listing["rule_set"]],
         )
@@ -370,9 +409,7 @@ class _Digest:
 
     @property
     def memorandum_ref(self) -> MemorandumRef:
-        return MemorandumRef(
-            title=self.memorandum.title, document_number=self.memorandum.document_number
-        )
+        return _memorandum_ref(self.memorandum)
 
     def due(self, session: Session, *columns: Any) -> Any:
         """Due dates of this department's actions (equal for every listing of one digest)."""
@@ -427,6 +464,8 @@ def _dispatch(
         list_type=digest.memorandum.list_type,
         memorandum=digest.memorandum_ref,
         measures=digest.measures,
+        other_measures_in=digest.other_measures_in,
+        term_word=digest.rule_set.term_word,
         entries=[
             DispatchEntry(
                 listing_reference=row.reference,
@@ -466,6 +505,7 @@ def _lift(
         list_name=digest.list_name,
         list_type=digest.memorandum.list_type,
         memorandum=digest.memorandum_ref,
+        other_measures_in=digest.other_measures_in,
         entries=[
             LiftEntry(
                 listing_reference=row.reference,

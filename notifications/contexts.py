@@ -56,6 +56,9 @@ class SubjectLine(Frozen):
     uscc: Uscc | None = None
     id_masked: MaskedResidentId | None = None
     unit_name: str | None = None
+    care_of_unit: bool = False
+    """A person's letter that goes to the unit's mailbox (their own is unknown): the letter
+    says it is passed on by the unit (经由你所在单位转交)."""
 
     @model_validator(mode="after")
     def _identifier_fits_kind(self) -> SubjectLine:
@@ -63,6 +66,10 @@ class SubjectLine(Frozen):
             raise ValueError("单位主体不应有身份证号或所属单位（a unit has no ID number or unit）")
         if self.kind == "person" and self.uscc is not None:
             raise ValueError("自然人主体不应有统一社会信用代码（a person has no USCC）")
+        if self.care_of_unit and self.kind != "person":
+            raise ValueError(
+                "只有自然人的告知可经所在单位转交（only a person's letter goes care of a unit）"
+            )
         return self
 
 
@@ -103,8 +110,8 @@ class Contact(Frozen):
 class MemorandumRef(Frozen):
     """The cooperation memorandum (合作备忘录) a dispatch or lift request rests on."""
 
-    title: str
-    document_number: str
+    citation: str
+    """How the letter names it: 《安全生产法》第七十八条, 《…备忘录》（发改财金〔2016〕1001号）."""
 
 
 class OverdueItem(Frozen):
@@ -132,7 +139,7 @@ class PriorNoticeContext(NoticeContext):
     party: SubjectLine
     list_name: str
     grounds: list[GroundLine] = Field(min_length=1)
-    facts: str
+    facts: str | None = None
     defence_due: DueDate
     contact: Contact
 
@@ -156,14 +163,18 @@ class ListingDecisionContext(NoticeContext):
     list_name: str
     decision_number: str
     grounds: list[GroundLine] = Field(min_length=1)
-    facts: str
+    facts: str | None = None
     defence_outcome: str
     measures: list[MeasureLine] = []
+    other_measures_in: str | None = None
+    """Where measures not stated as fact (unverified) are found: "其他措施按《…》执行"."""
     published_on: date
     expires_on: date
     term_months: Annotated[int, Field(ge=1)]
-    objection_wd: Annotated[int, Field(ge=1)]
-    repair: RepairTerms
+    term_word: str = "公示期限"
+    objection_filing_wd: Annotated[int, Field(ge=1)]
+    repair: RepairTerms | None
+    """None for a decision dated before any repair rule took effect."""
     contact: Contact
 
 
@@ -202,7 +213,9 @@ class DepartmentDispatchContext(NoticeContext):
     list_name: str
     list_type: ListType = "black"
     memorandum: MemorandumRef
-    measures: list[MeasureLine] = Field(min_length=1)
+    measures: list[MeasureLine] = []
+    other_measures_in: str | None = None
+    term_word: str = "公示期限"
     entries: list[DispatchEntry] = Field(min_length=1)
     ack_due: DueDate
     feedback_due: DueDate
@@ -262,7 +275,7 @@ class LiftEntry(Frozen):
     subject: SubjectLine
     reason: str
     removed_on: date
-    measures: list[MeasureLine] = Field(min_length=1)
+    measures: list[MeasureLine] = []
 
 
 class LiftRequestContext(NoticeContext):
@@ -273,6 +286,7 @@ class LiftRequestContext(NoticeContext):
     list_name: str
     list_type: ListType = "black"
     memorandum: MemorandumRef
+    other_measures_in: str | None = None
     entries: list[LiftEntry] = Field(min_length=1)
     confirm_due: DueDate
     contact: Contact
@@ -287,7 +301,8 @@ class RedAwardContext(NoticeContext):
     grounds: list[GroundLine] = Field(min_length=1)
     published_on: date
     expires_on: date
-    incentives: list[MeasureLine] = Field(min_length=1)
+    incentives: list[MeasureLine] = []
+    other_measures_in: str | None = None
     contact: Contact
 
 

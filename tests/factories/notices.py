@@ -64,25 +64,22 @@ AWARDED_UNIT = SubjectLine(name="成都天府精细化工有限公司", kind="un
 CONCEALMENT = GroundLine(
     code="A4",
     title="瞒报、谎报生产安全事故",
-    article="《安全生产严重失信主体名单管理办法》第八条第四项",
+    article="应急管理部令第11号 发生生产安全事故应当列入名单的情形第（四）项",
 )
 UNLICENSED = GroundLine(
     code="B1",
     title="未依法取得安全生产相关许可或者许可被暂扣、吊销期间从事相关生产经营活动",
-    article="《安全生产严重失信主体名单管理办法》第九条第一项",
+    article="应急管理部令第11号 未发生生产安全事故应当列入名单的情形第（一）项",
 )
-MEMORANDUM = MemorandumRef(
-    title="安全生产严重失信主体联合惩戒措施（安全生产法第七十八条）",
-    document_number="应急管理部令第11号",
-)
+MEMORANDUM = MemorandumRef(citation="《中华人民共和国安全生产法》第七十八条")
 ART78 = "《中华人民共和国安全生产法》第七十八条"
 PROJECT_APPROVAL = MeasureLine(code="ndrc-project-approval", text="暂停项目审批", basis=ART78)
 INSPECTIONS = MeasureLine(
     code="mem-inspection-frequency",
-    text="加大执法检查频次（每半年至少检查一次，每年至少约谈一次）",
+    text="加大执法检查频次",
     basis=ART78,
 )
-PUBLICATION = MeasureLine(code="mem-publication", text="向社会公示严重失信主体名单", basis=ART78)
+PUBLICATION = MeasureLine(code="mem-publication", text="向社会公告严重违法失信信息", basis=ART78)
 INSURANCE = MeasureLine(code="nfra-insurance", text="上调有关保险费率", basis=ART78)
 
 FACTS = (
@@ -111,23 +108,21 @@ LISTING_DECISION = ListingDecisionContext(
     decision_number="川应急信决〔2026〕7号",
     grounds=[CONCEALMENT],
     facts=FACTS,
-    defence_outcome="你单位在规定期限内未提出陈述、申辩意见，视为放弃陈述、申辩的权利。",
+    defence_outcome="在规定期限内未提出陈述、申辩意见，视为放弃陈述、申辩的权利。",
     measures=[INSPECTIONS, PUBLICATION, PROJECT_APPROVAL, INSURANCE],
     published_on=date(2026, 12, 11),
     expires_on=date(2029, 12, 10),
     term_months=36,
-    objection_wd=15,
+    term_word="管理期限",
+    objection_filing_wd=15,
     repair=RepairTerms(
-        basis="国家发展改革委《信用修复管理办法》",
+        basis="《信用修复管理办法》（国家发展改革委令第36号）",
         earliest_on=date(2027, 12, 11),
         min_published_months=12,
-        obligations=[
-            "已履行行政处罚决定规定的义务",
-            "已纠正失信行为，完成事故整改并经验收合格",
-        ],
+        obligations=["已纠正失信行为，并履行行政处罚决定等规定的相关义务"],
         commitment_required=True,
         channel="通过“信用中国”网站信用修复栏目在线提交申请，或向本机关提交书面申请及相关证明材料。",
-        review_wd=10,
+        review_wd=20,
     ),
     contact=CONTACT,
 )
@@ -157,6 +152,7 @@ DEPARTMENT_DISPATCH = DepartmentDispatchContext(
     list_name=BLACK_LIST,
     memorandum=MEMORANDUM,
     measures=[PROJECT_APPROVAL],
+    term_word="管理期限",
     entries=[
         DispatchEntry(
             listing_reference=f"{BATCH}-001",

@@ -20,6 +20,7 @@ def test_every_bundled_file_loads(catalogue: Catalogue) -> None:
         "saws-2017-sanction",
         "saws-2017-incentive",
         "mem-2023-serious",
+        "ndrc-2023-repair",
         "ndrc-2026-repair",
     }
 

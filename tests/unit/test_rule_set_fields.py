@@ -56,9 +56,7 @@ _NOT_ENFORCED = (
 )
 NOT_READ_BY_CODE: dict[str, str] = {
     "RuleSetsFile.version": "the file format's version: the schema itself refuses any but 1",
-    "RuleSet.instruments": _SOURCE_ONLY,
     "RuleSet.status": _SOURCE_ONLY,
-    "Ground.status": _SOURCE_ONLY,
     "RuleSet.max_published_months": (
         "信用修复管理办法's upper bound for the 严重 tier (published <= 3 years) [S]; repair terms "
         "in letters state only the minimum, so " + _SOURCE_ONLY
@@ -67,7 +65,6 @@ NOT_READ_BY_CODE: dict[str, str] = {
     "TimeLimits.publication_wd": _NOT_ENFORCED,
     "TimeLimits.removal_push_wd": _NOT_ENFORCED,
     "TimeLimits.early_removal_accept_wd": _NOT_ENFORCED,
-    "TimeLimits.repair_share_wd": _NOT_ENFORCED,
 }
 """Fields kept although no code reads them, each with the reason."""
 

@@ -1,0 +1,193 @@
+"""Issue 14 items 8–12: citations that exist, dates in force, wording by rule-set, unverified
+entries kept out of letters, and letter style — checked on the bundled catalogue and the
+sample letters (goldens hold the full wording)."""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from datetime import date
+
+import pytest
+
+from memoranda.loader import Catalogue
+from notifications.contexts import SubjectLine
+from notifications.render import render_notice
+from registry.vocabulary import NoticeKind
+from tests.factories.notices import SAMPLE_CONTEXTS
+
+ART78_MEASURES = {"加大执法检查频次", "暂停项目审批", "上调有关保险费率", "行业或者职业禁入"}
+
+
+def _rendered() -> list[tuple[NoticeKind, str, str]]:
+    out = []
+    for kind, context in SAMPLE_CONTEXTS.items():
+        r = render_notice(kind, context)
+        out.append((kind, r.text, r.html))
+    return out
+
+
+# --- item 8: citations ------------------------------------------------------------------
+
+
+def test_no_source_or_letter_cites_the_document_that_does_not_exist(catalogue: Catalogue) -> None:
+    ghost = "联合惩戒措施（安全生产法第七十八条）"
+    assert all(ghost not in m.citation for m in catalogue.memoranda.values())
+    for _, text, html in _rendered():
+        assert ghost not in text
+        assert ghost not in html
+
+
+def test_article_78_lists_only_its_own_measures(catalogue: Catalogue) -> None:
+    stated = [
+        m
+        for memo in catalogue.memoranda.values()
+        for m in memo.measures
+        if m.basis.article == "第七十八条" and m.status == "confirmed"
+    ]
+    assert stated
+    assert {m.text for m in stated} <= ART78_MEASURES | {"向社会公告严重违法失信信息"}
+    assert all(
+        "每半年" not in m.text for memo in catalogue.memoranda.values() for m in memo.measures
+    )
+
+
+def test_grounds_of_order_11_are_cited_by_item_never_by_a_made_up_article(
+    catalogue: Catalogue,
+) -> None:
+    for ground in catalogue.rule_sets["mem-2023-serious"].grounds:
+        assert "严重失信情形（事故类）" not in ground.article
+        assert re.search(r"第（[一二三四五]）项", ground.article)
+        # no article number was found in the order's text: a 第X条 would be invented
+        assert ground.status == "unverified"
+        assert "条" not in ground.article
+
+
+# --- item 9: dates in force -------------------------------------------------------------
+
+
+def test_the_2017_rules_take_effect_on_their_issue_dates(catalogue: Catalogue) -> None:
+    assert catalogue.rule_sets["saws-2017-sanction"].effective_from == date(2017, 5, 9)
+    assert catalogue.rule_sets["saws-2017-incentive"].effective_from == date(2017, 12, 7)
+    assert catalogue.rule_set_for("black", date(2017, 5, 8)) is None
+
+
+@pytest.mark.parametrize(
+    ("decided_on", "order"),
+    [
+        (date(2023, 4, 30), None),
+        (date(2023, 11, 1), "国家发展改革委令第58号"),
+        (date(2026, 3, 31), "国家发展改革委令第58号"),
+        (date(2026, 4, 1), "国家发展改革委令第36号"),
+    ],
+)
+def test_the_repair_rule_is_the_one_in_force_on_the_decision_date(
+    catalogue: Catalogue, decided_on: date, order: str | None
+) -> None:
+    rule = catalogue.repair_rule_for(decided_on)
+    assert (rule.instruments[0] if rule else None) == order
+
+
+# --- item 10: wording by rule-set, one figure per time limit ----------------------------
+
+
+def test_order_11_speaks_of_a_management_term(catalogue: Catalogue) -> None:
+    assert catalogue.rule_sets["mem-2023-serious"].term_word == "管理期限"
+    decision = SAMPLE_CONTEXTS[NoticeKind.LISTING_DECISION]
+    assert "管理期限3年" in render_notice(NoticeKind.LISTING_DECISION, decision).text
+
+
+def test_the_partys_objection_window_is_its_own_figure(catalogue: Catalogue) -> None:
+    limits = catalogue.time_limits
+    assert limits.objection_filing_wd >= 1
+    assert not hasattr(limits, "repair_review_wd")  # the repair promise is the tracker's figure
+
+
+def test_each_repair_condition_is_stated_once() -> None:
+    text = render_notice(
+        NoticeKind.LISTING_DECISION, SAMPLE_CONTEXTS[NoticeKind.LISTING_DECISION]
+    ).text
+    repair = text.split("信用修复告知书", 1)[1]
+    assert repair.count("信用承诺") == 1
+
+
+# --- item 11: unverified entries and internal codes -------------------------------------
+
+
+def test_validate_lists_what_remains_unverified(catalogue: Catalogue) -> None:
+    entries = "\n".join(catalogue.unverified_entries())
+    assert "csrc-issuance" in entries
+    assert "mem-2023-serious 认定依据 A1" in entries
+
+
+def test_no_internal_code_appears_in_any_letter(catalogue: Catalogue) -> None:
+    codes = {m.id for memo in catalogue.memoranda.values() for m in memo.measures}
+    codes |= set(catalogue.rule_sets) | set(catalogue.memoranda)
+    for kind, text, html in _rendered():
+        for code in codes:
+            assert code not in text, (kind, code)
+            assert code not in html, (kind, code)
+        assert not re.search(r"(?<![A-Za-z0-9])(?:[AB][1-5]|S[23]\.\d+) ", text), kind
+
+
+def _words(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text)
+
+
+TABULAR_DIGESTS = {NoticeKind.REMINDER, NoticeKind.ESCALATION, NoticeKind.MONTHLY_REPORT}
+"""Their text writes a table's column labels inline (名单编号SC-…): compared by values in
+their own tests; not yet by this phrase test (issue 14 item 11, left open)."""
+
+
+@pytest.mark.parametrize("kind", [k for k in SAMPLE_CONTEXTS if k not in TABULAR_DIGESTS])
+def test_text_and_html_carry_the_same_content(kind: NoticeKind) -> None:
+    """Every phrase of the plain-text letter is in the HTML letter too (lists may become
+    tables, so phrases are compared without list markers, labels' punctuation or layout)."""
+    rendered = render_notice(kind, SAMPLE_CONTEXTS[kind])
+    body = rendered.html.split("<body", 1)[-1]
+    html = _words(html_lib.unescape(re.sub(r"<[^>]+>", "", body)))
+    for line in rendered.text.splitlines():
+        line = re.sub(r"^[\s　]*(?:[一二三四五六七八九十]+、|\d+\. )", "", line)
+        for phrase in re.split(r"[。；，：、（）\n]", line):
+            words = _words(phrase)
+            if len(words) >= 6:
+                assert words in html, (kind, phrase)
+
+
+# --- item 12: letter style --------------------------------------------------------------
+
+
+def test_a_person_reached_through_the_unit_is_told_so() -> None:
+    prior = SAMPLE_CONTEXTS[NoticeKind.PRIOR_NOTICE]
+    person = SubjectLine(
+        name="王建国",
+        kind="person",
+        id_masked="110105********1255",
+        unit_name="简阳市鑫达化工有限公司",
+        care_of_unit=True,
+    )
+    rendered = render_notice(
+        NoticeKind.PRIOR_NOTICE, prior.model_copy(update={"party": person, "facts": None})
+    )
+    assert "经由你所在单位转交" in rendered.text
+    assert "经由你所在单位转交" in rendered.html
+    assert "你单位" not in rendered.text.replace("你所在单位", "")
+
+
+PARTY_LETTERS = [
+    NoticeKind.PRIOR_NOTICE,
+    NoticeKind.LISTING_DECISION,
+    NoticeKind.REJECTION,
+    NoticeKind.RED_AWARD,
+    NoticeKind.REMOVAL_NOTICE,
+    NoticeKind.REMOVAL_WINDOW,
+]
+
+
+@pytest.mark.parametrize("kind", PARTY_LETTERS)
+def test_one_form_of_address_and_closed_paragraphs(kind: NoticeKind) -> None:
+    text = render_notice(kind, SAMPLE_CONTEXTS[kind]).text
+    assert "你方" not in text
+    for line in text.splitlines():
+        if line.startswith("　　") and len(line) > 20 and not line.endswith("："):
+            assert line[-1] in "。；：）」”", (kind, line)
