@@ -100,6 +100,7 @@ def compose_sla_notices(
             context=context,
             key=NoticeKey(kind, department_scope(department.code), recipient.address, request.step),
             department_code=department.code,
+            listing_ids=tuple(a.listing_id for a in request.actions),
         )
 
 
