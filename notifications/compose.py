@@ -216,6 +216,9 @@ def _load(session: Session, listing_ids: list[int]) -> dict[int, _Row]:
             .outerjoin(unit, unit.c.id == col(Subject.unit_id))
             .join(Batch, col(Batch.id) == col(Listing.batch_id))
             .where(col(Listing.id).in_(chunk))
+            # the step moved these rows by UPDATE: never the session's stale copies (an upheld
+            # objection's letters stated no removal reason, read before the revocation)
+            .execution_options(populate_existing=True)
         )
         for found in session.execute(query):
             listing: Listing = found[0]
