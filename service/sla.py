@@ -8,9 +8,11 @@ from datetime import date
 from typing import Any
 
 from notifications.compose import Issuer
+from notifications.party_deadline_notices import party_notice_enqueuer
 from notifications.sla_notices import sla_notice_enqueuer
 from registry import db
 from registry.faults import BoundaryHook
+from registry.party_deadlines import sweep_party_deadlines
 from registry.reporting.sla import DepartmentSla, sla_report
 from registry.sla_sweep import Sweep, SweepResult, sweep_overdue
 from service.runtime import Runtime
@@ -40,8 +42,16 @@ def sweep_once(
     The boundaries sit around the commit, not inside the core sweep: the sweep is one
     transaction, so "before" and "after" its commit are the only crash points it has.
     """
+    sweep = sweep_of(runtime, actor=actor, source=source)
+    party_enqueue = party_notice_enqueuer(
+        catalogue=runtime.catalogue,
+        issuer=Issuer.from_settings(runtime.settings),
+        clock=runtime.clock,
+    )
     with db.session_scope(runtime.engine) as session:
-        result = sweep_overdue(session, sweep_of(runtime, actor=actor, source=source))
+        result = sweep_overdue(session, sweep)
+        # the party's objections and applications we owe an answer on, in the same transaction
+        result.party = sweep_party_deadlines(session, sweep, party_enqueue).as_dict()
         if on_boundary is not None:
             on_boundary("before-commit")
     if on_boundary is not None:
