@@ -3,7 +3,7 @@ tasks and `jointcredit sla report` call these."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -13,6 +13,7 @@ from notifications.sla_notices import sla_notice_enqueuer
 from registry import db
 from registry.faults import BoundaryHook
 from registry.party_deadlines import sweep_party_deadlines
+from registry.reporting.party_cases import PartyCaseFigures, party_case_figures
 from registry.reporting.sla import DepartmentSla, sla_report
 from registry.sla_sweep import Sweep, SweepResult, sweep_overdue
 from service.runtime import Runtime
@@ -65,11 +66,13 @@ class SlaFigures:
 
     today: date
     departments: list[DepartmentSla]
+    party_cases: list[PartyCaseFigures] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "today": self.today.isoformat(),
             "departments": [line.as_dict() for line in self.departments],
+            "party_cases": [line.as_dict() for line in self.party_cases],
         }
 
 
@@ -79,4 +82,5 @@ def sla_figures(runtime: Runtime) -> SlaFigures:
         lines = sla_report(
             session, catalogue=runtime.catalogue, calendar=runtime.calendar, today=today
         )
-    return SlaFigures(today, lines)
+        cases = party_case_figures(session, today=today)
+    return SlaFigures(today, lines, cases)

@@ -5,7 +5,7 @@ listing. The session database is shared, so assertions are about this test's cas
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import col
@@ -19,10 +19,11 @@ from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.models import AuditEvent, Notice, NoticeListing, Objection, RemovalApplication
 from registry.party_deadlines import PartySweepResult, sweep_party_deadlines
-from registry.removal import apply_for_removal, file_objection
+from registry.removal import apply_for_removal, decide_objection, file_objection
+from registry.reporting.party_cases import party_case_figures
 from registry.routing import Routing
 from registry.sla_sweep import Sweep
-from tests.factories.listings import clock_at, in_force, run
+from tests.factories.listings import REVIEWER, clock_at, in_force, run
 from tests.factories.routing import ISSUER
 
 
@@ -114,3 +115,35 @@ def test_an_overdue_objection_and_application_are_reminded_then_escalated_once_e
         ).scalars()
         assert sorted(audited) == ["objection.escalate", "objection.file", "objection.remind"]
         assert verify(session).ok
+
+
+def test_the_sla_figures_count_cases_received_answered_on_time_late_and_open_overdue(
+    engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
+) -> None:
+    _b, (first, second, third) = in_force(
+        engine, catalogue, clock, routing, published=date(2026, 10, 9), units=3
+    )
+    clock_at(clock, date(2026, 11, 2))
+    clock.advance(timedelta(minutes=17))  # the database is shared: count only this minute's
+    since = clock.now()
+    ids = [
+        run(engine, file_objection, listing, filed_by="当事人", reason="有误", routing=routing)
+        for listing in (first, second, third)
+    ]  # all due 2026-11-23
+    until = clock.now() + timedelta(seconds=1)
+    clock_at(clock, date(2026, 11, 23))  # the due date itself is on time
+    run(engine, decide_objection, ids[0], upheld=False, reviewer=REVIEWER, reason="证据充分",
+        routing=routing)  # fmt: skip
+    clock_at(clock, date(2026, 11, 24))
+    run(engine, decide_objection, ids[1], upheld=False, reviewer=REVIEWER, reason="证据充分",
+        routing=routing)  # fmt: skip
+    clock_at(clock, date(2026, 11, 25))
+    with session_scope(engine) as session:
+        figures = party_case_figures(session, today=clock.today(), since=since, until=until)
+    objections = next(f for f in figures if f.case == "objection")
+    assert (
+        objections.received,
+        objections.answered_on_time,
+        objections.answered_late,
+        objections.open_overdue,
+    ) == (3, 1, 1, 1)
