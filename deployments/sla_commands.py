@@ -60,7 +60,7 @@ def report(
         figures = sla_figures(runtime)
     today, lines = figures.today, figures.departments
     if output is ReportFormat.JSON:
-        emit_json({"today": today.isoformat(), "departments": [x.as_dict() for x in lines]})
+        emit_json(figures.as_dict())
         return
     if output is ReportFormat.CSV:
         sys.stdout.write(report_csv(lines))
@@ -79,6 +79,24 @@ def report(
     out.print(table)
     if not lines:
         err.print("[yellow]暂无部门事项（no department actions yet）[/]")
+    cases = Table(title="当事人异议与移出申请答复时限（party cases）")
+    for title in ("事项", "收到", "按时答复", "逾期答复", "未逾期待答复", "逾期未答复"):
+        cases.add_column(title, justify="right")
+    for case in figures.party_cases:
+        cases.add_row(
+            case.label,
+            *map(
+                str,
+                (
+                    case.received,
+                    case.answered_on_time,
+                    case.answered_late,
+                    case.open_on_time,
+                    case.open_overdue,
+                ),
+            ),
+        )
+    out.print(cases)
 
 
 @sla_app.command("sweep")

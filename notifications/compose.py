@@ -24,9 +24,11 @@ from sqlmodel import Session, col
 
 from memoranda.loader import Catalogue
 from memoranda.schema import Department, Measure, Memorandum, RuleSet
+from notifications.compose_replies import REPLY_KINDS, reply_context
 from notifications.contexts import (
     Contact,
     DepartmentDispatchContext,
+    DepartmentRestoreContext,
     DispatchEntry,
     DueDate,
     GroundLine,
@@ -43,6 +45,7 @@ from notifications.contexts import (
     RemovalNoticeContext,
     RemovalWindowContext,
     RepairTerms,
+    RestoreEntry,
     SubjectLine,
 )
 from notifications.outbox import (
@@ -60,7 +63,12 @@ from registry.models import Batch, DepartmentAction, Listing, Subject
 from registry.routing import NoticeEnqueuer, NoticeRequest, RoutedNoticeKind, digest_step
 from registry.settings import Settings
 from registry.sla import add_months
-from registry.vocabulary import REMOVAL_STATEMENT_UNKNOWN, NoticeKind, removal_statement
+from registry.vocabulary import (
+    REMOVAL_STATEMENT_UNKNOWN,
+    NoticeKind,
+    is_revocation,
+    removal_statement,
+)
 
 # Wording of the party's letters. One form of address per letter: the templates say 你单位 or
 # 你 (`party.kind`), so these sentences name no addressee of their own; each ends with 。
@@ -154,12 +162,26 @@ def compose(
         if request.kind is NoticeKind.LIFT_REQUEST:
             composed.drafts.append(_lift(session, request, rows, catalogue, issuer, letterhead))
             continue
+        if request.kind is NoticeKind.DEPARTMENT_RESTORE:
+            composed.drafts.append(_restore(session, request, rows, catalogue, issuer, letterhead))
+            continue
         (listing_id,) = request.listing_ids
         row = rows[listing_id]
         if not row.email:
             composed.unreachable.append((request.kind.value, listing_id))
             continue
-        context = _party_context(request, row, catalogue, issuer, letterhead)
+        if request.kind in REPLY_KINDS:
+            context = reply_context(
+                session,
+                request,
+                party=row.subject,
+                listing=row.listing,
+                rule_set=catalogue.rule_sets[row.listing["rule_set"]],
+                letterhead=letterhead,
+                contact=issuer.contact(),
+            )
+        else:
+            context = _party_context(request, row, catalogue, issuer, letterhead)
         kind = request.kind
         composed.drafts.append(
             NoticeDraft(
@@ -167,6 +189,7 @@ def compose(
                 recipient=Recipient(row.email, row.subject.name),
                 context=context,
                 key=NoticeKey.for_listing(kind, listing_id, row.email, request.step or ""),
+                listing_ids=(listing_id,),
             )
         )
     return composed
@@ -192,6 +215,9 @@ def _load(session: Session, listing_ids: list[int]) -> dict[int, _Row]:
             .outerjoin(unit, unit.c.id == col(Subject.unit_id))
             .join(Batch, col(Batch.id) == col(Listing.batch_id))
             .where(col(Listing.id).in_(chunk))
+            # the step moved these rows by UPDATE: never the session's stale copies (an upheld
+            # objection's letters stated no removal reason, read before the revocation)
+            .execution_options(populate_existing=True)
         )
         for found in session.execute(query):
             listing: Listing = found[0]
@@ -340,6 +366,7 @@ def _party_context(
             decision_number=decision_number,
             reason=request.reason or REMOVAL_STATEMENT_UNKNOWN,
             removed_on=_removed_on(row, today),
+            revoked=is_revocation(listing.get("removal_reason")),
             contact=contact,
         )
     if request.kind is NoticeKind.RED_AWARD:
@@ -436,6 +463,7 @@ class _Digest:
             context=context,
             key=NoticeKey(kind, scope, mailbox, request.step or digest_step(request.listing_ids)),
             department_code=self.department.code,
+            listing_ids=tuple(request.listing_ids),
         )
 
 
@@ -518,10 +546,57 @@ def _lift(
             for row in digest.rows
         ],
         confirm_due=DueDate(due=due[0] or letterhead.issued_on, provisional=due[1]),
+        revoked=all(is_revocation(row.listing.get("removal_reason")) for row in digest.rows),
         contact=issuer.contact(),
     )
     scope = f"lift:{digest.memorandum.id}"
     return digest.draft(session, NoticeKind.LIFT_REQUEST, scope, request, context)
+
+
+def _restore(
+    session: Session,
+    request: NoticeRequest,
+    rows: dict[int, _Row],
+    catalogue: Catalogue,
+    issuer: Issuer,
+    letterhead: Letterhead,
+) -> NoticeDraft:
+    """恢复联合惩戒函: listings restored after a fraudulent early removal, whose measures this
+    department had lifted, to be applied again by the restored actions' due dates."""
+    digest = _Digest.of(request, rows, catalogue)
+    due = digest.due(
+        session,
+        col(DepartmentAction.ack_due),
+        col(DepartmentAction.ack_provisional),
+        col(DepartmentAction.feedback_due),
+        col(DepartmentAction.feedback_provisional),
+    )
+    context = DepartmentRestoreContext(
+        letterhead=letterhead,
+        department=digest.department.name,
+        list_name=digest.list_name,
+        list_type=digest.memorandum.list_type,
+        memorandum=digest.memorandum_ref,
+        measures=digest.measures,
+        other_measures_in=digest.other_measures_in,
+        term_word=digest.rule_set.term_word,
+        entries=[
+            RestoreEntry(
+                listing_reference=row.reference,
+                decision_number=row.listing.get("decision_number") or "—",
+                subject=row.subject,
+                reason=request.reason or "提前移出系以不正当手段取得",
+                restored_on=letterhead.issued_on,
+                expires_on=row.listing["expires_on"] or letterhead.issued_on,
+            )
+            for row in digest.rows
+        ],
+        ack_due=DueDate(due=due[0], provisional=due[1]),
+        feedback_due=DueDate(due=due[2], provisional=due[3]),
+        contact=issuer.contact(),
+    )
+    scope = f"restore:{digest.memorandum.id}"
+    return digest.draft(session, NoticeKind.DEPARTMENT_RESTORE, scope, request, context)
 
 
 def _removed_on(row: _Row, today: date) -> date:

@@ -253,6 +253,7 @@ class RemovalNoticeContext(NoticeContext):
     reason: str
     removed_on: date
     measures_lifted: list[MeasureLine] = []
+    revoked: bool = False  # an upheld objection: 撤销列入, the listing was wrong from the start
     contact: Contact
 
 
@@ -289,6 +290,124 @@ class LiftRequestContext(NoticeContext):
     other_measures_in: str | None = None
     entries: list[LiftEntry] = Field(min_length=1)
     confirm_due: DueDate
+    revoked: bool = False  # every entry's listing was revoked (upheld objection): 撤销列入
+    contact: Contact
+
+
+class Remedies(Frozen):
+    """The party's remedies against a decision (救济途径), each with its window from receipt.
+
+    60 days: 《中华人民共和国行政复议法》（2023年修订）第二十条第一款 (自知道或者应当知道该行政行为
+    之日起六十日内); 6 months: 《中华人民共和国行政诉讼法》第四十六条第一款 (自知道或者应当知道作出
+    行政行为之日起六个月内). A letter served is when the party knows, so both run from receipt.
+    """
+
+    review_body: str  # 行政复议机关 (the government at the same level, our default wording)
+    review_days: Annotated[int, Field(ge=1)] = 60
+    review_basis: str = "《中华人民共和国行政复议法》第二十条"
+    litigation_months: Annotated[int, Field(ge=1)] = 6
+    litigation_basis: str = "《中华人民共和国行政诉讼法》第四十六条"
+
+
+class ObjectionReplyContext(NoticeContext):
+    """异议答复书: a dismissed objection answered in writing, with the reason and remedies."""
+
+    party: SubjectLine
+    list_name: str
+    decision_number: str
+    objection_filed_on: date
+    objection_reason: str
+    finding: str
+    reason: str
+    remedies: Remedies
+    contact: Contact
+
+
+class RemovalRefusalContext(NoticeContext):
+    """不予移出决定书: a refused removal (credit-repair) application, with reason and remedies."""
+
+    party: SubjectLine
+    list_name: str
+    decision_number: str
+    applied_on: date
+    early: bool  # 提前移出（信用修复） under the current rule, else the legacy application
+    reason: str
+    expires_on: date
+    remedies: Remedies
+    contact: Contact
+
+
+class RestoreNoticeContext(NoticeContext):
+    """恢复列入告知书: an early removal obtained by fraud is undone; the original term stands."""
+
+    party: SubjectLine
+    list_name: str
+    list_type: ListType = "black"
+    decision_number: str
+    removed_on: date | None = None
+    reason: str
+    restored_on: date
+    expires_on: date
+    remedies: Remedies
+    contact: Contact
+
+
+class RestoreEntry(Frozen):
+    """One restored listing in a 恢复联合惩戒函."""
+
+    listing_reference: str
+    decision_number: str
+    subject: SubjectLine
+    reason: str
+    restored_on: date
+    expires_on: date
+
+
+class DepartmentRestoreContext(NoticeContext):
+    """恢复联合惩戒函: the department lifted its measures; it applies them again and answers."""
+
+    department: str
+    list_name: str
+    list_type: ListType = "black"
+    memorandum: MemorandumRef
+    measures: list[MeasureLine] = []
+    other_measures_in: str | None = None
+    term_word: str = "公示期限"
+    entries: list[RestoreEntry] = Field(min_length=1)
+    ack_due: DueDate
+    feedback_due: DueDate
+    contact: Contact
+
+
+class PartyCaseItem(Frozen):
+    """One objection or removal application the authority has not answered by its due date."""
+
+    case: Literal["objection", "removal_application"]
+    case_id: Annotated[int, Field(ge=1)]
+    listing_reference: str
+    subject_name: str
+    filed_on: date
+    due: DueDate
+    overdue_wd: Annotated[int, Field(ge=1)]
+
+
+class PartyDeadlineReminderContext(NoticeContext):
+    """催办 to our own office: a party's objection or application waits past its answer date."""
+
+    office: str
+    items: list[PartyCaseItem] = Field(min_length=1)
+    escalate_after_wd: Annotated[int, Field(ge=1)]
+    supervising_office: str
+    contact: Contact
+
+
+class PartyDeadlineEscalationContext(NoticeContext):
+    """督办 to the supervising office: still unanswered after the reminder."""
+
+    office: str
+    handling_office: str
+    items: list[PartyCaseItem] = Field(min_length=1)
+    reminder_sent_on: date
     contact: Contact
 
 

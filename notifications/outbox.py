@@ -49,7 +49,14 @@ from registry.db import in_list_chunks
 from registry.errors import JointcreditError, NotFound
 from registry.free_text import clean_single_line
 from registry.installation import installation_token
-from registry.models import AttemptOutcome, ContactFlag, Notice, NoticeAttempt, NoticeState
+from registry.models import (
+    AttemptOutcome,
+    ContactFlag,
+    Notice,
+    NoticeAttempt,
+    NoticeListing,
+    NoticeState,
+)
 from registry.vocabulary import NOTICE_KIND_LABELS, NoticeKind
 
 KEY_MAX = 200
@@ -60,6 +67,7 @@ DEFAULT_MAX_ATTEMPTS = 8
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 
 NOTICE = cast(sa.Table, sa.inspect(Notice).local_table)
+NOTICE_LISTING = cast(sa.Table, sa.inspect(NoticeListing).local_table)
 ATTEMPT = cast(sa.Table, sa.inspect(NoticeAttempt).local_table)
 FLAG = cast(sa.Table, sa.inspect(ContactFlag).local_table)
 
@@ -149,6 +157,9 @@ class NoticeDraft:
     context: NoticeContext
     key: NoticeKey
     department_code: str | None = None
+    listing_ids: tuple[int, ...] = ()
+    """Every listing the letter names (a digest several, a party's letter one): written to
+    `notice_listing` with the notice, so a listing finds every letter about it."""
 
 
 @dataclass(frozen=True)
@@ -200,9 +211,27 @@ def enqueue_notices(
     rows = [_row(draft, now, message_id_domain, installation) for draft in fresh]
     new_ids: list[int] = []
     if rows:
-        insert = _insert_ignoring_duplicates(session).returning(NOTICE.c.id)
-        new_ids = sorted(session.execute(insert, rows).scalars().all())
+        insert = _insert_ignoring_duplicates(session).returning(
+            NOTICE.c.id, NOTICE.c.idempotency_key
+        )
+        inserted = {str(key): int(i) for i, key in session.execute(insert, rows)}
+        new_ids = sorted(inserted.values())
+        _link_listings(session, inserted, by_key)
     return EnqueueResult(new_ids=new_ids, already_queued=len(drafts) - len(new_ids))
+
+
+def _link_listings(
+    session: Session, inserted: dict[str, int], by_key: dict[str, NoticeDraft]
+) -> None:
+    """One `notice_listing` row per listing each newly inserted letter names (one statement);
+    a key that was already queued inserted nothing, so it links nothing twice."""
+    links = [
+        {"notice_id": notice_id, "listing_id": listing_id}
+        for key, notice_id in inserted.items()
+        for listing_id in sorted(set(by_key[key].listing_ids))
+    ]
+    if links:
+        session.execute(sa.insert(NOTICE_LISTING), links)
 
 
 def _existing_keys(session: Session, keys: list[str]) -> set[str]:

@@ -23,18 +23,24 @@ from pydantic import BaseModel
 
 from notifications.contexts import (
     DepartmentDispatchContext,
+    DepartmentRestoreContext,
     DueDate,
     EscalationContext,
     LiftRequestContext,
     ListingDecisionContext,
     MonthlyReportContext,
     NoticeContext,
+    ObjectionReplyContext,
+    PartyDeadlineEscalationContext,
+    PartyDeadlineReminderContext,
     PriorNoticeContext,
     RedAwardContext,
     RejectionContext,
     ReminderContext,
     RemovalNoticeContext,
+    RemovalRefusalContext,
     RemovalWindowContext,
+    RestoreNoticeContext,
 )
 from registry.errors import JointcreditError
 from registry.free_text import unmasked_resident_id
@@ -55,6 +61,12 @@ _CONTEXT_MODELS: dict[NoticeKind, type[NoticeContext]] = {
     NoticeKind.LIFT_REQUEST: LiftRequestContext,
     NoticeKind.RED_AWARD: RedAwardContext,
     NoticeKind.MONTHLY_REPORT: MonthlyReportContext,
+    NoticeKind.OBJECTION_REPLY: ObjectionReplyContext,
+    NoticeKind.REMOVAL_REFUSAL: RemovalRefusalContext,
+    NoticeKind.RESTORE_NOTICE: RestoreNoticeContext,
+    NoticeKind.DEPARTMENT_RESTORE: DepartmentRestoreContext,
+    NoticeKind.PARTY_DEADLINE_REMINDER: PartyDeadlineReminderContext,
+    NoticeKind.PARTY_DEADLINE_ESCALATION: PartyDeadlineEscalationContext,
 }
 
 

@@ -50,7 +50,7 @@ def compose_sla_notices(
     so the caller holds one letter at a time, not the whole sweep's."""
     if not requests:
         return
-    listings = _listing_lines(session, sorted({a.listing_id for r in requests for a in r.actions}))
+    listings = listing_lines(session, sorted({a.listing_id for r in requests for a in r.actions}))
     letterhead = Letterhead(issuer=issuer.name, issued_on=today)
     office = catalogue.supervising_office
     # A digest lists hundreds of actions that share a few due dates: one DueDate per date.
@@ -100,10 +100,11 @@ def compose_sla_notices(
             context=context,
             key=NoticeKey(kind, department_scope(department.code), recipient.address, request.step),
             department_code=department.code,
+            listing_ids=tuple(a.listing_id for a in request.actions),
         )
 
 
-def _listing_lines(session: Session, listing_ids: list[int]) -> dict[int, tuple[str, str]]:
+def listing_lines(session: Session, listing_ids: list[int]) -> dict[int, tuple[str, str]]:
     """Listing id → (reference as the dispatch letter gave it, subject name)."""
     lines: dict[int, tuple[str, str]] = {}
     for chunk in in_list_chunks(listing_ids):

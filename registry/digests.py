@@ -1,4 +1,9 @@
-"""Which department digests (推送函) concern which listings.
+"""Which letters name which listings.
+
+Since migration 0006 every letter is linked at enqueue to each listing it names
+(`notice_listing`, written by `notifications.outbox.enqueue_notices`): a party's letter, a
+推送函, a 解除函, a 催办函, a restore letter. `letters_naming` reads those links. Digests queued
+before the links existed are found as they always were, below — only those with no link rows:
 
 A 推送函 goes to one department for one batch and names the listings of one dispatch under one
 memorandum; a batch with black and red listings gets a black digest and a red one for a
@@ -21,11 +26,12 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from registry.db import in_list_chunks
-from registry.models import DepartmentAction, Listing, Notice
+from registry.models import DepartmentAction, Listing, Notice, NoticeListing
 
 _ACTION = cast(sa.Table, sa.inspect(DepartmentAction).local_table)
 _LISTING = cast(sa.Table, sa.inspect(Listing).local_table)
 _NOTICE = cast(sa.Table, sa.inspect(Notice).local_table)
+_NOTICE_LISTING = cast(sa.Table, sa.inspect(NoticeListing).local_table)
 
 Group = tuple[int, str, str, datetime]
 """Actions dispatched together: batch, department, memorandum, dispatch time."""
@@ -52,8 +58,25 @@ def restore_step_prefix(listing_id: int) -> str:
     return f"restore-{listing_id}-"
 
 
+def letters_naming(session: Session, listing_ids: Iterable[int]) -> list[int]:
+    """Ids of every letter that names any of `listing_ids`: linked ones, and the batch-wide
+    digests queued before letters were linked (`digests_covering`)."""
+    wanted = sorted(set(listing_ids))
+    found: set[int] = set()
+    for chunk in in_list_chunks(wanted):
+        found.update(
+            session.execute(
+                sa.select(_NOTICE_LISTING.c.notice_id).where(
+                    _NOTICE_LISTING.c.listing_id.in_(chunk)
+                )
+            ).scalars()
+        )
+    return sorted(found | set(digests_covering(session, wanted)))
+
+
 def digests_covering(session: Session, listing_ids: Iterable[int]) -> list[int]:
-    """Ids of the batch-wide notices (推送函) that name any of `listing_ids`."""
+    """Ids of the batch-wide notices (推送函) queued before `notice_listing` existed that name
+    any of `listing_ids` (a linked notice is found by its links, never by this guess)."""
     wanted = sorted(set(listing_ids))
     own: list[tuple[int, Group]] = []
     for chunk in in_list_chunks(wanted):
@@ -76,6 +99,7 @@ def digests_covering(session: Session, listing_ids: Iterable[int]) -> list[int]:
             _NOTICE.c.listing_id.is_(None),
             _NOTICE.c.batch_id.in_(batches),
             _NOTICE.c.department_code.in_(departments),
+            ~sa.exists().where(_NOTICE_LISTING.c.notice_id == _NOTICE.c.id),
         )
     )
     for notice_id, batch, department, key in rows:

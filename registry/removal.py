@@ -9,6 +9,10 @@ nobody applied for waits for an operator (our default). Early removal (credit re
 months published and a public credit commitment; one obtained by fraud is restored with its
 original expiry. An upheld objection (异议) revokes the listing as wrongly made.
 
+Every answer is in writing (issue 14 item 3): a dismissed objection gets an 异议答复书 and a
+refused application a 不予移出决定书, both with the reason and the party's remedies; a fraud
+restore tells the party (恢复列入告知书) and sends each department a 恢复联合惩戒函.
+
 Over 500 lines because every way out shares the one ending (removal notice, lift requests,
 actions moved to `lift_requested`); split by way out, each part would import that ending back.
 """
@@ -430,6 +434,10 @@ def decide_removal(
 ) -> StepResult:
     """An operator's decision on listings in removal review (expired legacy, or applied)."""
     reviewer, reason = clean_single_line(reviewer), clean_free_text(reason)
+    if not approve and not (reason or "").strip():  # the refusal is a reasoned written decision
+        raise RemovalRefused(
+            "不予移出须说明理由（a refusal needs a reason）", listing_ids=list(listing_ids)
+        )
     listings = [_listing(session, i) for i in listing_ids]
     waiting = [listing.id for listing in listings if listing.state != S.REMOVAL_REVIEW.value]
     if waiting:
@@ -457,6 +465,19 @@ def decide_removal(
         )
         .returning(col(RemovalApplication.id), col(RemovalApplication.listing_id))
     ).all()
+    if not approve:  # every refused application is answered in writing, with remedies
+        batches = {int(listing.id or 0): listing.batch_id for listing in listings}
+        result.notices += [
+            NoticeRequest(
+                NoticeKind.REMOVAL_REFUSAL,
+                batches[listing_id],
+                (listing_id,),
+                reason=reason,
+                step=f"application-{application_id}",
+                case_id=application_id,
+            )
+            for application_id, listing_id in decided
+        ]
     for application_id, listing_id in decided:
         _record(
             session,
@@ -521,16 +542,22 @@ def restore_after_fraud(
     _action_events(session, decider, reapplied, "action.redispatch", ActionState.DISPATCHED)
     batch_id = _listing(session, listing_id).batch_id
     result.actions_created = len(reapplied)
+    step = f"restore-{listing_id}-{today.isoformat()}"
+    # The party is told why and until when (恢复列入告知书); each department that had lifted its
+    # measures gets a restore letter (恢复联合惩戒函), not a copy of the original 推送函.
     result.notices = [
+        NoticeRequest(NoticeKind.RESTORE_NOTICE, batch_id, (listing_id,), reason=reason, step=step)
+    ] + [
         NoticeRequest(
-            NoticeKind.DEPARTMENT_DISPATCH,
-            batch_id,
+            NoticeKind.DEPARTMENT_RESTORE,
+            None,
             (listing_id,),
             department=department,
             memorandum=memorandum,
-            step=f"restore-{listing_id}-{today.isoformat()}",
+            reason=reason,
+            step=step,
         )
-        for _, _, department, memorandum in reapplied
+        for department, memorandum in sorted({(d, m) for _, _, d, m in reapplied})
     ]
     return routing.finish(session, result)
 
@@ -628,6 +655,17 @@ def decide_objection(
                     NoticeKind.REJECTION, listing.batch_id, (listing.id or 0,), reason=reason
                 )
             )
+    else:  # 异议不成立: answered in writing with the reason and the party's remedies
+        result.notices.append(
+            NoticeRequest(
+                NoticeKind.OBJECTION_REPLY,
+                _listing(session, objection.listing_id).batch_id,
+                (objection.listing_id,),
+                reason=reason,
+                step=f"objection-{objection_id}",
+                case_id=objection_id,
+            )
+        )
     outcome = "upheld" if upheld else "dismissed"
     changed = session.execute(
         sa.update(Objection)

@@ -54,6 +54,10 @@ RoutedNoticeKind = Literal[
     NoticeKind.REMOVAL_NOTICE,
     NoticeKind.REMOVAL_WINDOW,
     NoticeKind.LIFT_REQUEST,
+    NoticeKind.OBJECTION_REPLY,
+    NoticeKind.REMOVAL_REFUSAL,
+    NoticeKind.RESTORE_NOTICE,
+    NoticeKind.DEPARTMENT_RESTORE,
 ]
 """The notices routing and removal cause (`notifications.compose` fills each one)."""
 
@@ -69,6 +73,7 @@ class NoticeRequest:
     memorandum: str | None = None
     reason: str | None = None
     step: str | None = None
+    case_id: int | None = None  # the objection or removal application a reply answers
 
 
 @dataclass

@@ -207,9 +207,12 @@ class SweepResult:
     notices: list[SlaNoticeRequest] = field(default_factory=list)
     notices_queued: int = 0
     unknown_departments: dict[str, int] = field(default_factory=dict)
+    party: dict[str, int] = field(default_factory=dict)
+    """The party-deadline sweep of the same transaction (`registry.party_deadlines`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            **self.party,
             "today": self.today.isoformat(),
             "working_day": self.working_day,
             "reminded": len(self.reminded),

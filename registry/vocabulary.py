@@ -34,6 +34,12 @@ class NoticeKind(StrEnum):
     LIFT_REQUEST = "lift_request"  # 解除函 to departments: lift measures and confirm
     RED_AWARD = "red_award"  # 红名单 award notice to the party
     MONTHLY_REPORT = "monthly_report"  # monthly typical-case report mail to leadership
+    OBJECTION_REPLY = "objection_reply"  # 异议答复书: a dismissed objection, with reasons
+    REMOVAL_REFUSAL = "removal_refusal"  # 不予移出决定书: a refused removal application
+    RESTORE_NOTICE = "restore_notice"  # 恢复列入告知书: an early removal undone for fraud
+    DEPARTMENT_RESTORE = "department_restore"  # 恢复联合惩戒函: re-apply lifted measures
+    PARTY_DEADLINE_REMINDER = "party_deadline_reminder"  # 催办: an objection/application overdue
+    PARTY_DEADLINE_ESCALATION = "party_deadline_escalation"  # 督办 of the same, to the office
 
 
 class RemovalReason(StrEnum):
@@ -111,6 +117,12 @@ NOTICE_KIND_LABELS: dict[str, str] = {
     NoticeKind.LIFT_REQUEST: "解除函",
     NoticeKind.RED_AWARD: "红名单告知",
     NoticeKind.MONTHLY_REPORT: "月报",
+    NoticeKind.OBJECTION_REPLY: "异议答复书",
+    NoticeKind.REMOVAL_REFUSAL: "不予移出决定书",
+    NoticeKind.RESTORE_NOTICE: "恢复列入告知书",
+    NoticeKind.DEPARTMENT_RESTORE: "恢复联合惩戒函",
+    NoticeKind.PARTY_DEADLINE_REMINDER: "当事人事项催办",
+    NoticeKind.PARTY_DEADLINE_ESCALATION: "当事人事项督办",
 }
 AUDIT_ACTION_LABELS: dict[str, str] = {
     "listing.notify": "送达告知书",
@@ -130,6 +142,10 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "commitment.record": "登记信用承诺",
     "action.lift_request": "请求解除措施",
     "action.redispatch": "恢复后重新推送",
+    "objection.remind": "异议逾期催办",
+    "objection.escalate": "异议逾期督办",
+    "removal_application.remind": "移出申请逾期催办",
+    "removal_application.escalate": "移出申请逾期督办",
     "report.monthly_mail": "报送月报",
     "audit.anchor_accept": "接受当前审计链头为锚点",
 }
@@ -180,6 +196,12 @@ CASE_STATE_LABELS: dict[str, str] = {
     "dismissed": "不成立",
     "withdrawn": "已撤回",
 }
+
+
+def is_revocation(reason: str | None) -> bool:
+    """An upheld objection: the listing was wrong from the start, so letters say 撤销列入
+    (the decision is undone), never 移出名单 (a valid listing ending)."""
+    return reason == RemovalReason.REVOKED
 
 
 def removal_statement(reason: str | None) -> str:

@@ -23,7 +23,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from registry.digests import digests_covering
+from registry.digests import letters_naming
 from registry.free_text import mask_resident_ids
 from registry.models import (
     AuditEvent,
@@ -245,10 +245,11 @@ def action_lines(session: Session, condition: sa.ColumnElement[bool]) -> list[Ac
 
 
 def notice_lines(session: Session, listing_ids: Sequence[int]) -> list[NoticeLine]:
-    """The listings' own notices and the batch-wide 推送函 that name them, oldest first —
-    not every letter of their batches (`registry.digests`: a black listing's view shows no
-    red-list letter, and no letter to a department it was not sent to)."""
-    digests = digests_covering(session, listing_ids)
+    """Every letter that names the listings — their own, and the digests (推送函, 解除函, 催办函,
+    恢复联合惩戒函) naming them — oldest first; not every letter of their batches
+    (`registry.digests`: a black listing's view shows no red-list letter, and no letter to a
+    department it was not sent to)."""
+    digests = letters_naming(session, listing_ids)
     rows = session.execute(
         sa.select(*NOTICE_COLUMNS)
         .where(sa.or_(NOTICE.c.listing_id.in_(list(listing_ids)), NOTICE.c.id.in_(digests)))

@@ -13,6 +13,7 @@ from datetime import date
 from notifications.contexts import (
     Contact,
     DepartmentDispatchContext,
+    DepartmentRestoreContext,
     DispatchEntry,
     DueDate,
     EscalationContext,
@@ -26,14 +27,22 @@ from notifications.contexts import (
     MemorandumRef,
     MonthlyReportContext,
     NoticeContext,
+    ObjectionReplyContext,
     OverdueItem,
+    PartyCaseItem,
+    PartyDeadlineEscalationContext,
+    PartyDeadlineReminderContext,
     PriorNoticeContext,
     RedAwardContext,
     RejectionContext,
+    Remedies,
     ReminderContext,
     RemovalNoticeContext,
+    RemovalRefusalContext,
     RemovalWindowContext,
     RepairTerms,
+    RestoreEntry,
+    RestoreNoticeContext,
     SlaRow,
     SubjectLine,
 )
@@ -335,6 +344,115 @@ MONTHLY_REPORT = MonthlyReportContext(
     contact=CONTACT,
 )
 
+REMEDIES = Remedies(review_body="有管辖权的行政复议机关")
+
+OBJECTION_REPLY = ObjectionReplyContext(
+    letterhead=Letterhead(
+        issuer=ISSUER, reference="川应急异复〔2026〕3号", issued_on=date(2026, 11, 20)
+    ),
+    party=CHEMICAL_UNIT,
+    list_name=BLACK_LIST,
+    decision_number="川应急信决〔2026〕70号",
+    objection_filed_on=date(2026, 11, 2),
+    objection_reason="事故发生后已于当日电话报告，不属于瞒报。",
+    finding="你方提出的异议理由不成立，本机关不予支持",
+    reason="经调取值班记录和通话记录，事故发生当日未接到你单位报告；\n你单位于事故发生后第四日方才书面报告。",
+    remedies=REMEDIES,
+    contact=CONTACT,
+)
+
+REMOVAL_REFUSAL = RemovalRefusalContext(
+    letterhead=Letterhead(
+        issuer=ISSUER, reference="川应急信移〔2027〕2号", issued_on=date(2027, 2, 3)
+    ),
+    party=CHEMICAL_UNIT,
+    list_name=BLACK_LIST,
+    decision_number="川应急信决〔2026〕70号",
+    applied_on=date(2027, 1, 12),
+    early=True,
+    reason="所附整改验收材料未经验收部门盖章确认，不能证明已纠正失信行为。",
+    expires_on=date(2029, 12, 10),
+    remedies=REMEDIES,
+    contact=CONTACT,
+)
+
+RESTORE_NOTICE = RestoreNoticeContext(
+    letterhead=Letterhead(
+        issuer=ISSUER, reference="川应急信复〔2027〕1号", issued_on=date(2027, 3, 1)
+    ),
+    party=CHEMICAL_UNIT,
+    list_name=BLACK_LIST,
+    decision_number="川应急信决〔2026〕70号",
+    removed_on=date(2027, 1, 20),
+    reason="所附整改验收报告系伪造，验收单位出具书面说明予以否认。",
+    restored_on=date(2027, 3, 1),
+    expires_on=date(2029, 12, 10),
+    remedies=REMEDIES,
+    contact=CONTACT,
+)
+
+DEPARTMENT_RESTORE = DepartmentRestoreContext(
+    letterhead=Letterhead(
+        issuer=ISSUER, reference="川应急信函〔2027〕8号", issued_on=date(2027, 3, 1)
+    ),
+    department="四川省发展和改革委员会",
+    list_name=BLACK_LIST,
+    memorandum=MEMORANDUM,
+    measures=[PROJECT_APPROVAL],
+    entries=[
+        RestoreEntry(
+            listing_reference="SC-2026-012-118",
+            decision_number="川应急信决〔2026〕70号",
+            subject=CHEMICAL_UNIT,
+            reason="所附整改验收报告系伪造",
+            restored_on=date(2027, 3, 1),
+            expires_on=date(2029, 12, 10),
+        )
+    ],
+    ack_due=DueDate(due=date(2027, 3, 8)),
+    feedback_due=DueDate(due=date(2027, 3, 29)),
+    contact=CONTACT,
+)
+
+PARTY_CASES = [
+    PartyCaseItem(
+        case="objection",
+        case_id=7,
+        listing_reference="SC-2026-012-118",
+        subject_name=CHEMICAL_UNIT.name,
+        filed_on=date(2026, 11, 2),
+        due=DueDate(due=date(2026, 11, 23)),
+        overdue_wd=3,
+    ),
+    PartyCaseItem(
+        case="removal_application",
+        case_id=2,
+        listing_reference="SC-2023-031-004",
+        subject_name=EXPIRED_UNIT.name,
+        filed_on=date(2026, 10, 12),
+        due=DueDate(due=date(2026, 11, 9)),
+        overdue_wd=13,
+    ),
+]
+
+PARTY_DEADLINE_REMINDER = PartyDeadlineReminderContext(
+    letterhead=Letterhead(issuer=ISSUER, issued_on=date(2026, 11, 26)),
+    office="四川省应急管理厅信用管理处",
+    items=PARTY_CASES,
+    escalate_after_wd=3,
+    supervising_office="四川省应急管理厅办公室（督查室）",
+    contact=CONTACT,
+)
+
+PARTY_DEADLINE_ESCALATION = PartyDeadlineEscalationContext(
+    letterhead=Letterhead(issuer=ISSUER, issued_on=date(2026, 12, 1)),
+    office="四川省应急管理厅办公室（督查室）",
+    handling_office="四川省应急管理厅信用管理处",
+    items=PARTY_CASES,
+    reminder_sent_on=date(2026, 11, 26),
+    contact=CONTACT,
+)
+
 SAMPLE_CONTEXTS: dict[NoticeKind, NoticeContext] = {
     NoticeKind.PRIOR_NOTICE: PRIOR_NOTICE,
     NoticeKind.LISTING_DECISION: LISTING_DECISION,
@@ -347,4 +465,10 @@ SAMPLE_CONTEXTS: dict[NoticeKind, NoticeContext] = {
     NoticeKind.LIFT_REQUEST: LIFT_REQUEST,
     NoticeKind.RED_AWARD: RED_AWARD,
     NoticeKind.MONTHLY_REPORT: MONTHLY_REPORT,
+    NoticeKind.OBJECTION_REPLY: OBJECTION_REPLY,
+    NoticeKind.REMOVAL_REFUSAL: REMOVAL_REFUSAL,
+    NoticeKind.RESTORE_NOTICE: RESTORE_NOTICE,
+    NoticeKind.DEPARTMENT_RESTORE: DEPARTMENT_RESTORE,
+    NoticeKind.PARTY_DEADLINE_REMINDER: PARTY_DEADLINE_REMINDER,
+    NoticeKind.PARTY_DEADLINE_ESCALATION: PARTY_DEADLINE_ESCALATION,
 }

@@ -11,7 +11,7 @@ from sqlmodel import col
 from notifications.outbox import NoticeDraft, NoticeKey, Recipient, enqueue_notices
 from registry.clock import Clock
 from registry.db import session_scope
-from registry.models import ContactFlag, Notice, NoticeAttempt
+from registry.models import ContactFlag, Notice, NoticeAttempt, NoticeListing
 from registry.repository import add_batch
 from registry.vocabulary import NoticeKind
 from tests.factories.notices import SAMPLE_CONTEXTS
@@ -20,7 +20,7 @@ from tests.factories.notices import SAMPLE_CONTEXTS
 def empty_outbox(engine: sa.Engine) -> None:
     """Delivery tests drain the whole queue, so each starts from an empty one."""
     with engine.begin() as connection:
-        for table in (NoticeAttempt, ContactFlag, Notice):
+        for table in (NoticeAttempt, ContactFlag, NoticeListing, Notice):
             connection.execute(sa.delete(table))
 
 
