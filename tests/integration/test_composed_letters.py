@@ -120,6 +120,7 @@ def test_a_2023_legacy_decision_is_told_about_order_58_not_the_2026_measure(
             session, catalogue, rule_set="saws-2017-sanction", decision_date=date(2023, 3, 1)
         )
     _, text, html = _letter(engine, catalogue, NoticeKind.LISTING_DECISION, legacy)
+    assert "（安监总办〔2017〕49号 第二条第（一）项）" in text  # a ground names its instrument
     for body in (text, html):
         assert "令第58号" in body
         assert "令第36号" not in body
