@@ -14,8 +14,12 @@ a joint-sanction target (第（六）项). So a subject is barred from a red lis
   bars a 3-year look-back, removed four years ago does not.
 
 A black listing refused (不予列入) or revoked after an upheld objection (撤销列入) was never a
-sanction and bars nothing. Only the subject's own listings count: a person's red listing is
-barred by that person's black listings, a unit's by the unit's.
+sanction and bars nothing. A person's red listing is barred by that person's black listings. A
+unit's is barred by its own and by those of the persons linked to it (`subject.unit_id`):
+133号 第二条第（二）项 asks that "生产经营单位及其主要负责人、分管安全负责人3年内无安全生产失信行为"
+[S: mem.gov.cn t20171207_245787]. The registry does not record a person's post, so every person
+linked to the unit counts (our reading [D], the cautious side: a reward is refused for review
+rather than given; the reason names the person so the operator can check the post).
 
 One query per chunk of subjects (set-based), used by intake (quarantine), by the red
 confirmation (a black listing imported after the red one) and by screening.
@@ -33,7 +37,7 @@ from sqlmodel import Session, col
 from memoranda.schema import RuleSet
 from registry.clock import business_date
 from registry.db import in_list_chunks
-from registry.models import Batch, Listing, ListType
+from registry.models import Batch, Listing, ListType, Subject, SubjectKind
 from registry.models import ListingState as S
 from registry.references import listing_reference
 from registry.sla import add_months
@@ -60,6 +64,7 @@ class RedBar:
     state: str
     decision_date: date | None  # the penalty decision (处罚决定日期)
     last_live_on: date | None  # the day it left the list (removed), None while live
+    person: str | None = None  # the unit's person whose listing it is; None: the subject's own
 
     @property
     def live(self) -> bool:
@@ -81,15 +86,28 @@ class RedBar:
             f"黑名单 {self.reference}（{label(LISTING_STATE_LABELS, self.state)}，"
             f"处罚决定日期 {decided}）"
         )
+        if self.person is not None:
+            # 安监总办〔2017〕133号 第二条第（二）项: the unit and its 主要负责人、分管安全负责人
+            whose = f"该单位人员 {self.person} 的{listed}"
+            when = "尚在名单中" if self.live else f"于 {self._removed()} 移出"
+            return (
+                f"不得列入红名单：{whose}{when}，守信联合激励须生产经营单位及其主要负责人、"
+                "分管安全负责人3年内无安全生产失信行为"
+                "（安监总办〔2017〕133号第二条第（二）项），请核实该人员职务"
+            )
         if self.live:
             return f"不得列入红名单：该主体有{listed}，不得同时受联合惩戒和联合激励"
-        removed = self.last_live_on.isoformat() if self.last_live_on else "未载明"
         return (
-            f"不得列入红名单：该主体的{listed}于 {removed} 移出，"
+            f"不得列入红名单：该主体的{listed}于 {self._removed()} 移出，"
             f"守信联合激励须{_period(lookback_months)}内无失信行为和安全生产行政处罚"
         )
 
+    def _removed(self) -> str:
+        return self.last_live_on.isoformat() if self.last_live_on else "未载明"
+
     def reason_en(self) -> str:
+        if self.person is not None:
+            return f"barred from the red list: black listing {self.reference} of a unit's person"
         if self.live:
             return f"barred from the red list: black listing {self.reference} is {self.state}"
         return f"barred from the red list: black listing {self.reference} inside the look-back"
@@ -116,35 +134,53 @@ def red_bars(
     wanted = sorted(set(subject_ids))
     bars: dict[int, list[RedBar]] = {}
     for chunk in in_list_chunks(wanted):
+        asked = set(chunk)
         rows = session.execute(
             sa.select(
                 col(Listing.id),
                 col(Listing.subject_id),
+                col(Subject.kind),
+                col(Subject.name),
+                col(Subject.unit_id),
                 col(Batch.reference),
                 col(Listing.state),
                 col(Listing.decision_date),
                 col(Listing.removed_at),
             )
             .join(Batch, col(Batch.id) == col(Listing.batch_id))
+            .join(Subject, col(Subject.id) == col(Listing.subject_id))
             .where(
-                col(Listing.subject_id).in_(chunk),
+                sa.or_(
+                    col(Listing.subject_id).in_(chunk),
+                    # a unit's persons: 133号 第二条第（二）项
+                    sa.and_(
+                        col(Subject.kind) == SubjectKind.PERSON.value,
+                        col(Subject.unit_id).in_(chunk),
+                    ),
+                ),
                 col(Listing.list_type) == ListType.BLACK.value,
                 col(Listing.state).in_([*LIVE_BLACK_STATES, S.REMOVED.value]),
             )
             .order_by(col(Listing.id))
         )
-        for listing_id, subject_id, reference, state, decision_date, removed_at in rows:
-            bar = RedBar(
-                subject_id=subject_id,
-                listing_id=listing_id,
-                reference=listing_reference(reference, listing_id),
-                state=state,
-                decision_date=decision_date,
-                last_live_on=business_date(removed_at) if removed_at else None,
-            )
-            day = decided_on if isinstance(decided_on, date) else decided_on[subject_id]
-            if bar.bars(day, lookback_months):
-                bars.setdefault(subject_id, []).append(bar)
+        for found in rows:
+            own = found.subject_id in asked
+            barred = [found.subject_id] if own else []
+            if found.kind == SubjectKind.PERSON.value and found.unit_id in asked:
+                barred.append(found.unit_id)
+            for subject_id in barred:
+                bar = RedBar(
+                    subject_id=subject_id,
+                    listing_id=found.id,
+                    reference=listing_reference(found.reference, found.id),
+                    state=found.state,
+                    decision_date=found.decision_date,
+                    last_live_on=business_date(found.removed_at) if found.removed_at else None,
+                    person=None if subject_id == found.subject_id else found.name,
+                )
+                day = decided_on if isinstance(decided_on, date) else decided_on[subject_id]
+                if bar.bars(day, lookback_months):
+                    bars.setdefault(subject_id, []).append(bar)
     return bars
 
 

@@ -472,3 +472,179 @@ SAMPLE_CONTEXTS: dict[NoticeKind, NoticeContext] = {
     NoticeKind.PARTY_DEADLINE_REMINDER: PARTY_DEADLINE_REMINDER,
     NoticeKind.PARTY_DEADLINE_ESCALATION: PARTY_DEADLINE_ESCALATION,
 }
+
+
+# --- the same letters under the other rule-sets (issue 14 acceptance: goldens per rule-set) ---
+# SAMPLE_CONTEXTS above are 令第11号 (mem-2023-serious) letters decided in 2026 (令第36号
+# repair). Below, the letters whose wording differs by rule-set or by the repair rule in force on
+# the decision date, as `compose` fills them from the catalogue: 安监总办〔2017〕49号 black letters
+# (惩戒期限, the 1001号 memorandum, its unverified measures referred to it), a 49号 decision
+# before 2023-05-01 (no repair rule yet: no 修复告知书) and one under 令第58号, and 133号 red
+# letters (the 2219号 memorandum, every incentive unverified, so none stated as fact).
+
+SANCTION_LIST = "安全生产领域失信联合惩戒对象名单"
+MEMORANDUM_1001 = MemorandumRef(
+    citation="《关于对安全生产领域失信生产经营单位及其有关人员开展联合惩戒的合作备忘录》"
+    "（发改财金〔2016〕1001号）"
+)
+MEMORANDUM_2219 = MemorandumRef(
+    citation="《关于对安全生产领域守信生产经营单位及其有关人员开展联合激励的合作备忘录》"
+    "（发改财金〔2017〕2219号）"
+)
+LATE_REPORT = GroundLine(
+    code="S2.6",
+    title="瞒报、谎报、迟报生产安全事故",
+    article="安监总办〔2017〕49号 第二条第（六）项",
+)
+BASIS_1001 = MEMORANDUM_1001.citation
+SANCTION_MEASURES = [
+    MeasureLine(code="mem-inspection-frequency", text="加大执法检查频次", basis=BASIS_1001),
+    MeasureLine(
+        code="mem-key-target", text="列为重点监管对象，实施不定期暗查暗访", basis=BASIS_1001
+    ),
+]
+RED_GROUND = GroundLine(
+    code="R",
+    title="同时满足六项守信条件：公开安全承诺；3年无失信行为；3年无安全生产行政处罚；"
+    "3年无死亡责任事故和新增职业病；安全生产标准化一级（部分地方二级）；未被其他领域列为联合惩戒对象",
+    article="安监总办〔2017〕133号 第二条第（一）至（六）项",
+)
+
+LEGACY_DECISION_2023 = LISTING_DECISION.model_copy(
+    update={
+        "letterhead": Letterhead(issuer=ISSUER, issued_on=date(2023, 6, 1)),
+        "party": EXPIRED_UNIT,
+        "list_name": SANCTION_LIST,
+        "decision_number": "川安监决〔2023〕15号",
+        "grounds": [LATE_REPORT],
+        "facts": None,
+        "measures": SANCTION_MEASURES,
+        "other_measures_in": BASIS_1001,
+        "published_on": date(2023, 6, 8),
+        "expires_on": date(2024, 6, 7),
+        "term_months": 12,
+        "term_word": "惩戒期限",
+        "repair": RepairTerms(
+            basis="《失信行为纠正后的信用信息修复管理办法（试行）》（国家发展改革委令第58号）",
+            earliest_on=date(2024, 6, 8),
+            min_published_months=12,
+            obligations=["已纠正失信行为，并履行行政处罚决定等规定的相关义务"],
+            commitment_required=True,
+            channel="向本机关或“信用中国”网站提交信用修复申请及相关证明材料。",
+            review_wd=20,
+        ),
+    }
+)
+
+RULE_SET_SAMPLES: dict[str, tuple[NoticeKind, NoticeContext]] = {
+    "prior_notice--saws-2017-sanction": (
+        NoticeKind.PRIOR_NOTICE,
+        PRIOR_NOTICE.model_copy(
+            update={
+                "letterhead": Letterhead(
+                    issuer=ISSUER, reference="川安监信告〔2023〕6号", issued_on=date(2023, 5, 18)
+                ),
+                "party": EXPIRED_UNIT,
+                "list_name": SANCTION_LIST,
+                "grounds": [LATE_REPORT],
+                "facts": None,
+                "defence_due": DueDate(due=date(2023, 5, 25)),
+            }
+        ),
+    ),
+    "listing_decision--saws-2017-sanction--before-repair-rules": (
+        NoticeKind.LISTING_DECISION,
+        LEGACY_DECISION_2023.model_copy(
+            update={
+                "letterhead": Letterhead(issuer=ISSUER, issued_on=date(2023, 3, 1)),
+                "decision_number": "川安监决〔2023〕4号",
+                "published_on": date(2023, 3, 8),
+                "expires_on": date(2024, 3, 7),
+                "repair": None,
+            }
+        ),
+    ),
+    "listing_decision--saws-2017-sanction--ndrc-2023-repair": (
+        NoticeKind.LISTING_DECISION,
+        LEGACY_DECISION_2023,
+    ),
+    "department_dispatch--saws-2017-sanction": (
+        NoticeKind.DEPARTMENT_DISPATCH,
+        DEPARTMENT_DISPATCH.model_copy(
+            update={
+                "letterhead": Letterhead(
+                    issuer=ISSUER, reference="川安监信函〔2023〕12号", issued_on=date(2023, 6, 12)
+                ),
+                "batch_reference": "SC-2023-031",
+                "list_name": SANCTION_LIST,
+                "memorandum": MEMORANDUM_1001,
+                "measures": [],
+                "other_measures_in": BASIS_1001,
+                "term_word": "惩戒期限",
+                "entries": [
+                    DispatchEntry(
+                        listing_reference="SC-2023-031-004",
+                        decision_number="川安监决〔2023〕15号",
+                        subject=EXPIRED_UNIT,
+                        grounds=[LATE_REPORT],
+                        published_on=date(2023, 6, 8),
+                        expires_on=date(2024, 6, 7),
+                    )
+                ],
+                "ack_due": DueDate(due=date(2023, 6, 19)),
+                "feedback_due": DueDate(due=date(2023, 7, 10)),
+            }
+        ),
+    ),
+    "lift_request--saws-2017-sanction": (
+        NoticeKind.LIFT_REQUEST,
+        LIFT_REQUEST.model_copy(
+            update={
+                "list_name": SANCTION_LIST,
+                "memorandum": MEMORANDUM_1001,
+                "other_measures_in": BASIS_1001,
+                "entries": [
+                    LIFT_REQUEST.entries[0].model_copy(
+                        update={"reason": "惩戒期满，自动移出", "measures": []}
+                    )
+                ],
+            }
+        ),
+    ),
+    "red_award--saws-2017-incentive": (
+        NoticeKind.RED_AWARD,
+        RED_AWARD.model_copy(
+            update={
+                "grounds": [RED_GROUND],
+                "incentives": [],
+                "other_measures_in": MEMORANDUM_2219.citation,
+            }
+        ),
+    ),
+    "department_dispatch--saws-2017-incentive": (
+        NoticeKind.DEPARTMENT_DISPATCH,
+        DEPARTMENT_DISPATCH.model_copy(
+            update={
+                "list_name": RED_LIST,
+                "list_type": "red",
+                "batch_reference": "SC-2026-R02",
+                "memorandum": MEMORANDUM_2219,
+                "measures": [],
+                "other_measures_in": MEMORANDUM_2219.citation,
+                "term_word": "公示期限",
+                "entries": [
+                    DispatchEntry(
+                        listing_reference="SC-2026-R02-001",
+                        decision_number="川应急信激〔2026〕4号",
+                        subject=AWARDED_UNIT,
+                        grounds=[RED_GROUND],
+                        published_on=date(2026, 12, 2),
+                        expires_on=date(2029, 12, 1),
+                    )
+                ],
+                "feedback_due": DueDate(due=date(2027, 1, 12), provisional=True),
+            }
+        ),
+    ),
+}
+"""Golden name (`<kind>--<rule-set>[--<repair rule>]`) → the letter under that rule-set."""

@@ -245,3 +245,58 @@ def test_a_red_row_in_an_earlier_chunk_than_its_black_row_is_refused_at_confirma
     )
     assert list(refused.refused) == [red]
     assert states(engine, [red]) == {"awaiting_confirmation": 1}
+
+
+def test_a_unit_is_barred_by_the_black_listing_of_a_person_linked_to_it(
+    engine: sa.Engine,
+    catalogue: Catalogue,
+    clock: FrozenClock,
+    routing: Routing,
+    tmp_path: Path,
+) -> None:
+    """安监总办〔2017〕133号 第二条第（二）项: the unit *and its 主要负责人、分管安全负责人* 3 years
+    without an untrustworthy act — a black-listed person of the unit bars the unit's red listing
+    (at the red 认定 and at intake), while an unrelated unit is not barred."""
+    n = samples.fresh()
+    codes = [samples.valid_uscc(n + i) for i in range(3)]
+    red = _import(engine, catalogue, clock, tmp_path, [_red(c, n + i) for i, c in enumerate(codes)])
+    barred, clean, later = red.listing_ids
+    persons = [
+        {
+            "list_type": "黑名单",
+            "subject_kind": "个人",
+            "name": f"赵负责人{n + i}",
+            "id_number": samples.resident_id(n + i),
+            "unit_uscc": codes[i],
+            "grounds": "A4",
+            "decision_date": "2026-05-20",
+        }
+        for i in (0, 2)
+    ]
+    black = _import(engine, catalogue, clock, tmp_path, persons)
+    assert black.accepted == 2
+    with session_scope(engine) as session:
+        linked = (
+            session.execute(
+                sa.select(col(Subject.unit_id))
+                .where(col(Subject.id_masked).is_not(None))
+                .where(col(Subject.name).in_([p["name"] for p in persons]))
+            )
+            .scalars()
+            .all()
+        )
+        assert None not in linked  # both persons are linked to their red units
+        # the third unit's red listing is set aside, so it can be proposed again below
+        session.execute(sa.update(Listing).where(col(Listing.id) == later).values(state="rejected"))
+
+    run(engine, notify_proposed, red.batch_id, routing)
+    refused = run(engine, decide, red.batch_id, Decision(REVIEWER, ""), routing)
+    assert list(refused.refused) == [barred]
+    assert f"该单位人员 赵负责人{n} 的黑名单" in refused.refused[barred][0]
+    assert "133号第二条第（二）项" in refused.refused[barred][0]
+    assert states(engine, [clean]) == {"awaiting_confirmation": 1}
+
+    again = _import(engine, catalogue, clock, tmp_path, [_red(codes[2], n + 2)])
+    assert again.accepted == 0
+    (line,) = again.quarantine
+    assert f"该单位人员 赵负责人{n + 2} 的黑名单" in line.reason_zh

@@ -11,20 +11,18 @@ from datetime import date
 import pytest
 
 from memoranda.loader import Catalogue
-from notifications.contexts import SubjectLine
+from notifications.contexts import NoticeContext, SubjectLine
 from notifications.render import render_notice
 from registry.vocabulary import NoticeKind
-from tests.factories.notices import SAMPLE_CONTEXTS
+from tests.factories.notices import RULE_SET_SAMPLES, SAMPLE_CONTEXTS
 
 ART78_MEASURES = {"加大执法检查频次", "暂停项目审批", "上调有关保险费率", "行业或者职业禁入"}
 
 
 def _rendered() -> list[tuple[NoticeKind, str, str]]:
-    out = []
-    for kind, context in SAMPLE_CONTEXTS.items():
-        r = render_notice(kind, context)
-        out.append((kind, r.text, r.html))
-    return out
+    """Every sample letter: one per kind and the same kinds under the other rule-sets."""
+    contexts = [*SAMPLE_CONTEXTS.items(), *RULE_SET_SAMPLES.values()]
+    return [(kind, (r := render_notice(kind, context)).text, r.html) for kind, context in contexts]
 
 
 # --- item 8: citations ------------------------------------------------------------------
@@ -141,23 +139,47 @@ TABULAR_DIGESTS = {
     NoticeKind.PARTY_DEADLINE_ESCALATION,
     NoticeKind.MONTHLY_REPORT,
 }
-"""Their text writes a table's column labels inline (名单编号SC-…): compared by values in
-their own tests; not yet by this phrase test (issue 14 item 11, left open)."""
+"""Their rows are tables in HTML: the text writes each column's label inline (名单编号SC-…；
+逾期环节：响应), the HTML once in the header row — so a row is compared by its values."""
+ROW = re.compile(r"^[\s　]*\d+\. ")
+VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-.%]*|—")
 
 
-@pytest.mark.parametrize("kind", [k for k in SAMPLE_CONTEXTS if k not in TABULAR_DIGESTS])
-def test_text_and_html_carry_the_same_content(kind: NoticeKind) -> None:
+def _row_values(phrase: str) -> list[str]:
+    """What a table row's phrase says, without its column label: its figures, codes and dates
+    (名单编号SC-2026-012-001 → SC-2026-012-001, 已逾期3个工作日 → 3, 占比—), or, with none, the
+    words after the label (逾期环节：响应 → 响应, a name → the name)."""
+    value = phrase.rsplit("：", 1)[-1]
+    return VALUE.findall(value) or [_words(value)]
+
+
+def _samples() -> list[tuple[str, NoticeKind, NoticeContext]]:
+    return [(k.value, k, c) for k, c in SAMPLE_CONTEXTS.items()] + [
+        (name, k, c) for name, (k, c) in RULE_SET_SAMPLES.items()
+    ]
+
+
+@pytest.mark.parametrize(("name", "kind", "context"), _samples(), ids=[n for n, *_ in _samples()])
+def test_text_and_html_carry_the_same_content(
+    name: str, kind: NoticeKind, context: NoticeContext
+) -> None:
     """Every phrase of the plain-text letter is in the HTML letter too (lists may become
-    tables, so phrases are compared without list markers, labels' punctuation or layout)."""
-    rendered = render_notice(kind, SAMPLE_CONTEXTS[kind])
+    tables, so phrases are compared without list markers, labels' punctuation or layout; a
+    digest's table rows by their values)."""
+    rendered = render_notice(kind, context)
     body = rendered.html.split("<body", 1)[-1]
     html = _words(html_lib.unescape(re.sub(r"<[^>]+>", "", body)))
     for line in rendered.text.splitlines():
+        tabular = kind in TABULAR_DIGESTS and ROW.match(line)
         line = re.sub(r"^[\s　]*(?:[一二三四五六七八九十]+、|\d+\. )", "", line)
-        for phrase in re.split(r"[。；，：、（）\n]", line):
+        for phrase in re.split(r"[。；，：、（）\n]" if not tabular else r"[。；，\n]", line):
+            if tabular:
+                for value in _row_values(phrase):
+                    assert _words(value) in html or value in html, (name, phrase)
+                continue
             words = _words(phrase)
             if len(words) >= 6:
-                assert words in html, (kind, phrase)
+                assert words in html, (name, phrase)
 
 
 # --- item 12: letter style --------------------------------------------------------------
@@ -190,10 +212,34 @@ PARTY_LETTERS = [
 ]
 
 
-@pytest.mark.parametrize("kind", PARTY_LETTERS)
-def test_one_form_of_address_and_closed_paragraphs(kind: NoticeKind) -> None:
-    text = render_notice(kind, SAMPLE_CONTEXTS[kind]).text
+PARTY_SAMPLES = [sample for sample in _samples() if sample[1] in PARTY_LETTERS]
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "context"), PARTY_SAMPLES, ids=[n for n, *_ in PARTY_SAMPLES]
+)
+def test_one_form_of_address_and_closed_paragraphs(
+    name: str, kind: NoticeKind, context: NoticeContext
+) -> None:
+    text = render_notice(kind, context).text
     assert "你方" not in text
+    you = "你单位" if "你单位" in text else "你"
+    if you == "你单位":  # a unit's letter never says a bare 你 to it
+        assert not re.search(r"你(?!单位|所在单位)", text), name
     for line in text.splitlines():
         if line.startswith("　　") and len(line) > 20 and not line.endswith("："):
-            assert line[-1] in "。；：）」”", (kind, line)
+            assert line[-1] in "。；：）」”", (name, line)
+
+
+def test_other_measures_are_other_only_below_measures_the_letter_states() -> None:
+    """其他措施按《…》执行 follows a list of stated measures; where every measure of the source is
+    unverified (the 2219号 incentives) the letter says 具体措施."""
+    said = []
+    for kind, text, html in _rendered():
+        for body in (text, re.sub(r"<[^>]+>", "\n", html)):
+            lines = body.splitlines()
+            for i, line in enumerate(lines):
+                if "其他措施按" in line:
+                    assert any("依据：" in above for above in lines[:i]), (kind, line)
+                said.append("具体措施按" in line)
+    assert any(said)

@@ -39,7 +39,7 @@ from notifications.render import (
 from registry.calendar import Deadline
 from registry.vocabulary import NoticeKind
 from tests.conftest import REPO
-from tests.factories.notices import SAMPLE_CONTEXTS
+from tests.factories.notices import RULE_SET_SAMPLES, SAMPLE_CONTEXTS
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "notices"
 UPDATE_GOLDEN = os.environ.get("JOINTCREDIT_UPDATE_GOLDEN") == "1"
@@ -56,12 +56,20 @@ def _with_party_name(name: str) -> PriorNoticeContext:
 # --- golden output -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", list(NoticeKind))
-def test_sample_renders_as_its_golden_letter(kind: NoticeKind) -> None:
-    rendered = render_notice(kind, SAMPLE_CONTEXTS[kind])
+GOLDEN_SAMPLES = {
+    kind.value: (kind, SAMPLE_CONTEXTS[kind]) for kind in NoticeKind
+} | RULE_SET_SAMPLES
+"""`<kind>` is the 令第11号 letter; `<kind>--<rule-set>[--…]` the same kind under another rule-set
+or repair rule (tests/factories/notices.py `RULE_SET_SAMPLES`)."""
+
+
+@pytest.mark.parametrize("name", list(GOLDEN_SAMPLES))
+def test_sample_renders_as_its_golden_letter(name: str) -> None:
+    kind, context = GOLDEN_SAMPLES[name]
+    rendered = render_notice(kind, context)
     parts = {"subject": rendered.subject, "txt": rendered.text, "html": rendered.html}
     for suffix, content in parts.items():
-        golden = GOLDEN_DIR / f"{kind.value}.{suffix}"
+        golden = GOLDEN_DIR / f"{name}.{suffix}"
         if UPDATE_GOLDEN:
             golden.parent.mkdir(parents=True, exist_ok=True)
             golden.write_bytes(content.encode("utf-8"))
