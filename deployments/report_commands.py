@@ -68,6 +68,24 @@ def _show(result: dict[str, Any]) -> None:
     out.print(table)
     if not figures["jurisdictions"]:
         err.print("[yellow]本月各辖区未报送红、黑名单（no entries this month）[/]")
+    cases = Table(title="当事人异议与移出申请（party cases received this month）")
+    for title in ("事项", "收到", "按时答复", "逾期答复", "未逾期待答复", "逾期未答复"):
+        cases.add_column(title, justify="left" if title == "事项" else "right")
+    for case in figures["party_cases"]:
+        cases.add_row(
+            case["label"],
+            *(
+                str(case[key])
+                for key in (
+                    "received",
+                    "answered_on_time",
+                    "answered_late",
+                    "open_on_time",
+                    "open_overdue",
+                )
+            ),
+        )
+    out.print(cases)
     out.print(f"报告文件：{result['files']['report.html']}")
     mail = result["mail"]
     if mail["queued"]:

@@ -309,6 +309,19 @@ def monthly_markdown(report: MonthlyReport, *, location: str | None = None) -> s
             f"按时反馈率 {percent_text(sla.feedback_on_time_ratio)}，"
             f"逾期未办 {sla.overdue_open} 项，已督办 {sla.escalated} 项。",
         ]
+    if report.party_cases:
+        lines += [
+            "",
+            f"当事人异议与移出申请（本月收到，截至 {report.as_of.isoformat()}）：",
+            "",
+            "| 事项 | 收到 | 按时答复 | 逾期答复 | 未逾期待答复 | 逾期未答复 |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {c.label} | {c.received} | {c.answered_on_time} | {c.answered_late} "
+            f"| {c.open_on_time} | {c.open_overdue} |"
+            for c in report.party_cases
+        ]
     if location:
         lines += ["", f"完整报告（HTML、CSV）：`{location}`"]
     return "\n".join(lines) + "\n"

@@ -447,6 +447,17 @@ class SlaRow(Frozen):
     escalated: Annotated[int, Field(ge=0)]
 
 
+class PartyCaseCount(Frozen):
+    """Objections or removal applications received in the month and how they were answered."""
+
+    case: str  # 异议 / 移出申请
+    received: Annotated[int, Field(ge=0)]
+    answered_on_time: Annotated[int, Field(ge=0)]
+    answered_late: Annotated[int, Field(ge=0)]
+    open_on_time: Annotated[int, Field(ge=0)]
+    open_overdue: Annotated[int, Field(ge=0)]
+
+
 class MonthlyReportContext(NoticeContext):
     """Monthly typical-case report mail to leadership; the full report is linked."""
 
@@ -455,6 +466,7 @@ class MonthlyReportContext(NoticeContext):
     typical_target: Ratio = 0.5
     jurisdictions: list[JurisdictionRow] = Field(min_length=1)
     sla: list[SlaRow] = []
+    party_cases: list[PartyCaseCount] = []
     highlights: list[str] = []
     full_report_url: ReportUrl
     contact: Contact

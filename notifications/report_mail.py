@@ -1,9 +1,10 @@
 """The monthly report mail to leadership: who gets it, what it says, enqueued exactly once.
 
 The mail is the `monthly_report` notice (`MonthlyReportContext`): the per-jurisdiction table,
-the departments' timeliness, two or three highlights, and a link to the full HTML report. Its
-idempotency key is (month, recipient), so running the report for a month again rewrites the
-files but never mails anyone twice (DESIGN.md §1.4).
+the departments' timeliness, the party's objections and removal applications, two or three
+highlights, and a link to the full HTML report. Its idempotency key is (month, recipient), so
+running the report for a month again rewrites the files but never mails anyone twice
+(DESIGN.md §1.4).
 
 Recipients: the leadership mailboxes configured in the settings (`report_recipients`); when
 none are configured, the supervising office of `departments.yml` (督办室), which exists in every
@@ -20,7 +21,13 @@ from sqlmodel import Session
 
 from memoranda.loader import Catalogue
 from notifications.compose import Issuer
-from notifications.contexts import JurisdictionRow, Letterhead, MonthlyReportContext, SlaRow
+from notifications.contexts import (
+    JurisdictionRow,
+    Letterhead,
+    MonthlyReportContext,
+    PartyCaseCount,
+    SlaRow,
+)
 from notifications.outbox import EnqueueResult, NoticeDraft, NoticeKey, Recipient, enqueue_notices
 from registry.audit import EventDraft, append_events
 from registry.reporting import MonthlyReport, percent_text
@@ -117,6 +124,17 @@ def report_context(
                 escalated=row.escalated,
             )
             for row in report.departments
+        ],
+        party_cases=[
+            PartyCaseCount(
+                case=row.label,
+                received=row.received,
+                answered_on_time=row.answered_on_time,
+                answered_late=row.answered_late,
+                open_on_time=row.open_on_time,
+                open_overdue=row.open_overdue,
+            )
+            for row in report.party_cases
         ],
         highlights=highlights(report),
         full_report_url=full_report_url,

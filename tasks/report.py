@@ -2,9 +2,9 @@
 
 Files go to `<data_dir>/reports/<YYYY-MM>/`: `report.html` (the document, charts inline),
 `report.csv` (per jurisdiction, with the total) and `departments.csv`, `grounds.csv`,
-`industries.csv`, `trend.csv` — each CSV one table, UTF-8 with a BOM so Excel reads the
-Chinese. A re-run rewrites them (each written to a temporary file, then renamed into place);
-the mail is enqueued once per (month, recipient).
+`industries.csv`, `trend.csv`, `party_cases.csv` — each CSV one table, UTF-8 with a BOM so
+Excel reads the Chinese. A re-run rewrites them (each written to a temporary file, then
+renamed into place); the mail is enqueued once per (month, recipient).
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ def write_report(directory: Path, report: MonthlyReport, html: str) -> dict[str,
 
 @task(name="monthly-figures")
 def monthly_figures(month: str | None) -> MonthlyReport:
-    """月报数据：各辖区典型案例占比、部门办理时效、认定依据与行业构成、近12个月趋势。"""
+    """月报数据：各辖区典型案例占比、部门办理时效、认定依据与行业构成、近12个月趋势、
+    当事人异议与移出申请答复时限。"""
     with opened_runtime() as runtime:
         today = runtime.clock.today()
         chosen = ReportMonth.parse(month) if month else previous_month(today)

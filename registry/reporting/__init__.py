@@ -2,10 +2,11 @@
 
 - `months`: the month a submission covers and its trend window.
 - `monthly`: the figures (typical-case ratio per jurisdiction, departments,
-  trends) and `monthly_report`, which gathers them.
+  trends, the party's cases) and `monthly_report`, which gathers them.
 - `monthly_rows`: the grouped queries behind the figures.
 - `monthly_output`: the report as CSV files (its Markdown is `notifications.artifacts`).
 - `sla`: per-department SLA figures and their CSV.
+- `party_cases`: objections and removal applications answered on time or late (SLA and month).
 """
 
 from registry.reporting.monthly import (

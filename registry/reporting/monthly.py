@@ -26,6 +26,11 @@ Definitions (what every table of the report counts):
   each (so the ground counts can add up to more than the entries). Industry falls back to the
   unit's, then `未标注行业`.
 - **Trend**: the same entry and typical counts for the 12 months ending at the report month.
+- **The party's cases** (当事人异议与移出申请, issue 14 item 4): objections and removal
+  applications filed in the month (Shanghai time), answered on time / late, open and overdue as
+  of the report date — `registry.reporting.party_cases`, the same figures as the SLA report's.
+  Totals per kind of case, not per jurisdiction: the answer is owed by this office, not by the
+  jurisdiction that reported the listing.
 
 Queries are set-based (one GROUP BY per table, a handful of rows back per month); the rest is
 pure aggregation. Grouping is on plain columns or on expressions without bound parameters, so
@@ -59,6 +64,7 @@ from registry.reporting.months import (
     ReportMonth,
     trend_months,
 )
+from registry.reporting.party_cases import PartyCaseFigures, party_case_figures
 
 """A person's unit: where their region and industry come from when their own are blank."""
 
@@ -213,6 +219,7 @@ class MonthlyReport:
     grounds: tuple[CountLine, ...]
     industries: tuple[CountLine, ...]
     trend: tuple[TrendPoint, ...]
+    party_cases: tuple[PartyCaseFigures, ...] = ()
     audit_head: tuple[int, str] | None = None
     """The audit chain's head (seq, hash) when the figures were read: printed in the report so
     the supervising office holds it and a later truncation of the trail shows
@@ -239,6 +246,7 @@ class MonthlyReport:
             "grounds": [row.as_dict() for row in self.grounds],
             "industries": [row.as_dict() for row in self.industries],
             "trend": [row.as_dict() for row in self.trend],
+            "party_cases": [row.as_dict() for row in self.party_cases],
             "audit_head": audit_head_line(self.audit_head),
         }
 
@@ -251,7 +259,7 @@ def monthly_report(
     today: date,
     target: float = TYPICAL_TARGET,
 ) -> MonthlyReport:
-    """The report's figures for `month`, department timeliness as of `today`."""
+    """The report's figures for `month`, department and party-case timeliness as of `today`."""
     jurisdictions = jurisdiction_figures(region_rows(session, month), target=target)
     window = trend_months(month)
     return MonthlyReport(
@@ -269,6 +277,9 @@ def monthly_report(
         grounds=tuple(ground_lines(ground_rows(session, month), catalogue=catalogue)),
         industries=tuple(industry_lines(industry_rows(session, month))),
         trend=tuple(trend_points(day_rows(session, window[0], month), window)),
+        party_cases=tuple(
+            party_case_figures(session, today=today, since=month.start(), until=month.end())
+        ),
         audit_head=_audit_head(session),
     )
 

@@ -99,4 +99,18 @@ def report_csvs(report: MonthlyReport) -> dict[str, str]:
                 for p in report.trend
             ],
         ),
+        "party_cases.csv": _csv(
+            ["事项", "收到", "按时答复", "逾期答复", "未逾期待答复", "逾期未答复"],
+            [
+                [
+                    c.label,
+                    c.received,
+                    c.answered_on_time,
+                    c.answered_late,
+                    c.open_on_time,
+                    c.open_overdue,
+                ]
+                for c in report.party_cases
+            ],
+        ),
     }

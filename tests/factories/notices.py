@@ -29,6 +29,7 @@ from notifications.contexts import (
     NoticeContext,
     ObjectionReplyContext,
     OverdueItem,
+    PartyCaseCount,
     PartyCaseItem,
     PartyDeadlineEscalationContext,
     PartyDeadlineReminderContext,
@@ -334,6 +335,24 @@ MONTHLY_REPORT = MonthlyReportContext(
             feedback_on_time=None,
             overdue_open=2,
             escalated=2,
+        ),
+    ],
+    party_cases=[
+        PartyCaseCount(
+            case="异议",
+            received=3,
+            answered_on_time=1,
+            answered_late=1,
+            open_on_time=0,
+            open_overdue=1,
+        ),
+        PartyCaseCount(
+            case="移出申请",
+            received=2,
+            answered_on_time=2,
+            answered_late=0,
+            open_on_time=0,
+            open_overdue=0,
         ),
     ],
     highlights=[

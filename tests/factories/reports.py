@@ -34,6 +34,18 @@ Department actions (the report is as of 2026-11-27; dues and answers in 2026):
 | B2 | pbc  | 10-31 23:00 | 12-07 / —         | 12-28 / —               | dispatched, 0        |
 | C1 | ndrc | 09-28       | 10-10 / —         | 10-30 / —               | dispatched, 2        |
 | C2 | ndrc | 11-01 00:30 | 11-06 / —         | 11-27 / —               | dispatched, 0        |
+
+The party's cases (objections 异议, removal applications 移出申请; answer due / answered):
+
+| id | kind        | listing | filed       | due   | answered        | in October's report      |
+|----|-------------|---------|-------------|-------|-----------------|--------------------------|
+| O1 | objection   | L1      | 10-12       | 10-26 | 10-20 dismissed | answered on time         |
+| R1 | application | L2      | 10-15       | 10-29 | 11-05 refused   | answered late            |
+| O2 | objection   | L5      | 10-20       | 11-03 | —               | open, overdue on 11-27   |
+| O3 | objection   | L7      | 11-01 00:10 | 11-13 | —               | not counted (4)          |
+| R2 | application | L13     | 09-28       | 10-14 | 10-13 approved  | not counted (September)  |
+
+(4) October 31 in UTC: filed in November in Shanghai time.
 """
 
 from __future__ import annotations
@@ -48,7 +60,7 @@ import sqlalchemy as sa
 from memoranda.loader import Catalogue
 from registry.clock import BUSINESS_TZ
 from registry.db import session_scope
-from registry.models import DepartmentAction
+from registry.models import DepartmentAction, Objection, RemovalApplication
 from registry.repository import add_batch, add_listings, add_subject
 
 AS_OF = date(2026, 11, 27)
@@ -210,6 +222,33 @@ def build_fixture_month(engine: sa.Engine, catalogue: Catalogue) -> FixtureMonth
                     "L12", "ndrc", at(2026, 11, 1, 0, 30), date(2026, 11, 6), date(2026, 11, 27),
                     "dispatched",
                 ),
+            ]
+        )  # fmt: skip
+
+        def objection(
+            listing: str, filed: datetime, due: date, decided: datetime | None, state: str
+        ) -> Objection:
+            return Objection(
+                listing_id=ids[listing], filed_at=filed, filed_by="当事人", reason="认定有误",
+                state=state, answer_due=due, decided_at=decided,
+            )  # fmt: skip
+
+        def application(
+            listing: str, applied: datetime, due: date, decided: datetime | None, state: str
+        ) -> RemovalApplication:
+            return RemovalApplication(
+                listing_id=ids[listing], applied_at=applied, evidence="已整改", state=state,
+                decide_due=due, decided_at=decided,
+            )  # fmt: skip
+
+        d = date
+        session.add_all(
+            [
+                objection("L1", at(2026, 10, 12), d(2026, 10, 26), at(2026, 10, 20), "dismissed"),
+                application("L2", at(2026, 10, 15), d(2026, 10, 29), at(2026, 11, 5), "refused"),
+                objection("L5", at(2026, 10, 20), d(2026, 11, 3), None, "open"),
+                objection("L7", at(2026, 11, 1, 0, 10), d(2026, 11, 13), None, "open"),
+                application("L13", at(2026, 9, 28), d(2026, 10, 14), at(2026, 10, 13), "approved"),
             ]
         )  # fmt: skip
     return FixtureMonth(listings=ids)

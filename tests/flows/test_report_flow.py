@@ -63,6 +63,7 @@ async def test_the_flow_writes_the_files_shows_the_artifact_and_mails_once(
         "departments.csv",
         "grounds.csv",
         "industries.csv",
+        "party_cases.csv",
         "report.csv",
         "report.html",
         "trend.csv",
@@ -90,6 +91,14 @@ async def test_the_flow_writes_the_files_shows_the_artifact_and_mails_once(
     shown = str(artifacts[0].data)
     assert "| 广东省 | 1 | 2 | 1 | 33.3% | **未达标** |" in shown
     assert "| 合计 | 3 | 7 | 4 | 40% | **未达标** |" in shown
+    # the party's cases of October (`tests.factories.reports`): O1 on time, R1 late, O2 overdue
+    assert "| 异议 | 2 | 1 | 0 | 0 | 1 |" in shown
+    assert "| 移出申请 | 1 | 0 | 1 | 0 | 0 |" in shown
+    assert (folder / "party_cases.csv").read_text(encoding="utf-8-sig").splitlines()[1:] == [
+        "异议,2,1,0,0,1",
+        "移出申请,1,0,1,0,0",
+    ]
+    assert "逾期未答复1件" in mails[0].body_text
 
 
 def test_the_cli_runs_the_flow_for_a_month(prefect_server: None, database: sa.Engine) -> None:
@@ -101,6 +110,7 @@ def test_the_cli_runs_the_flow_for_a_month(prefect_server: None, database: sa.En
     shown = runner.invoke(app, ["report", "monthly", "--month", "2026-09"])
     assert shown.exit_code == 0, shown.output
     assert "2026年9月典型案例月报" in shown.output
+    assert "当事人异议与移出申请" in shown.output
     assert "月报邮件已入队 1 封" in shown.output
 
     as_json = runner.invoke(app, ["report", "monthly", "--month", "2026-09", "--json"])
@@ -113,6 +123,10 @@ def test_the_cli_runs_the_flow_for_a_month(prefect_server: None, database: sa.En
         "already_queued": 1,
     }
     assert result["figures"]["total"]["typical"] == 1  # L13 of September; L14 is not typical
+    # R2, filed in September, decided the day before it was due
+    assert [
+        (c["label"], c["received"], c["answered_on_time"]) for c in result["figures"]["party_cases"]
+    ] == [("异议", 0, 0), ("移出申请", 1, 1)]
 
     refused = runner.invoke(app, ["report", "monthly", "--month", "2026-13", "--json"])
     assert refused.exit_code == 2

@@ -162,6 +162,7 @@ def test_the_csvs_hold_the_tables(october: MonthlyReport) -> None:
         "departments.csv",
         "grounds.csv",
         "industries.csv",
+        "party_cases.csv",
         "report.csv",
         "trend.csv",
     ]
@@ -170,6 +171,63 @@ def test_the_csvs_hold_the_tables(october: MonthlyReport) -> None:
     assert lines[2] == "440000,广东省,1,2,3,1,33.3%,未达标"
     assert lines[-1] == ",合计,3,7,10,4,40%,未达标"
     assert len(files["trend.csv"].splitlines()) == 13
+
+
+# October's party cases (`tests.factories.reports`): O1 on time, R1 late, O2 open and overdue;
+# O3 (filed 11-01 00:10 Shanghai) and R2 (September) are outside the month.
+OBJECTIONS_LINE = ("异议", 2, 1, 0, 0, 1)
+APPLICATIONS_LINE = ("移出申请", 1, 0, 1, 0, 0)
+
+
+def test_the_partys_cases_filed_in_the_month_are_counted_as_of_the_report_date(
+    october: MonthlyReport,
+) -> None:
+    lines = [
+        (c.label, c.received, c.answered_on_time, c.answered_late, c.open_on_time, c.open_overdue)
+        for c in october.party_cases
+    ]
+    assert lines == [OBJECTIONS_LINE, APPLICATIONS_LINE]
+    as_json = october.as_dict()["party_cases"]
+    assert [(c["case"], c["received"], c["open_overdue"]) for c in as_json] == [
+        ("objection", 2, 1),
+        ("removal_application", 1, 0),
+    ]
+
+
+def test_the_partys_cases_show_in_the_html_the_mail_and_the_csv(october: MonthlyReport) -> None:
+    html = report_html(october, issuer="四川省应急管理厅", generated_on=AS_OF)
+    section = html[html.index("三、当事人异议与移出申请") : html.index("四、名单构成")]
+    cells = re.findall(r"<tr[^>]*><td>([^<]+)</td>((?:<td class=\"num\">\d+</td>)+)</tr>", section)
+    assert [(name, re.findall(r">(\d+)<", numbers)) for name, numbers in cells] == [
+        ("异议", ["2", "1", "0", "0", "1"]),
+        ("移出申请", ["1", "0", "1", "0", "0"]),
+    ]
+
+    context = report_context(
+        october, issuer=ISSUER, addressee="各位领导", full_report_url="file:///r.html", today=AS_OF
+    )
+    mail = render_notice(NoticeKind.MONTHLY_REPORT, context)
+    assert "三、当事人异议与移出申请" in mail.text
+    assert (
+        "1. 异议：收到2件，按时答复1件，逾期答复0件，未逾期待答复0件，逾期未答复1件。" in mail.text
+    )
+    assert (
+        "2. 移出申请：收到1件，按时答复0件，逾期答复1件，未逾期待答复0件，逾期未答复0件。"
+        in mail.text
+    )
+    assert "四、情况说明" in mail.text
+    mail_cells = re.findall(r"<td[^>]*>(?:<span[^>]*>)?([^<]+)(?:</span>)?</td>", mail.html)
+    start = mail_cells.index("异议")
+    assert mail_cells[start : start + 12] == [
+        "异议", "2", "1", "0", "0", "1", "移出申请", "1", "0", "1", "0", "0",
+    ]  # fmt: skip
+
+    csv_lines = report_csvs(october)["party_cases.csv"].splitlines()
+    assert csv_lines == [
+        "事项,收到,按时答复,逾期答复,未逾期待答复,逾期未答复",
+        "异议,2,1,0,0,1",
+        "移出申请,1,0,1,0,0",
+    ]
 
 
 def test_an_empty_month_has_no_ratio_and_still_reports(
