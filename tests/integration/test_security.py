@@ -62,6 +62,7 @@ from notifications.artifacts import (
 )
 from notifications.compose import Issuer, compose, notice_enqueuer
 from notifications.outbox import NoticeDraft, NoticeKey, Recipient, enqueue_notices
+from notifications.party_deadline_notices import party_notice_enqueuer
 from notifications.render import render_notice
 from notifications.report_html import report_html
 from notifications.report_mail import report_context
@@ -75,9 +76,20 @@ from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ, FrozenClock
 from registry.db import session_scope
 from registry.errors import ConfigurationError
+from registry.free_text import clean_free_text
 from registry.identifiers import check_resident_id, mask_resident_id
 from registry.intake import ImportResult, import_batch
-from registry.models import AuditEvent, AuditHead, DepartmentAction, Listing, Notice, Subject
+from registry.models import (
+    AuditEvent,
+    AuditHead,
+    DepartmentAction,
+    Listing,
+    Notice,
+    Objection,
+    RemovalApplication,
+    Subject,
+)
+from registry.party_deadlines import sweep_party_deadlines
 from registry.reporting import ReportMonth, monthly_report, report_csvs
 from registry.routing import (
     Decision,
@@ -329,11 +341,24 @@ def case(
         source="test:security",
         enqueue=sla_notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock),
     )
+    party_enqueue = party_notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock)
+    with session_scope(engine) as session:  # an objection about the person we owe an answer on
+        session.add(
+            Objection(
+                listing_id=listings["person"],
+                filed_at=clock.now(),
+                filed_by="王某",
+                reason=clean_free_text(f"异议人身份证号 {in_note}"),
+                answer_due=REMINDED.date() - timedelta(days=1),
+            )
+        )
     for when, moved in ((REMINDED, "reminded"), (ESCALATED, "escalated")):
         clock.set(when)
         with session_scope(engine) as session:
             swept = sweep_overdue(session, sweep)
+            party = sweep_party_deadlines(session, sweep, party_enqueue)
         assert getattr(swept, moved), swept
+        assert getattr(party, moved), party
         texts[f"sweep artifact ({moved})"] = sweep_markdown(swept)
 
     with Session(engine) as session:
@@ -352,7 +377,7 @@ def case(
         )
         texts["removal form"] = _removal_form(session, list(listings.values()))
         texts |= _views(session, catalogue, clock, listings, batch, person, uscc)
-        rendered = _every_kind(session, catalogue, clock, batch, listings)
+        rendered = _every_kind(session, catalogue, clock, batch, listings, in_note)
     rendered.setdefault(NoticeKind.MONTHLY_REPORT, []).append(
         _parts(render_notice(NoticeKind.MONTHLY_REPORT, mail))
     )
@@ -426,15 +451,21 @@ def _parts(rendered: Any) -> tuple[str, str, str]:
     return rendered.subject, rendered.text, rendered.html
 
 
+DIGESTS = (NoticeKind.DEPARTMENT_DISPATCH, NoticeKind.LIFT_REQUEST, NoticeKind.DEPARTMENT_RESTORE)
+
+
 def _every_kind(
     session: Session,
     catalogue: Catalogue,
     clock: FrozenClock,
     batch: int,
     listings: dict[str, int],
+    typed_id: str,
 ) -> dict[NoticeKind, list[tuple[str, str, str]]]:
     """Every kind about the person: what the outbox holds, and the composer's letters for the
-    kinds this case did not reach (red award, removal, lift request), from the same rows."""
+    kinds this case did not reach (red award, removal, lift request, the written replies to an
+    objection and an application whose reasons an operator typed with an ID number in them),
+    from the same rows."""
     rendered: dict[NoticeKind, list[tuple[str, str, str]]] = {}
     for kind, subject, text, html in session.execute(
         sa.select(
@@ -448,13 +479,33 @@ def _every_kind(
         .limit(1)
     ).one()
     person = (listings["person"],)
+    # Stored as the registry stores what an operator or a party types (registry.free_text).
+    typed = clean_free_text(f"经核实，身份证号 {typed_id} 的材料不实")
+    objection = Objection(
+        listing_id=listings["person"],
+        filed_at=clock.now(),
+        filed_by="王某",
+        reason=clean_free_text(f"本人身份证号 {typed_id}"),
+        state="dismissed",
+        decision_reason=typed,
+    )
+    application = RemovalApplication(
+        listing_id=listings["person"],
+        applied_at=clock.now(),
+        evidence=typed,
+        state="refused",
+        decision_reason=typed,
+    )
+    session.add_all([objection, application])
+    session.flush()
+    case_of = {NoticeKind.OBJECTION_REPLY: objection.id, NoticeKind.REMOVAL_REFUSAL: application.id}
     requests = [
-        NoticeRequest(kind, batch, person)
+        NoticeRequest(kind, batch, person, case_id=case_of.get(kind))
         for kind in get_args(RoutedNoticeKind)
-        if kind not in (NoticeKind.DEPARTMENT_DISPATCH, NoticeKind.LIFT_REQUEST)
+        if kind not in DIGESTS
     ] + [
         NoticeRequest(kind, batch, (listings["unit"], listings["person"]), department, memorandum)
-        for kind in (NoticeKind.DEPARTMENT_DISPATCH, NoticeKind.LIFT_REQUEST)
+        for kind in DIGESTS
     ]
     composed = compose(session, requests, catalogue=catalogue, issuer=ISSUER, today=clock.today())
     assert composed.unreachable == []
