@@ -57,6 +57,7 @@ from registry.clock import Clock, business_date
 from registry.contacts import department_mailbox
 from registry.db import in_list_chunks
 from registry.models import Batch, DepartmentAction, Listing, Subject
+from registry.numbering import DECISION_KINDS, Numbering
 from registry.routing import NoticeEnqueuer, NoticeRequest, RoutedNoticeKind, digest_step
 from registry.settings import Settings
 from registry.sla import add_months
@@ -70,6 +71,7 @@ REPAIR_OBLIGATIONS = [
     "作出公开信用承诺（信用承诺书）",
     "近一年内未再发生新的严重失信行为",
 ]
+DECISION_LETTERS = frozenset(DECISION_KINDS.values())
 REPAIR_CHANNEL = "向本机关或“信用中国”网站提交信用修复申请及相关证明材料"
 
 
@@ -82,6 +84,7 @@ class Issuer:
     email: str
     phone: str | None = None
     message_id_domain: str = DEFAULT_MESSAGE_ID_DOMAIN
+    numbering: Numbering | None = None  # 发文字号; default: derived from `name`
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Issuer:
@@ -91,6 +94,7 @@ class Issuer:
             email=settings.authority_email,
             phone=settings.authority_phone,
             message_id_domain=settings.mail_from.rpartition("@")[2] or DEFAULT_MESSAGE_ID_DOMAIN,
+            numbering=settings.numbering,
         )
 
     def contact(self) -> Contact:
@@ -130,7 +134,11 @@ def enqueue_requests(
     """Compose and enqueue every requested notice in the caller's transaction."""
     composed = compose(session, requests, catalogue=catalogue, issuer=issuer, today=clock.today())
     result = enqueue_notices(
-        session, composed.drafts, now=clock.now(), message_id_domain=issuer.message_id_domain
+        session,
+        composed.drafts,
+        now=clock.now(),
+        message_id_domain=issuer.message_id_domain,
+        numbering=issuer.numbering,
     )
     return result, composed
 
@@ -160,7 +168,7 @@ def compose(
         if not row.email:
             composed.unreachable.append((request.kind.value, listing_id))
             continue
-        context = _party_context(request, row, catalogue, issuer, letterhead)
+        context = _party_context(request, row, catalogue, issuer, _own(letterhead, request, row))
         kind = request.kind
         composed.drafts.append(
             NoticeDraft(
@@ -171,6 +179,14 @@ def compose(
             )
         )
     return composed
+
+
+def _own(letterhead: Letterhead, request: NoticeRequest, row: _Row) -> Letterhead:
+    """A decision letter's 发文字号 is its listing's decision number (`registry.numbering`)."""
+    number = row.listing.get("decision_number")
+    if request.kind in DECISION_LETTERS and number:
+        return letterhead.model_copy(update={"reference": number})
+    return letterhead
 
 
 def _load(session: Session, listing_ids: list[int]) -> dict[int, _Row]:
@@ -253,6 +269,7 @@ def _party_context(
             list_name=list_name,
             grounds=grounds,
             facts=facts,
+            penalty_number=listing.get("penalty_number"),
             defence_due=DueDate(
                 due=listing["defence_due"], provisional=listing["defence_provisional"]
             ),
@@ -304,7 +321,6 @@ def _party_context(
             letterhead=letterhead,
             party=row.subject,
             list_name=list_name,
-            decision_number=decision_number,
             grounds=grounds,
             published_on=published_on,
             expires_on=expires_on,
@@ -317,9 +333,9 @@ def _party_context(
         letterhead=letterhead,
         party=row.subject,
         list_name=list_name,
-        decision_number=decision_number,
         grounds=grounds,
         facts=facts,
+        penalty_number=listing.get("penalty_number"),
         defence_outcome=DEFENCE_HEARD if listing.get("defence_received_at") else NO_DEFENCE,
         published_on=published_on,
         expires_on=expires_on,
@@ -431,6 +447,7 @@ def _dispatch(
             DispatchEntry(
                 listing_reference=row.reference,
                 decision_number=row.listing.get("decision_number") or "—",
+                penalty_number=row.listing.get("penalty_number"),
                 subject=row.subject,
                 grounds=_grounds(digest.rule_set, row.listing["grounds"]),
                 published_on=_published_on(row, letterhead.issued_on),
@@ -470,6 +487,7 @@ def _lift(
             LiftEntry(
                 listing_reference=row.reference,
                 decision_number=row.listing.get("decision_number") or "—",
+                penalty_number=row.listing.get("penalty_number"),
                 subject=row.subject,
                 reason=removal_statement(row.listing.get("removal_reason")),
                 removed_on=_removed_on(row, letterhead.issued_on),

@@ -37,6 +37,7 @@ from registry.free_text import clean_free_text, clean_single_line
 from registry.lifecycle import Event, apply_transition
 from registry.models import ActionState, Batch, DepartmentAction, Listing, ListType, Subject
 from registry.models import ListingState as S
+from registry.numbering import Numbering
 from registry.prior_decision import PriorDecision, prior_decision
 from registry.sla import action_deadlines
 from registry.vocabulary import NoticeKind, Step
@@ -139,11 +140,13 @@ class Decision:
     """An operator's decision on a batch awaiting confirmation (UI form or `jointcredit confirm`).
 
     Listings in `rejections` are not listed (with the reason given); the rest are confirmed
-    under `decision_number` when `approve_others` — otherwise they stay awaiting.
+    when `approve_others` — otherwise they stay awaiting. Each confirmed listing gets its own
+    decision number from the authority's sequence (`registry.numbering`); `decision_number`
+    gives one instead, for a decision on exactly one listing already numbered on paper.
     """
 
     reviewer: str
-    decision_number: str
+    decision_number: str = ""
     rejections: Mapping[int, str] = field(default_factory=dict)
     approve_others: bool = True
 
@@ -188,6 +191,7 @@ class Routing:
     actor: str
     source: str
     enqueue: NoticeEnqueuer
+    numbering: Numbering
 
     def finish(self, session: Session, result: StepResult) -> StepResult:
         if result.notices:
@@ -214,6 +218,7 @@ class Routing:
             clock=self.clock,
             catalogue=self.catalogue,
             calendar=self.calendar,
+            numbering=self.numbering,
             strict=strict,
             **arguments,
         )
@@ -312,6 +317,15 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
             listing_ids=blank,
         )
     to_confirm = sorted(awaiting - set(decision.rejections)) if decision.approve_others else []
+    given_number = clean_single_line(decision.decision_number)
+    if given_number and len(to_confirm) != 1:
+        raise DecisionError(
+            f"决定书文号只能用于只确认一条名单的决定（本次确认 {len(to_confirm)} 条）；"
+            "列入决定文号由系统按序列逐条自动编号，请留空"
+            "（a decision number may be given only when confirming exactly one listing）",
+            batch_id=batch_id,
+            field="decision_number",
+        )
     try:
         # Confirm first: its guards (reviewer ≠ proposer, decision number) are the ones that can
         # refuse, and a refusal raises before anything is written.
@@ -320,7 +334,7 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
             to_confirm,
             Event.CONFIRM,
             strict=True,
-            decision_number=decision.decision_number.strip() or None,
+            decision_number=given_number or None,
             actor=reviewer,
         )
     except TransitionRefused as refused:

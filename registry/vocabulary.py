@@ -112,6 +112,21 @@ NOTICE_KIND_LABELS: dict[str, str] = {
     NoticeKind.RED_AWARD: "红名单告知",
     NoticeKind.MONTHLY_REPORT: "月报",
 }
+NOTICE_NUMBER_WORDS: dict[str, str] = {
+    # 发文字号 words (`registry.numbering`): 川应急 + 信告 + 〔2026〕3号. Every kind has one
+    # (tests/unit/test_numbering.py); JOINTCREDIT_NUMBER_WORDS overrides them.
+    NoticeKind.PRIOR_NOTICE: "信告",
+    NoticeKind.LISTING_DECISION: "信列",
+    NoticeKind.REJECTION: "信不列",
+    NoticeKind.DEPARTMENT_DISPATCH: "信推",
+    NoticeKind.REMINDER: "信催",
+    NoticeKind.ESCALATION: "信督",
+    NoticeKind.REMOVAL_NOTICE: "信移",
+    NoticeKind.REMOVAL_WINDOW: "信移提",
+    NoticeKind.LIFT_REQUEST: "信解",
+    NoticeKind.RED_AWARD: "信激",
+    NoticeKind.MONTHLY_REPORT: "信报",
+}
 AUDIT_ACTION_LABELS: dict[str, str] = {
     "listing.notify": "送达告知书",
     "listing.await_confirmation": "申辩期满，转待确认",

@@ -235,7 +235,7 @@ def in_force(
     run(engine, notify_proposed, batch, routing)
     clock_at(clock, date.fromordinal(published.toordinal() - 1))
     run(engine, close_defence_windows, batch, routing)
-    run(engine, decide, batch, Decision(REVIEWER, "川应急信决〔2023〕1号"), routing)
+    run(engine, decide, batch, Decision(REVIEWER), routing)
     clock_at(clock, published)
     run(engine, publish_confirmed, batch, routing)
     run(engine, dispatch_in_force, batch, routing)

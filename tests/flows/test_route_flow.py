@@ -153,7 +153,7 @@ def test_a_crash_between_steps_is_finished_by_the_next_run(
     _at(monkeypatch, clock)
     asyncio.run(route_batch(batch, wait_for_operator=False))
     with opened_runtime() as runtime:
-        record_decision(runtime, batch, Decision(REVIEWER, DECISION_NUMBER), source="test")
+        record_decision(runtime, batch, Decision(REVIEWER), source="test")
     monkeypatch.setenv("JOINTCREDIT_FAULT_AFTER_STEP", "publish")
     with pytest.raises(InjectedFault):
         asyncio.run(route_batch(batch))
