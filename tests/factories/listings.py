@@ -196,6 +196,7 @@ def proposed_batch(
                 "list_type": rules.list_type,
                 "rule_set": rule_set,
                 "grounds": [rules.grounds[0].code],
+                "penalty_number": f"川应急罚〔2026〕{tag}-{n}号",  # 处罚决定书文号, from intake
                 "decision_number": None,
                 "decision_date": date(2026, 11, 2),
                 "state": "proposed",
@@ -204,7 +205,7 @@ def proposed_batch(
                 "catalogue_hash": catalogue.content_hash,
                 "updated_at": now,
             }
-            for subject in subjects
+            for n, subject in enumerate(subjects, 1)
         ]
         return batch, add_listings(session, rows=rows)
 
