@@ -239,7 +239,8 @@ def test_every_letter_of_a_routed_batch_has_a_number_that_a_rerun_or_retry_does_
     assert {"prior_notice", "listing_decision", "department_dispatch"} <= kinds
     for row in letters:
         assert row.letter_number, (row.kind, row.id)
-        assert row.letter_number in row.body_text and row.letter_number in row.body_html
+        assert row.letter_number in row.body_text
+        assert row.letter_number in row.body_html
     assert len({row.letter_number for row in letters}) == len(letters)
     # A decision letter carries its listing's decision number, not a second number.
     numbers = _numbers(engine, ids)
@@ -247,7 +248,8 @@ def test_every_letter_of_a_routed_batch_has_a_number_that_a_rerun_or_retry_does_
         if row.kind == NoticeKind.LISTING_DECISION:
             decision, penalty = numbers[row.listing_id]
             assert row.letter_number == decision
-            assert penalty is not None and f"行政处罚决定书（{penalty}）" in row.body_text
+            assert penalty is not None
+            assert f"行政处罚决定书（{penalty}）" in row.body_text
     used = _sequences(engine, authority)
 
     # Every step again: nothing new, no number consumed.
