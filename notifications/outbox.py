@@ -832,6 +832,7 @@ def outbox_status(session: Session, *, parked_limit: int = 20) -> OutboxStatus:
         sa.select(
             NOTICE.c.id,
             NOTICE.c.kind,
+            NOTICE.c.letter_number,
             NOTICE.c.recipient,
             NOTICE.c.state,
             NOTICE.c.attempts,

@@ -59,6 +59,7 @@ class ArchiveListing(ReadView):
     state: str
     grounds: list[str]
     decision_number: str | None
+    penalty_number: str | None
     decision_date: date | None
     typical_case: bool
     proposed_at: datetime
@@ -421,13 +422,18 @@ def _listing_entries(item: ArchiveListing, recorded: set[tuple[int, str]]) -> li
         (
             item.proposed_at,
             f"名单 {item.id} 提出列入{kind_label}（规则 {item.rule_set}）："
-            f"认定依据 {'、'.join(item.grounds) or '—'}",
+            f"认定依据 {'、'.join(item.grounds) or '—'}"
+            + (f"，处罚决定书 {item.penalty_number}" if item.penalty_number else ""),
         )
     ]
     due = item.defence_due.isoformat() if item.defence_due else "—"
     steps: list[tuple[str, datetime | None, str]] = [
         ("notified_at", item.notified_at, f"名单 {item.id} 送达告知书，陈述申辩期至 {due}"),
-        ("decided_at", item.decided_at, f"名单 {item.id} 认定列入，决定书 {item.decision_number}"),
+        (
+            "decided_at",
+            item.decided_at,
+            f"名单 {item.id} 认定列入，列入决定 {item.decision_number}",
+        ),
         (
             "published_at",
             item.published_at,
@@ -478,7 +484,7 @@ def _audit_entry(event: HistoryEntry) -> ArchiveEntry:
             f"{label(LISTING_STATE_LABELS, after.get('state'))}",
         )
     if after.get("decision_number"):
-        details.append(f"决定书 {after['decision_number']}")
+        details.append(f"列入决定 {after['decision_number']}")
     if after.get("defence_due"):
         details.append(f"陈述申辩期至 {after['defence_due']}")
     if after.get("expires_on"):
