@@ -59,7 +59,6 @@ class ArchiveListing(ReadView):
     state: str
     grounds: list[str]
     decision_number: str | None
-    penalty_number: str | None
     decision_date: date | None
     typical_case: bool
     proposed_at: datetime
@@ -422,8 +421,7 @@ def _listing_entries(item: ArchiveListing, recorded: set[tuple[int, str]]) -> li
         (
             item.proposed_at,
             f"名单 {item.id} 提出列入{kind_label}（规则 {item.rule_set}）："
-            f"认定依据 {'、'.join(item.grounds) or '—'}"
-            + (f"，处罚决定书 {item.penalty_number}" if item.penalty_number else ""),
+            f"认定依据 {'、'.join(item.grounds) or '—'}",
         )
     ]
     due = item.defence_due.isoformat() if item.defence_due else "—"
