@@ -128,7 +128,7 @@ def route_through_prefect(batch: int) -> float:
     os.environ["JOINTCREDIT_NOW"] = LATER.isoformat()
     asyncio.run(route_batch(batch, wait_for_operator=False))  # window lapsed: awaits operator
     with opened_runtime() as runtime:
-        record_decision(runtime, batch, Decision(REVIEWER, "安监决〔2026〕1号"), source="bench")
+        record_decision(runtime, batch, Decision(REVIEWER), source="bench")
     asyncio.run(route_batch(batch, wait_for_operator=False))  # publication and dispatch
     return time.perf_counter() - started
 

@@ -168,7 +168,7 @@ def _confirm(batch_id: int, *, rejections: dict[int, str]) -> None:
         record_decision(
             runtime,
             batch_id,
-            Decision(REVIEWER, "川应急信决〔演示〕1号", rejections),
+            Decision(REVIEWER, rejections=rejections),
             source="demo:confirm",
         )
 

@@ -59,12 +59,13 @@ def status(as_json: JsonFlag = False) -> None:
         out.print(f"最早的待发通知创建于（oldest waiting）：{oldest}（北京时间）")
     if result.parked:
         parked = Table(title="需要处理的通知（parked notices）")
-        for column in ("编号", "类型", "收件人", "状态", "尝试", "服务器答复或原因"):
+        for column in ("编号", "类型", "发文字号", "收件人", "状态", "尝试", "服务器答复或原因"):
             parked.add_column(column, overflow="fold")  # a reason is wrapped, never cut
         for row in result.parked:
             parked.add_row(
                 str(row["id"]),
                 label(NOTICE_KIND_LABELS, row["kind"]),
+                row["letter_number"] or "—",
                 row["recipient"],
                 label(NOTICE_STATE_LABELS, row["state"]),
                 str(row["attempts"]),

@@ -54,7 +54,12 @@ def confirm(
     batch: BatchArg,
     reviewer: Annotated[str, typer.Option("--reviewer", help="审核人姓名（reviewer）")],
     decision_number: Annotated[
-        str, typer.Option("--decision-number", help="决定书文号（decision number）")
+        str,
+        typer.Option(
+            "--decision-number",
+            help="一般不填：列入决定文号由系统逐条自动编号；仅当只确认一条名单且已有纸质决定书时"
+            "填写其文号（an existing number, for exactly one listing）",
+        ),
     ] = "",
     reject: Annotated[
         list[str] | None,

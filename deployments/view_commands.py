@@ -251,7 +251,8 @@ def _print_listing(view: ListingView) -> None:
                 ("名单类型", label(LIST_TYPE_LABELS, view.list_type)),
                 ("规则", view.rule_set),
                 ("认定依据", "、".join(view.grounds)),
-                ("决定书文号", view.decision_number),
+                ("列入决定文号", view.decision_number),
+                ("处罚决定书文号", view.penalty_number),
                 ("典型案例", "是" if view.typical_case else "否"),
                 ("提出（北京时间）", f"{_when(view.proposed_at)}　{view.proposed_by}"),
                 ("告知", _when(view.notified_at)),
@@ -315,11 +316,12 @@ def _print_notices(notices: list[NoticeLine]) -> None:
     out.print(
         _table(
             "通知（notices）",
-            ("编号", "类型", "收件人", "状态", "发出时间", "Message-ID"),
+            ("编号", "类型", "发文字号", "收件人", "状态", "发出时间", "Message-ID"),
             (
                 (
                     n.id,
                     label(NOTICE_KIND_LABELS, n.kind) + ("" if n.listing_id else "（批次）"),
+                    n.letter_number or "—",
                     n.recipient,
                     label(NOTICE_STATE_LABELS, n.state),
                     _when(n.sent_at),
@@ -380,7 +382,7 @@ def _print_archive(view: CreditArchive) -> None:
                 "类型",
                 "状态",
                 "认定依据",
-                "决定书",
+                "列入决定文号",
                 "公开",
                 "有效期至",
                 "移出",

@@ -61,7 +61,12 @@ class ConfirmationForm(RunInput):
     reviewer: str = Field(
         title="审核人（不得为提出人）", min_length=1, max_length=100, pattern=NOT_BLANK
     )
-    decision_number: str = Field(title="决定书文号", default="", max_length=100)
+    decision_number: str = Field(
+        title="决定书文号",
+        description="一般不填：列入决定文号由系统逐条自动编号。仅当本次只确认一条名单且已有纸质决定书时填写其文号",
+        default="",
+        max_length=100,
+    )
     approve_others: bool = Field(title="其余名单全部确认", default=True)
     rejections: list[Rejection] = Field(title="不予列入的名单", default_factory=list)
 

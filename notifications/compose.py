@@ -60,6 +60,7 @@ from registry.clock import Clock, business_date
 from registry.contacts import department_mailbox
 from registry.db import in_list_chunks
 from registry.models import Batch, DepartmentAction, Listing, Subject
+from registry.numbering import DECISION_KINDS, Numbering
 from registry.routing import NoticeEnqueuer, NoticeRequest, RoutedNoticeKind, digest_step
 from registry.settings import Settings
 from registry.sla import add_months
@@ -78,6 +79,7 @@ DEFENCE_HEARD = "提出的陈述、申辩意见经本机关复核，不足以改
 # the letter): 信用修复管理办法（令第36号）第十四条 [S]; 令第58号 to the same effect [K].
 REPAIR_OBLIGATIONS = ["已纠正失信行为，并履行行政处罚决定等规定的相关义务"]
 REPAIR_CHANNEL = "向本机关或“信用中国”网站提交信用修复申请及相关证明材料。"
+DECISION_LETTERS = frozenset(DECISION_KINDS.values())
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class Issuer:
     email: str
     phone: str | None = None
     message_id_domain: str = DEFAULT_MESSAGE_ID_DOMAIN
+    numbering: Numbering | None = None  # 发文字号; default: derived from `name`
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Issuer:
@@ -98,6 +101,7 @@ class Issuer:
             email=settings.authority_email,
             phone=settings.authority_phone,
             message_id_domain=settings.mail_from.rpartition("@")[2] or DEFAULT_MESSAGE_ID_DOMAIN,
+            numbering=settings.numbering,
         )
 
     def contact(self) -> Contact:
@@ -137,7 +141,11 @@ def enqueue_requests(
     """Compose and enqueue every requested notice in the caller's transaction."""
     composed = compose(session, requests, catalogue=catalogue, issuer=issuer, today=clock.today())
     result = enqueue_notices(
-        session, composed.drafts, now=clock.now(), message_id_domain=issuer.message_id_domain
+        session,
+        composed.drafts,
+        now=clock.now(),
+        message_id_domain=issuer.message_id_domain,
+        numbering=issuer.numbering,
     )
     return result, composed
 
@@ -170,6 +178,7 @@ def compose(
         if not row.email:
             composed.unreachable.append((request.kind.value, listing_id))
             continue
+        own = _own(letterhead, request, row)
         if request.kind in REPLY_KINDS:
             context = reply_context(
                 session,
@@ -177,11 +186,11 @@ def compose(
                 party=row.subject,
                 listing=row.listing,
                 rule_set=catalogue.rule_sets[row.listing["rule_set"]],
-                letterhead=letterhead,
+                letterhead=own,
                 contact=issuer.contact(),
             )
         else:
-            context = _party_context(request, row, catalogue, issuer, letterhead)
+            context = _party_context(request, row, catalogue, issuer, own)
         kind = request.kind
         composed.drafts.append(
             NoticeDraft(
@@ -193,6 +202,14 @@ def compose(
             )
         )
     return composed
+
+
+def _own(letterhead: Letterhead, request: NoticeRequest, row: _Row) -> Letterhead:
+    """A decision letter's 发文字号 is its listing's decision number (`registry.numbering`)."""
+    number = row.listing.get("decision_number")
+    if request.kind in DECISION_LETTERS and number:
+        return letterhead.model_copy(update={"reference": number})
+    return letterhead
 
 
 def _load(session: Session, listing_ids: list[int]) -> dict[int, _Row]:
@@ -327,6 +344,7 @@ def _party_context(
             list_name=list_name,
             grounds=grounds,
             facts=facts,
+            penalty_number=listing.get("penalty_number"),
             defence_due=DueDate(
                 due=listing["defence_due"], provisional=listing["defence_provisional"]
             ),
@@ -377,7 +395,6 @@ def _party_context(
             letterhead=letterhead,
             party=row.subject,
             list_name=list_name,
-            decision_number=decision_number,
             grounds=grounds,
             published_on=published_on,
             expires_on=expires_on,
@@ -389,9 +406,9 @@ def _party_context(
         letterhead=letterhead,
         party=row.subject,
         list_name=list_name,
-        decision_number=decision_number,
         grounds=grounds,
         facts=facts,
+        penalty_number=listing.get("penalty_number"),
         defence_outcome=DEFENCE_HEARD if listing.get("defence_received_at") else NO_DEFENCE,
         published_on=published_on,
         expires_on=expires_on,
@@ -498,6 +515,7 @@ def _dispatch(
             DispatchEntry(
                 listing_reference=row.reference,
                 decision_number=row.listing.get("decision_number") or "—",
+                penalty_number=row.listing.get("penalty_number"),
                 subject=row.subject,
                 grounds=_grounds(digest.rule_set, row.listing["grounds"]),
                 published_on=_published_on(row, letterhead.issued_on),
@@ -538,6 +556,7 @@ def _lift(
             LiftEntry(
                 listing_reference=row.reference,
                 decision_number=row.listing.get("decision_number") or "—",
+                penalty_number=row.listing.get("penalty_number"),
                 subject=row.subject,
                 reason=removal_statement(row.listing.get("removal_reason")),
                 removed_on=_removed_on(row, letterhead.issued_on),

@@ -41,7 +41,10 @@ class Frozen(BaseModel):
 
 
 class Letterhead(Frozen):
-    """The issuing authority (发文机关), the letter's own number (文号) and its date (成文日期)."""
+    """The issuing authority (发文机关), the letter's own number (发文字号) and its date (成文日期).
+
+    `reference` is given by the outbox when the letter is first enqueued (`registry.numbering`),
+    or by the composer for a decision letter (its listing's decision number)."""
 
     issuer: str
     reference: str | None = None
@@ -140,6 +143,7 @@ class PriorNoticeContext(NoticeContext):
     list_name: str
     grounds: list[GroundLine] = Field(min_length=1)
     facts: str | None = None
+    penalty_number: str | None = None  # 处罚决定书文号: the penalty the listing rests on
     defence_due: DueDate
     contact: Contact
 
@@ -157,13 +161,13 @@ class RepairTerms(Frozen):
 
 
 class ListingDecisionContext(NoticeContext):
-    """决定书 with the credit-repair notice served together."""
+    """决定书 with the credit-repair notice served together; its number is the letterhead's."""
 
     party: SubjectLine
     list_name: str
-    decision_number: str
     grounds: list[GroundLine] = Field(min_length=1)
     facts: str | None = None
+    penalty_number: str | None = None  # 处罚决定书文号, the ground; never the decision's number
     defence_outcome: str
     measures: list[MeasureLine] = []
     other_measures_in: str | None = None
@@ -195,6 +199,7 @@ class DispatchEntry(Frozen):
 
     listing_reference: str
     decision_number: str
+    penalty_number: str | None = None
     subject: SubjectLine
     grounds: list[GroundLine] = Field(min_length=1)
     published_on: date
@@ -273,6 +278,7 @@ class LiftEntry(Frozen):
 
     listing_reference: str
     decision_number: str
+    penalty_number: str | None = None
     subject: SubjectLine
     reason: str
     removed_on: date
@@ -412,11 +418,11 @@ class PartyDeadlineEscalationContext(NoticeContext):
 
 
 class RedAwardContext(NoticeContext):
-    """红名单 award: the party is listed as trustworthy and what it gains."""
+    """红名单 award: the party is listed as trustworthy and what it gains; its number (the
+    listing's decision number) is the letterhead's."""
 
     party: SubjectLine
     list_name: str
-    decision_number: str
     grounds: list[GroundLine] = Field(min_length=1)
     published_on: date
     expires_on: date

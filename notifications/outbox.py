@@ -33,7 +33,7 @@ import random
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -57,6 +57,7 @@ from registry.models import (
     NoticeListing,
     NoticeState,
 )
+from registry.numbering import Numbering
 from registry.vocabulary import NOTICE_KIND_LABELS, NoticeKind
 
 KEY_MAX = 200
@@ -195,8 +196,12 @@ def enqueue_notices(
     *,
     now: datetime,
     message_id_domain: str = DEFAULT_MESSAGE_ID_DOMAIN,
+    numbering: Numbering | None = None,
 ) -> EnqueueResult:
-    """Render and insert the drafts whose keys are new; a re-run of a step inserts nothing."""
+    """Render and insert the drafts whose keys are new; a re-run of a step inserts nothing.
+
+    Only new letters take a 发文字号 (`numbering`, else the letterhead issuer's default), so a
+    re-run consumes no number and a letter keeps the number it was composed with."""
     for draft in drafts:
         if draft.key.kind is not draft.kind:
             raise OutboxError(
@@ -206,7 +211,7 @@ def enqueue_notices(
             )
     by_key = {draft.key.value: draft for draft in drafts}
     existing = _existing_keys(session, list(by_key))
-    fresh = [draft for key, draft in by_key.items() if key not in existing]
+    fresh = _numbered(session, [d for k, d in by_key.items() if k not in existing], numbering)
     installation = installation_token(session) if fresh else ""
     rows = [_row(draft, now, message_id_domain, installation) for draft in fresh]
     new_ids: list[int] = []
@@ -232,6 +237,35 @@ def _link_listings(
     ]
     if links:
         session.execute(sa.insert(NOTICE_LISTING), links)
+
+
+def _numbered(
+    session: Session, drafts: list[NoticeDraft], numbering: Numbering | None
+) -> list[NoticeDraft]:
+    """Each new letter with its 发文字号 in the letterhead: one reservation per (authority, kind,
+    year) for all the letters of this call. A letter composed with a number keeps it (a 决定书
+    carries its listing's decision number). A letter that loses an insert race to a concurrent
+    step leaves a gap in the sequence, never a duplicate."""
+    books: dict[str, Numbering] = {}
+    wanting: dict[tuple[str, str, int], list[int]] = {}
+    for index, draft in enumerate(drafts):
+        head = draft.context.letterhead
+        if head.reference is not None:
+            continue
+        book = numbering or books.get(head.issuer) or Numbering.for_authority(head.issuer)
+        books[head.issuer] = book
+        group = (head.issuer, draft.kind.value, head.issued_on.year)
+        wanting.setdefault(group, []).append(index)
+    numbered = list(drafts)
+    for (issuer, kind, year), indexes in wanting.items():
+        issued = books[issuer].issue(session, kind, year, len(indexes))
+        for index, number in zip(indexes, issued, strict=True):
+            context = drafts[index].context
+            head = context.letterhead.model_copy(update={"reference": number})
+            numbered[index] = replace(
+                drafts[index], context=context.model_copy(update={"letterhead": head})
+            )
+    return numbered
 
 
 def _existing_keys(session: Session, keys: list[str]) -> set[str]:
@@ -268,6 +302,7 @@ def _row(draft: NoticeDraft, now: datetime, domain: str, installation: str) -> d
     return {
         "kind": draft.kind.value,
         "idempotency_key": draft.key.value,
+        "letter_number": draft.context.letterhead.reference,
         "message_id": draft.key.message_id(installation, domain),
         "recipient": draft.recipient.address,
         "recipient_name": draft.recipient.name,
@@ -826,6 +861,7 @@ def outbox_status(session: Session, *, parked_limit: int = 20) -> OutboxStatus:
         sa.select(
             NOTICE.c.id,
             NOTICE.c.kind,
+            NOTICE.c.letter_number,
             NOTICE.c.recipient,
             NOTICE.c.state,
             NOTICE.c.attempts,

@@ -184,7 +184,13 @@ def enqueue_report_mail(
     drafts = report_drafts(
         report, recipients=recipients, issuer=issuer, full_report_url=full_report_url, today=today
     )
-    result = enqueue_notices(session, drafts, now=now, message_id_domain=issuer.message_id_domain)
+    result = enqueue_notices(
+        session,
+        drafts,
+        now=now,
+        message_id_domain=issuer.message_id_domain,
+        numbering=issuer.numbering,
+    )
     if result.new_ids:  # the month's report was sent for the first time: on the record
         append_events(
             session,

@@ -134,7 +134,11 @@ def enqueue_sla_requests(
         session, requests, catalogue=catalogue, issuer=issuer, today=clock.today()
     ):
         result = enqueue_notices(
-            session, [draft], now=clock.now(), message_id_domain=issuer.message_id_domain
+            session,
+            [draft],
+            now=clock.now(),
+            message_id_domain=issuer.message_id_domain,
+            numbering=issuer.numbering,
         )
         new_ids += result.new_ids
         already_queued += result.already_queued

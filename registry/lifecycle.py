@@ -35,6 +35,8 @@ from registry.errors import NotFound, TransitionRefused
 from registry.free_text import clean_free_text, clean_single_line
 from registry.models import Listing
 from registry.models import ListingState as S
+from registry.numbering import DECISION_KINDS, Numbering
+from registry.repository import core_table
 from registry.sla import add_months, defence_deadline
 from registry.vocabulary import RemovalReason
 
@@ -63,6 +65,7 @@ class Request:
     reason: str | None = None
     decision_number: str | None = None
     removal_reason: RemovalReason | None = None
+    numbering: Numbering | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,8 @@ def reviewer_differs_from_proposer(
 
 
 def decision_number_given(listing: ListingView, request: Request, _c: Catalogue) -> str | None:
-    if not (request.decision_number or listing.decision_number):
+    """The decision is numbered: given (a paper decision), already, or from the sequence."""
+    if not (request.decision_number or listing.decision_number or request.numbering):
         return "缺少决定书文号（decision number required）"
     return None
 
@@ -283,12 +287,16 @@ def apply_transition(
     reason: str | None = None,
     decision_number: str | None = None,
     removal_reason: RemovalReason | None = None,
+    numbering: Numbering | None = None,
     strict: bool = True,
 ) -> TransitionResult:
     """Move listings by `event`; never commits. `strict`: refuse all if any one is refused.
 
     What a person typed is cleaned here, where it is stored (`registry.free_text`): the actor
-    and decision number become one line with ID numbers masked, the reason has them masked."""
+    and decision number become one line with ID numbers masked, the reason has them masked.
+
+    A confirmation given `numbering` numbers each listing that has no decision number yet from
+    its list type's sequence, one statement per list type (`registry.numbering`)."""
     request = Request(
         actor=clean_single_line(actor),
         source=clean_single_line(source),
@@ -297,6 +305,7 @@ def apply_transition(
         reason=clean_free_text(reason),
         decision_number=clean_single_line(decision_number) or None,
         removal_reason=removal_reason,
+        numbering=numbering,
     )
     views = _load_views(session, listing_ids)
     reason, actor, source = request.reason, request.actor, request.source
@@ -310,6 +319,7 @@ def apply_transition(
             movable.setdefault((view.rule_set, view.state), []).append(view)
     if result.refused and strict:
         raise TransitionRefused(event, result.refused)
+    numbers = _decision_numbers(session, event, request, movable)
     drafts: list[EventDraft] = []
     for (rule_set, state), group in movable.items():
         transition = transition_table(catalogue.rule_sets[rule_set])[event]
@@ -328,18 +338,60 @@ def apply_transition(
                 raise TransitionRefused(
                     event, {i: ["名单状态已被并发修改（changed concurrently）"] for i in chunk}
                 )
+        _store_numbers(session, {v.id: numbers[v.id] for v in group if v.id in numbers})
         after = {k: v for k, v in changes.items() if k != "updated_at"}
         if reason:
             after["reason"] = reason
         drafts.extend(
             EventDraft(
-                actor, f"listing.{event}", "listing", v.id, {"state": v.state}, after, source
+                actor,
+                f"listing.{event}",
+                "listing",
+                v.id,
+                {"state": v.state},
+                {**after, "decision_number": numbers[v.id]} if v.id in numbers else after,
+                source,
             )
             for v in group
         )
         result.applied.extend(ids)
     result.audit_seqs = append_events(session, drafts, at=request.now)
     return result
+
+
+def _decision_numbers(
+    session: Session,
+    event: Event,
+    request: Request,
+    movable: dict[tuple[str, str], list[ListingView]],
+) -> dict[int, str]:
+    """Each confirmed listing's own 列入决定 number, unless one was given or it has one already:
+    reserved per list type in one statement, in listing order, for the decision's year."""
+    if event is not Event.CONFIRM or request.numbering is None or request.decision_number:
+        return {}
+    unnumbered: dict[str, list[int]] = {}
+    for group in movable.values():
+        for view in group:
+            if not view.decision_number:
+                unnumbered.setdefault(view.list_type, []).append(view.id)
+    numbers: dict[int, str] = {}
+    for list_type, ids in sorted(unnumbered.items()):
+        kind = DECISION_KINDS[list_type]
+        issued = request.numbering.issue(session, kind, request.today.year, len(ids))
+        numbers.update(zip(sorted(ids), issued, strict=True))
+    return numbers
+
+
+def _store_numbers(session: Session, numbers: Mapping[int, str]) -> None:
+    if not numbers:
+        return
+    listing = core_table(Listing)
+    session.execute(
+        sa.update(listing)
+        .where(listing.c.id == sa.bindparam("b_id"))
+        .values(decision_number=sa.bindparam("b_number")),
+        [{"b_id": i, "b_number": n} for i, n in numbers.items()],
+    )
 
 
 def _effects(

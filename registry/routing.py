@@ -37,6 +37,7 @@ from registry.free_text import clean_free_text, clean_single_line
 from registry.lifecycle import Event, apply_transition
 from registry.models import ActionState, Batch, DepartmentAction, Listing, ListType, Subject
 from registry.models import ListingState as S
+from registry.numbering import Numbering
 from registry.prior_decision import PriorDecision, prior_decision
 from registry.red_eligibility import barred_red_listings
 from registry.sla import action_deadlines
@@ -145,11 +146,13 @@ class Decision:
     """An operator's decision on a batch awaiting confirmation (UI form or `jointcredit confirm`).
 
     Listings in `rejections` are not listed (with the reason given); the rest are confirmed
-    under `decision_number` when `approve_others` — otherwise they stay awaiting.
+    when `approve_others` — otherwise they stay awaiting. Each confirmed listing gets its own
+    decision number from the authority's sequence (`registry.numbering`); `decision_number`
+    gives one instead, for a decision on exactly one listing already numbered on paper.
     """
 
     reviewer: str
-    decision_number: str
+    decision_number: str = ""
     rejections: Mapping[int, str] = field(default_factory=dict)
     approve_others: bool = True
 
@@ -194,6 +197,7 @@ class Routing:
     actor: str
     source: str
     enqueue: NoticeEnqueuer
+    numbering: Numbering
 
     def finish(self, session: Session, result: StepResult) -> StepResult:
         if result.notices:
@@ -220,6 +224,7 @@ class Routing:
             clock=self.clock,
             catalogue=self.catalogue,
             calendar=self.calendar,
+            numbering=self.numbering,
             strict=strict,
             **arguments,
         )
@@ -318,6 +323,15 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
             listing_ids=blank,
         )
     to_confirm = sorted(awaiting - set(decision.rejections)) if decision.approve_others else []
+    given_number = clean_single_line(decision.decision_number)
+    if given_number and len(to_confirm) != 1:
+        raise DecisionError(
+            f"决定书文号只能用于只确认一条名单的决定（本次确认 {len(to_confirm)} 条）；"
+            "列入决定文号由系统按序列逐条自动编号，请留空"
+            "（a decision number may be given only when confirming exactly one listing）",
+            batch_id=batch_id,
+            field="decision_number",
+        )
     # Red over black is refused at 认定 too (a black listing imported after the red one):
     # all or nothing like the guards below, so the operator rejects it and confirms the rest.
     barred = barred_red_listings(
@@ -336,7 +350,7 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
             to_confirm,
             Event.CONFIRM,
             strict=True,
-            decision_number=decision.decision_number.strip() or None,
+            decision_number=given_number or None,
             actor=reviewer,
         )
     except TransitionRefused as refused:

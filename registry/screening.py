@@ -146,6 +146,7 @@ def screen(
             col(Listing.rule_set),
             col(Listing.state),
             col(Listing.decision_number),
+            col(Listing.penalty_number),
             col(Listing.published_at),
             col(Listing.expires_on),
         )
@@ -213,6 +214,7 @@ def screen(
                 "rule_set": row.rule_set,
                 "state": row.state,
                 "decision_number": row.decision_number,
+                "penalty_number": row.penalty_number,
                 "since": business_date(row.published_at).isoformat() if row.published_at else None,
                 "until": row.expires_on.isoformat() if row.expires_on else None,
             }

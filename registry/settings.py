@@ -26,6 +26,7 @@ from registry.validation_messages import validation_message
 
 if TYPE_CHECKING:
     from registry.input_limits import InputLimits
+    from registry.numbering import Numbering
 
 ENV_FILE = ".env"
 DEV_ID_HASH_KEY = "dev-only-id-hash-key-change-me"
@@ -68,6 +69,14 @@ class Settings(BaseSettings):
     authority_office: str = "信用管理科"
     authority_email: str = "jointcredit@example.org"
     authority_phone: str | None = None
+    number_prefix: str | None = Field(
+        default=None,
+        description="文号的机关代字（如 川应急）；留空则由发文机关名称得出（应急管理局 → 应急）",
+    )
+    number_words: dict[str, str] = Field(
+        default_factory=dict,
+        description='各文书类型的代字，覆盖默认值（JSON，如 {"listing_decision": "信决"}）',
+    )
     report_recipients: list[str] = Field(
         default_factory=list,
         description="月报收件人（leadership mailboxes）；留空则发给 departments.yml 的督办室",
@@ -121,6 +130,29 @@ class Settings(BaseSettings):
         """The sender and the address printed in every letter: the one address rule, so a bad
         value is refused at start-up, not found by the relay (or a reader) later."""
         return checked_mailbox(value)
+
+    @field_validator("number_prefix")
+    @classmethod
+    def _number_prefix(cls, value: str | None) -> str | None:
+        from registry.numbering import PREFIX_MAX, NumberingError, check_part
+
+        if value is None or not value.strip():
+            return None
+        try:
+            return check_part(value, "文号机关代字", PREFIX_MAX)
+        except NumberingError as exc:
+            raise ValueError(exc.message) from exc
+
+    @field_validator("number_words")
+    @classmethod
+    def _number_words(cls, value: dict[str, str]) -> dict[str, str]:
+        from registry.numbering import NumberingError, checked_words
+
+        try:
+            checked_words(value)
+        except NumberingError as exc:
+            raise ValueError(exc.message) from exc
+        return value
 
     @field_validator("report_recipients")
     @classmethod
@@ -191,6 +223,14 @@ class Settings(BaseSettings):
             max_shared_strings=self.import_max_shared_strings,
             max_ratio=self.import_max_xlsx_ratio,
         )
+
+    @property
+    def numbering(self) -> Numbering:
+        """The authority's 文号: prefix, per-kind words and sequences (`registry.numbering`).
+        The authority is `authority_name` until several authorities share an installation."""
+        from registry.numbering import Numbering
+
+        return Numbering.for_authority(self.authority_name, self.number_prefix, self.number_words)
 
     @property
     def mail_dir(self) -> Path:

@@ -124,6 +124,27 @@ NOTICE_KIND_LABELS: dict[str, str] = {
     NoticeKind.PARTY_DEADLINE_REMINDER: "当事人事项催办",
     NoticeKind.PARTY_DEADLINE_ESCALATION: "当事人事项督办",
 }
+NOTICE_NUMBER_WORDS: dict[str, str] = {
+    # 发文字号 words (`registry.numbering`): 川应急 + 信告 + 〔2026〕3号. Every kind has one
+    # (tests/unit/test_numbering.py); JOINTCREDIT_NUMBER_WORDS overrides them.
+    NoticeKind.PRIOR_NOTICE: "信告",
+    NoticeKind.LISTING_DECISION: "信列",
+    NoticeKind.REJECTION: "信不列",
+    NoticeKind.DEPARTMENT_DISPATCH: "信推",
+    NoticeKind.REMINDER: "信催",
+    NoticeKind.ESCALATION: "信督",
+    NoticeKind.REMOVAL_NOTICE: "信移",
+    NoticeKind.REMOVAL_WINDOW: "信移提",
+    NoticeKind.LIFT_REQUEST: "信解",
+    NoticeKind.RED_AWARD: "信激",
+    NoticeKind.MONTHLY_REPORT: "信报",
+    NoticeKind.OBJECTION_REPLY: "信异复",
+    NoticeKind.REMOVAL_REFUSAL: "信不移",
+    NoticeKind.RESTORE_NOTICE: "信恢告",
+    NoticeKind.DEPARTMENT_RESTORE: "信恢函",
+    NoticeKind.PARTY_DEADLINE_REMINDER: "信案催",
+    NoticeKind.PARTY_DEADLINE_ESCALATION: "信案督",
+}
 AUDIT_ACTION_LABELS: dict[str, str] = {
     "listing.notify": "送达告知书",
     "listing.await_confirmation": "申辩期满，转待确认",

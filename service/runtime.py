@@ -43,6 +43,7 @@ class Runtime:
                 issuer=Issuer.from_settings(self.settings),
                 clock=self.clock,
             ),
+            numbering=self.settings.numbering,
         )
 
 

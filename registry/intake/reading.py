@@ -61,7 +61,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("region", "行政区划代码", aliases=("region_code",)),
     Column("industry", "行业"),
     Column("grounds", "认定依据", required=True),
-    Column("decision_number", "决定书文号"),
+    Column("penalty_number", "处罚决定书文号", aliases=("决定书文号", "decision_number")),
     Column("decision_date", "处罚决定日期", required=True, aliases=("决定日期",)),
     Column("typical_case", "典型案例"),
     Column("contact_email", "联系邮箱", aliases=("email",)),

@@ -58,7 +58,7 @@ class ValidRow:
     industry: str | None
     rule_set: str
     grounds: tuple[str, ...]
-    decision_number: str | None
+    penalty_number: str | None
     decision_date: date
     typical_case: bool
     contact_email: str | None
@@ -97,7 +97,7 @@ _KINDS = {"单位": "unit", "unit": "unit", "个人": "person", "person": "perso
 _REGION = re.compile(r"^[0-9]{6}$")
 
 
-_LIMITS = {"name": 200, "industry": 100, "decision_number": 100, "note": 2000, "contact_email": 254}
+_LIMITS = {"name": 200, "industry": 100, "penalty_number": 100, "note": 2000, "contact_email": 254}
 
 
 _CODE_FIELDS = frozenset({"id_number", "uscc", "unit_uscc"})
@@ -131,7 +131,7 @@ def validate_row(
     decision_date = _decision_date(row, rules.today)
     rule_set = _rule_set(row, rules.catalogue, list_type, decision_date)
     grounds = _grounds(row, rules, rule_set)
-    decision_number = row.text("decision_number")
+    penalty_number = row.text("penalty_number")
     typical_text = row.text("typical_case")
     typical_case = False
     if typical_text is not None:
@@ -158,7 +158,7 @@ def validate_row(
         industry=clean_single_line(industry),
         rule_set=rule_set.id,
         grounds=grounds,
-        decision_number=clean_single_line(decision_number),
+        penalty_number=clean_single_line(penalty_number),
         decision_date=decision_date,
         typical_case=typical_case,
         contact_email=email,

@@ -462,7 +462,7 @@ class _Importer:
                     "list_type": row.list_type,
                     "rule_set": row.rule_set,
                     "grounds": list(row.grounds),
-                    "decision_number": row.decision_number,
+                    "penalty_number": row.penalty_number,
                     "decision_date": row.decision_date,
                     "typical_case": row.typical_case,
                     "needs_review": row.needs_review,

@@ -427,7 +427,11 @@ def _listing_entries(item: ArchiveListing, recorded: set[tuple[int, str]]) -> li
     due = item.defence_due.isoformat() if item.defence_due else "—"
     steps: list[tuple[str, datetime | None, str]] = [
         ("notified_at", item.notified_at, f"名单 {item.id} 送达告知书，陈述申辩期至 {due}"),
-        ("decided_at", item.decided_at, f"名单 {item.id} 认定列入，决定书 {item.decision_number}"),
+        (
+            "decided_at",
+            item.decided_at,
+            f"名单 {item.id} 认定列入，列入决定 {item.decision_number}",
+        ),
         (
             "published_at",
             item.published_at,
@@ -478,7 +482,7 @@ def _audit_entry(event: HistoryEntry) -> ArchiveEntry:
             f"{label(LISTING_STATE_LABELS, after.get('state'))}",
         )
     if after.get("decision_number"):
-        details.append(f"决定书 {after['decision_number']}")
+        details.append(f"列入决定 {after['decision_number']}")
     if after.get("defence_due"):
         details.append(f"陈述申辩期至 {after['defence_due']}")
     if after.get("expires_on"):

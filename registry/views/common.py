@@ -183,6 +183,7 @@ class NoticeLine(ReadView):
     listing_id: int | None
     batch_id: int | None
     kind: str
+    letter_number: str | None  # 发文字号
     recipient: str
     recipient_name: str | None
     department_code: str | None

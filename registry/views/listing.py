@@ -46,7 +46,8 @@ class ListingView(ReadView):
     list_type: str
     rule_set: str
     grounds: list[str]
-    decision_number: str | None
+    decision_number: str | None  # 列入决定文号: this listing's own (registry.numbering)
+    penalty_number: str | None  # 处罚决定书文号: the penalty it rests on, from intake
     decision_date: date | None
     typical_case: bool
     needs_review: bool

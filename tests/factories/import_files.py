@@ -61,7 +61,7 @@ def good_rows() -> list[dict[str, Any]]:
             "region": "110105",
             "industry": "危险化学品",
             "grounds": "A4",
-            "decision_number": f"京应急罚〔2026〕{n}号",
+            "penalty_number": f"京应急罚〔2026〕{n}号",
             "decision_date": "2026-03-15",
             "typical_case": "是",
             "contact_email": "safety@example.org",

@@ -196,6 +196,7 @@ def proposed_batch(
                 "list_type": rules.list_type,
                 "rule_set": rule_set,
                 "grounds": [rules.grounds[0].code],
+                "penalty_number": f"川应急罚〔2026〕{tag}-{n}号",  # 处罚决定书文号, from intake
                 "decision_number": None,
                 "decision_date": date(2026, 11, 2),
                 "state": "proposed",
@@ -204,7 +205,7 @@ def proposed_batch(
                 "catalogue_hash": catalogue.content_hash,
                 "updated_at": now,
             }
-            for subject in subjects
+            for n, subject in enumerate(subjects, 1)
         ]
         return batch, add_listings(session, rows=rows)
 
@@ -235,7 +236,7 @@ def in_force(
     run(engine, notify_proposed, batch, routing)
     clock_at(clock, date.fromordinal(published.toordinal() - 1))
     run(engine, close_defence_windows, batch, routing)
-    run(engine, decide, batch, Decision(REVIEWER, "川应急信决〔2023〕1号"), routing)
+    run(engine, decide, batch, Decision(REVIEWER), routing)
     clock_at(clock, published)
     run(engine, publish_confirmed, batch, routing)
     run(engine, dispatch_in_force, batch, routing)

@@ -107,17 +107,21 @@ PRIOR_NOTICE = PriorNoticeContext(
     list_name=BLACK_LIST,
     grounds=[CONCEALMENT],
     facts=FACTS,
+    penalty_number="川应急罚〔2026〕12号",
     defence_due=DueDate(due=date(2026, 11, 27)),
     contact=CONTACT,
 )
 
 LISTING_DECISION = ListingDecisionContext(
-    letterhead=Letterhead(issuer=ISSUER, issued_on=date(2026, 12, 4)),
+    # A decision letter's 发文字号 is its listing's decision number.
+    letterhead=Letterhead(
+        issuer=ISSUER, reference="川应急信列〔2026〕7号", issued_on=date(2026, 12, 4)
+    ),
     party=CHEMICAL_UNIT,
     list_name=BLACK_LIST,
-    decision_number="川应急信决〔2026〕7号",
     grounds=[CONCEALMENT],
     facts=FACTS,
+    penalty_number="川应急罚〔2026〕12号",
     defence_outcome="在规定期限内未提出陈述、申辩意见，视为放弃陈述、申辩的权利。",
     measures=[INSPECTIONS, PUBLICATION, PROJECT_APPROVAL, INSURANCE],
     published_on=date(2026, 12, 11),
@@ -139,7 +143,7 @@ LISTING_DECISION = ListingDecisionContext(
 
 REJECTION = RejectionContext(
     letterhead=Letterhead(
-        issuer=ISSUER, reference="川应急信告〔2026〕21号", issued_on=date(2026, 12, 4)
+        issuer=ISSUER, reference="川应急信不列〔2026〕21号", issued_on=date(2026, 12, 4)
     ),
     party=LEGAL_REPRESENTATIVE,
     list_name=BLACK_LIST,
@@ -155,7 +159,7 @@ REJECTION = RejectionContext(
 
 DEPARTMENT_DISPATCH = DepartmentDispatchContext(
     letterhead=Letterhead(
-        issuer=ISSUER, reference="川应急信函〔2026〕45号", issued_on=date(2026, 12, 14)
+        issuer=ISSUER, reference="川应急信推〔2026〕45号", issued_on=date(2026, 12, 14)
     ),
     department="四川省发展和改革委员会",
     batch_reference=BATCH,
@@ -166,7 +170,8 @@ DEPARTMENT_DISPATCH = DepartmentDispatchContext(
     entries=[
         DispatchEntry(
             listing_reference=f"{BATCH}-001",
-            decision_number="川应急信决〔2026〕7号",
+            decision_number="川应急信列〔2026〕7号",
+            penalty_number="川应急罚〔2026〕12号",
             subject=CHEMICAL_UNIT,
             grounds=[CONCEALMENT],
             published_on=date(2026, 12, 11),
@@ -174,7 +179,7 @@ DEPARTMENT_DISPATCH = DepartmentDispatchContext(
         ),
         DispatchEntry(
             listing_reference=f"{BATCH}-002",
-            decision_number="川应急信决〔2026〕8号",
+            decision_number="川应急信列〔2026〕8号",
             subject=MINING_UNIT,
             grounds=[UNLICENSED],
             published_on=date(2026, 12, 11),
@@ -236,7 +241,7 @@ REMOVAL_NOTICE = RemovalNoticeContext(
     ),
     party=EXPIRED_UNIT,
     list_name=BLACK_LIST,
-    decision_number="川应急信决〔2023〕15号",
+    decision_number="川应急信列〔2023〕15号",
     reason="公示期满，自动移出",
     removed_on=date(2026, 11, 20),
     measures_lifted=[INSPECTIONS, PUBLICATION, PROJECT_APPROVAL],
@@ -244,7 +249,9 @@ REMOVAL_NOTICE = RemovalNoticeContext(
 )
 
 REMOVAL_WINDOW = RemovalWindowContext(
-    letterhead=Letterhead(issuer=ISSUER, issued_on=date(2026, 11, 2)),
+    letterhead=Letterhead(
+        issuer=ISSUER, reference="川应急信移提〔2026〕2号", issued_on=date(2026, 11, 2)
+    ),
     party=EXPIRED_UNIT,
     list_name="安全生产领域失信联合惩戒对象名单",
     decision_number="川安监决〔2025〕31号",
@@ -255,7 +262,7 @@ REMOVAL_WINDOW = RemovalWindowContext(
 
 LIFT_REQUEST = LiftRequestContext(
     letterhead=Letterhead(
-        issuer=ISSUER, reference="川应急信函〔2026〕41号", issued_on=date(2026, 11, 23)
+        issuer=ISSUER, reference="川应急信解〔2026〕41号", issued_on=date(2026, 11, 23)
     ),
     department="四川省发展和改革委员会",
     batch_reference="SC-2026-R05",
@@ -264,7 +271,8 @@ LIFT_REQUEST = LiftRequestContext(
     entries=[
         LiftEntry(
             listing_reference="SC-2023-031-004",
-            decision_number="川应急信决〔2023〕15号",
+            decision_number="川应急信列〔2023〕15号",
+            penalty_number="川安监罚〔2023〕40号",
             subject=EXPIRED_UNIT,
             reason="公示期满，自动移出",
             removed_on=date(2026, 11, 20),
@@ -276,10 +284,11 @@ LIFT_REQUEST = LiftRequestContext(
 )
 
 RED_AWARD = RedAwardContext(
-    letterhead=Letterhead(issuer=ISSUER, issued_on=date(2026, 12, 2)),
+    letterhead=Letterhead(
+        issuer=ISSUER, reference="川应急信激〔2026〕4号", issued_on=date(2026, 12, 2)
+    ),
     party=AWARDED_UNIT,
     list_name=RED_LIST,
-    decision_number="川应急信激〔2026〕4号",
     grounds=[
         GroundLine(
             code="R",
@@ -311,7 +320,9 @@ RED_AWARD = RedAwardContext(
 )
 
 MONTHLY_REPORT = MonthlyReportContext(
-    letterhead=Letterhead(issuer=ISSUER, issued_on=date(2026, 12, 1)),
+    letterhead=Letterhead(
+        issuer=ISSUER, reference="川应急信报〔2026〕11号", issued_on=date(2026, 12, 1)
+    ),
     addressee="厅领导",
     month_label="2026年11月",
     jurisdictions=[

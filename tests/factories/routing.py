@@ -18,6 +18,7 @@ from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ, FrozenClock
 from registry.db import session_scope
 from registry.models import DepartmentAction
+from registry.numbering import Numbering
 from registry.routing import (
     Decision,
     Routing,
@@ -30,7 +31,10 @@ from registry.routing import (
 from tests.factories.listings import REVIEWER, proposed_batch
 
 ACTION = sa.inspect(DepartmentAction).local_table
-ISSUER = Issuer(name="四川省应急管理厅", office="信用管理处", email="xinyong@example.org")
+NUMBERING = Numbering.for_authority("四川省应急管理厅", "川应急")
+ISSUER = Issuer(
+    name="四川省应急管理厅", office="信用管理处", email="xinyong@example.org", numbering=NUMBERING
+)
 MEMORANDUM = "mem-2023-art78"  # the memorandum of `mem-2023-serious` (7 departments)
 DISPATCH_DAY = datetime(2026, 9, 28, 9, 0, tzinfo=BUSINESS_TZ)
 
@@ -48,6 +52,7 @@ def make_routing(catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenC
         actor="flow:route-batch",
         source="test",
         enqueue=notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock),
+        numbering=NUMBERING,
     )
 
 
@@ -63,7 +68,7 @@ def dispatched_batch(
     clock.set(DISPATCH_DAY)
     with session_scope(engine) as session:
         close_defence_windows(session, batch, routing)
-        decide(session, batch, Decision(REVIEWER, "川应急信决〔2026〕30号"), routing)
+        decide(session, batch, Decision(REVIEWER), routing)
         publish_confirmed(session, batch, routing)
         assert dispatch_in_force(session, batch, routing).actions_created == units * len(
             catalogue.departments_of(MEMORANDUM)

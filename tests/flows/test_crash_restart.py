@@ -53,7 +53,6 @@ from tests.factories.routing import MEMORANDUM, at, dispatched_batch, make_routi
 from tests.flows.crash_runner import Answer, ForkServer, run_here
 
 START = datetime(2026, 11, 27, 10, 0, tzinfo=BUSINESS_TZ)
-DECISION_NUMBER = "川应急信决〔2026〕77号"
 OUTBOX_NOTICES = DEFAULT_BATCH + 50  # two batches: one in flight when killed, one not yet claimed
 UNCLAIMED = OUTBOX_NOTICES - DEFAULT_BATCH
 LEASE = timedelta(seconds=Settings.model_fields["outbox_lease_seconds"].default)
@@ -108,7 +107,6 @@ def route_scenario(engine: sa.Engine, catalogue: Catalogue, _calendar: WorkingCa
     batch, ids = proposed_batch(engine, catalogue, FrozenClock(START), units=2, persons=1)
     decision = {
         "reviewer": REVIEWER,
-        "decision_number": DECISION_NUMBER,
         "approve_others": True,
         "rejections": [{"listing_id": ids[2], "reason": "身份信息待核实，暂不列入"}],
     }

@@ -43,7 +43,7 @@ def dispatched(
     )
     with opened_runtime() as runtime:
         run_step(runtime, batch, "notify", actor="test", source="test")
-        record_decision(runtime, batch, Decision(REVIEWER, "川应急信决〔2026〕40号"), source="test")
+        record_decision(runtime, batch, Decision(REVIEWER), source="test")
         for step in ("publish", "dispatch"):
             run_step(runtime, batch, step, actor="test", source="test")
     return batch, ids

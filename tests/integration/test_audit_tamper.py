@@ -85,9 +85,7 @@ def trail(tmp_path: Path) -> Iterator[Trail]:
     with opened_runtime(_settings(tmp_path, url, "2026-11-27T09:00:00+08:00")) as runtime:
         batch = imported.batch_id
         run_step(runtime, batch, Step.CLOSE_DEFENCE, actor="flow", source="test")
-        record_decision(
-            runtime, batch, Decision("审核人 李娜", "川应急信决〔2026〕3号"), source="t"
-        )
+        record_decision(runtime, batch, Decision("审核人 李娜"), source="t")
         run_step(runtime, batch, Step.PUBLISH, actor="flow", source="test")
         run_step(runtime, batch, Step.DISPATCH, actor="flow", source="test")
     engine = db.make_engine(url)

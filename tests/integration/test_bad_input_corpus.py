@@ -72,7 +72,7 @@ COUNTED = (
     "objection",
     "removal_application",
 )
-MINIMUM_CASES = {"import": 233, "responses": 65, "forms": 60, "cli": 57}
+MINIMUM_CASES = {"import": 233, "responses": 65, "forms": 60, "cli": 58}
 """Today's sizes: removing a case means lowering its floor here, on purpose, in review."""
 MINIMUM_TOTAL = 200
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -335,7 +335,7 @@ def dispatched_batch(
     clock.advance(timedelta(days=20))
     with session_scope(engine) as session:
         close_defence_windows(session, batch, routing)
-        decide(session, batch, Decision(REVIEWER, "苏应急信决〔2026〕7号"), routing)
+        decide(session, batch, Decision(REVIEWER), routing)
         publish_confirmed(session, batch, routing)
         assert dispatch_in_force(session, batch, routing).actions_created
     return batch, ids
@@ -748,7 +748,7 @@ def cli_database(
     with session_scope(engine) as session:
         close_defence_windows(session, dispatched, routing)
         close_defence_windows(session, awaiting, routing)
-        decide(session, dispatched, Decision(REVIEWER, "苏应急信决〔2026〕8号"), routing)
+        decide(session, dispatched, Decision(REVIEWER), routing)
         publish_confirmed(session, dispatched, routing)
         assert dispatch_in_force(session, dispatched, routing).actions_created
     with engine.connect() as connection:

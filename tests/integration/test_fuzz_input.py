@@ -315,7 +315,7 @@ def dispatched_ids(engine: sa.Engine, catalogue: Catalogue, calendar: Any) -> li
     clock.advance(timedelta(days=20))
     with session_scope(engine) as session:
         close_defence_windows(session, batch, routing)
-        decide(session, batch, Decision(REVIEWER, "苏应急信决〔2026〕99号"), routing)
+        decide(session, batch, Decision(REVIEWER), routing)
         publish_confirmed(session, batch, routing)
         dispatch_in_force(session, batch, routing)
     return ids

@@ -75,7 +75,7 @@ def _mixed_batch(
     clock.advance(timedelta(days=20))
     with session_scope(engine) as session:
         close_defence_windows(session, batch, routing)
-        decide(session, batch, Decision(REVIEWER, "川应急信决〔2026〕70号"), routing)
+        decide(session, batch, Decision(REVIEWER), routing)
         publish_confirmed(session, batch, routing)
         assert dispatch_in_force(session, batch, routing).actions_created
     first: dict[str, tuple[int, str]] = {}

@@ -90,7 +90,7 @@ def test_a_new_rule_set_routes_end_to_end_under_its_own_list_name(
     assert sorted(_step(engine, notify_proposed, batch, routing).moved) == ids
     clock.advance(timedelta(days=20))
     assert sorted(_step(engine, close_defence_windows, batch, routing).moved) == ids
-    decision = Decision(REVIEWER, "某应急信决〔2027〕1号", {ids[2]: "证据不足，不予认定"})
+    decision = Decision(REVIEWER, rejections={ids[2]: "证据不足，不予认定"})
     assert sorted(_step(engine, decide, batch, routing, decision).moved) == ids
     published = _step(engine, publish_confirmed, batch, routing)
     assert sorted(published.moved) == ids[:2]

@@ -354,7 +354,7 @@ def test_confirming_a_black_listing_in_the_core_forfeits_the_red_one(
         engine,
         decide_and_forfeit_red,
         black_batch,
-        Decision(REVIEWER, "川应急信决〔2026〕9号"),
+        Decision(REVIEWER),
         routing,
     )
     assert decided.moved == [black]

@@ -63,7 +63,7 @@ def dispatched_batch(
     with session_scope(engine) as session:
         notify_proposed(session, batch, routing)
     clock.advance(timedelta(days=20))
-    decision = Decision(REVIEWER, "川应急信决〔2026〕30号")
+    decision = Decision(REVIEWER)
     with session_scope(engine) as session:
         close_defence_windows(session, batch, routing)
         decide(session, batch, decision, routing)

@@ -80,7 +80,7 @@ def test_a_black_batch_goes_from_proposed_to_dispatched_once(
     assert "110105********123X" in markdown
     assert "期满未提出" in markdown
 
-    decision = Decision(REVIEWER, "川应急信决〔2026〕7号", {ids[1]: "证据不足，退回补充调查"})
+    decision = Decision(REVIEWER, rejections={ids[1]: "证据不足，退回补充调查"})
     decided = _step(engine, decide, batch, routing, decision)
     assert sorted(decided.moved) == ids
     assert _states(engine, ids) == {"confirmed": 2, "rejected": 1}
@@ -125,7 +125,7 @@ def test_the_proposer_cannot_confirm_and_the_attempt_is_audited(
     clock.advance(timedelta(days=20))
     _step(engine, close_defence_windows, batch, routing)
 
-    refused = _step(engine, decide, batch, routing, Decision(PROPOSER, "川应急信决〔2026〕9号"))
+    refused = _step(engine, decide, batch, routing, Decision(PROPOSER))
 
     assert refused.moved == []
     assert "审核人不得为提出人" in refused.refused[ids[0]][0]
@@ -147,9 +147,9 @@ def test_a_decision_about_foreign_listings_or_without_reason_is_refused(
     clock.advance(timedelta(days=20))
     _step(engine, close_defence_windows, batch, routing)
     with pytest.raises(DecisionError, match="不在本批次"):
-        _step(engine, decide, batch, routing, Decision(REVIEWER, "x", {999999: "理由"}))
+        _step(engine, decide, batch, routing, Decision(REVIEWER, rejections={999999: "理由"}))
     with pytest.raises(DecisionError, match="须说明理由"):
-        _step(engine, decide, batch, routing, Decision(REVIEWER, "x", {ids[0]: "  "}))
+        _step(engine, decide, batch, routing, Decision(REVIEWER, rejections={ids[0]: "  "}))
     assert _states(engine, ids) == {"awaiting_confirmation": 1}
 
 
@@ -162,7 +162,7 @@ def test_a_red_batch_skips_the_prior_notice_and_gets_the_award(
     notified = _step(engine, notify_proposed, batch, routing)
     assert notified.notices_queued == 0
     assert _states(engine, ids) == {"awaiting_confirmation": 1}
-    _step(engine, decide, batch, routing, Decision(REVIEWER, "川应急信激〔2026〕1号"))
+    _step(engine, decide, batch, routing, Decision(REVIEWER))
     _step(engine, publish_confirmed, batch, routing)
     dispatched = _step(engine, dispatch_in_force, batch, routing)
     memoranda = catalogue.memoranda_for("saws-2017-incentive")

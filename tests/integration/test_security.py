@@ -114,6 +114,7 @@ from registry.vocabulary import NoticeKind
 from tests.factories.identities import KEY, leaks, new_resident_id
 from tests.factories.import_files import valid_uscc
 from tests.factories.notices import SAMPLE_CONTEXTS
+from tests.factories.routing import NUMBERING
 from tests.integration.cli_runner import run
 
 PROPOSER = "省应急管理厅执法总队 张伟"
@@ -300,6 +301,7 @@ def case(
         actor=REVIEWER,
         source="test:security",
         enqueue=notice_enqueuer(catalogue=catalogue, issuer=ISSUER, clock=clock),
+        numbering=NUMBERING,
     )
     texts: dict[str, str] = {}
     notified = _step(engine, notify_proposed, batch, routing)
@@ -321,8 +323,7 @@ def case(
             batch,
             Decision(
                 REVIEWER,
-                "川应急信决〔2026〕9号",
-                {listings["refused"]: f"经复核，其身份证号 {refused} 有误，不应列入"},
+                rejections={listings["refused"]: f"经复核，其身份证号 {refused} 有误，不应列入"},
             ),
             routing,
         )

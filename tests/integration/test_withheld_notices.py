@@ -75,8 +75,7 @@ def test_a_letter_the_renderer_refuses_is_withheld_and_the_batch_routes_on(
             sa.text("UPDATE subject SET name = :n WHERE id = :s"), {"n": legacy, "s": first[1]}
         )
 
-    confirmed = cli(tmp_path, "confirm", str(batch), "--reviewer", "李娜",
-                    "--decision-number", "川应急信决〔2026〕3号", env=now)  # fmt: skip
+    confirmed = cli(tmp_path, "confirm", str(batch), "--reviewer", "李娜", env=now)
     assert confirmed.returncode == 0, confirmed.stdout + confirmed.stderr
     assert "Traceback" not in confirmed.stderr
 

@@ -62,7 +62,7 @@ IMPORT_ZH = {
     "region": "行政区划代码",
     "industry": "行业",
     "grounds": "认定依据",
-    "decision_number": "决定书文号",
+    "penalty_number": "处罚决定书文号",
     "decision_date": "处罚决定日期",
     "typical_case": "典型案例",
     "contact_email": "联系邮箱",
