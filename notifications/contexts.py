@@ -133,7 +133,9 @@ class PriorNoticeContext(NoticeContext):
     list_name: str
     grounds: list[GroundLine] = Field(min_length=1)
     facts: str
-    defence_due: DueDate
+    # The window runs from service (行政处罚法第四十四条), so the letter states its length, never a
+    # date: the date is known only once the letter is served (registry.service_of_notices).
+    defence_wd: Annotated[int, Field(ge=1)]
     contact: Contact
 
 

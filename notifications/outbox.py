@@ -50,6 +50,7 @@ from registry.errors import JointcreditError, NotFound
 from registry.free_text import clean_single_line
 from registry.installation import installation_token
 from registry.models import AttemptOutcome, ContactFlag, Notice, NoticeAttempt, NoticeState
+from registry.service_of_notices import Channel, ServiceMethod, ServiceState, email_served_on
 from registry.vocabulary import NOTICE_KIND_LABELS, NoticeKind
 
 KEY_MAX = 200
@@ -149,6 +150,9 @@ class NoticeDraft:
     context: NoticeContext
     key: NoticeKey
     department_code: str | None = None
+    # `post`: printed and served by post or in person (no consent to e-mail service); stored
+    # `for_post`, never claimed by a deliverer (`registry.service_of_notices`).
+    channel: Channel = Channel.EMAIL
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,8 @@ def _row(draft: NoticeDraft, now: datetime, domain: str, installation: str) -> d
     rendered, withheld = _rendered(draft)
     problem = draft.recipient.problem
     state = NoticeState.QUEUED if problem is None else NoticeState.BAD_ADDRESS
+    if draft.channel is Channel.POST:
+        state, problem = NoticeState.FOR_POST, None
     if withheld is not None:
         state = NoticeState.WITHHELD
     return {
@@ -259,6 +265,7 @@ def _row(draft: NoticeDraft, now: datetime, domain: str, installation: str) -> d
         "smtp_reply": None,
         "created_at": now,
         "sent_at": None,
+        "channel": draft.channel.value,
     }
 
 
@@ -534,12 +541,17 @@ def _state_after(outcome: AttemptOutcome) -> dict[str, Any]:
     reply: sa.BindParameter[str] = sa.bindparam("b_reply")
     finished = sa.bindparam("b_finished", type_=NOTICE.c.sent_at.type)
     if outcome is AttemptOutcome.SENT:
+        # Accepted by the mail server: served by e-mail that business day (行政处罚法第六十一条;
+        # party letters go by e-mail only with consent). Department letters record it too.
         return {
             "state": NoticeState.SENT.value,
             "sent_at": finished,
             "smtp_reply": reply,
             "last_error": None,
             "lease_until": None,
+            "service_state": ServiceState.SERVED.value,
+            "service_method": ServiceMethod.EMAIL.value,
+            "served_on": sa.bindparam("b_served_on", type_=NOTICE.c.served_on.type),
         }
     if outcome is AttemptOutcome.RETRY:
         return {
@@ -565,6 +577,7 @@ def _params(outcome: DeliveryOutcome) -> dict[str, Any]:
     }
     if outcome.outcome is AttemptOutcome.SENT:
         params["b_finished"] = outcome.finished_at
+        params["b_served_on"] = email_served_on(outcome.finished_at)
     if outcome.outcome is AttemptOutcome.RETRY:
         params["b_retry_at"] = outcome.retry_at
     return params

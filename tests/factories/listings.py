@@ -21,7 +21,7 @@ from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ, Clock, FrozenClock
 from registry.db import session_scope
 from registry.lifecycle import Event, apply_transition
-from registry.models import Listing, ListingState
+from registry.models import Listing, ListingState, Notice
 from registry.repository import add_batch, add_listings, add_subject
 from registry.routing import (
     Decision,
@@ -153,8 +153,10 @@ def proposed_batch(
     units: int = 2,
     persons: int = 1,
     with_email: bool = True,
+    consent: bool = True,
 ) -> tuple[int, list[int]]:
-    """A batch of `units` units and `persons` persons (each person acting for the first unit)."""
+    """A batch of `units` units and `persons` persons (each person acting for the first unit);
+    `consent`: the parties agreed to electronic service (同意电子送达)."""
     rules = catalogue.rule_sets[rule_set]
     assert rules.list_type is not None
     now = clock.now()
@@ -198,6 +200,7 @@ def proposed_batch(
                 "grounds": [rules.grounds[0].code],
                 "decision_number": None,
                 "decision_date": date(2026, 11, 2),
+                "e_service_consent": consent,
                 "state": "proposed",
                 "proposed_at": now,
                 "proposed_by": PROPOSER,
@@ -207,6 +210,21 @@ def proposed_batch(
             for subject in subjects
         ]
         return batch, add_listings(session, rows=rows)
+
+
+def serve_prior_notices(engine: sa.Engine, listing_ids: list[int], on: date) -> None:
+    """The 告知书 of these listings served on `on`, as the outbox records an accepted e-mail
+    (tests that are not about service use it in place of a delivery run)."""
+    with session_scope(engine) as session:
+        session.execute(
+            sa.update(Notice)
+            .where(
+                col(Notice.listing_id).in_(listing_ids),
+                col(Notice.kind) == "prior_notice",
+                col(Notice.service_state) != "served",
+            )
+            .values(service_state="served", service_method="email", served_on=on)
+        )
 
 
 def clock_at(clock: FrozenClock, day: date) -> None:
@@ -233,6 +251,7 @@ def in_force(
     clock_at(clock, date.fromordinal(published.toordinal() - 20))
     batch, ids = proposed_batch(engine, catalogue, clock, rule_set=rule_set, units=units, persons=0)
     run(engine, notify_proposed, batch, routing)
+    serve_prior_notices(engine, ids, clock.today())
     clock_at(clock, date.fromordinal(published.toordinal() - 1))
     run(engine, close_defence_windows, batch, routing)
     run(engine, decide, batch, Decision(REVIEWER, "川应急信决〔2023〕1号"), routing)

@@ -100,7 +100,7 @@ PRIOR_NOTICE = PriorNoticeContext(
     list_name=BLACK_LIST,
     grounds=[CONCEALMENT],
     facts=FACTS,
-    defence_due=DueDate(due=date(2026, 11, 27)),
+    defence_wd=5,
     contact=CONTACT,
 )
 
