@@ -138,10 +138,13 @@ async def test_windows_run_from_service_and_an_unserved_party_blocks_only_itself
     printed = cli(tmp_path, "notice", "print", "--batch", str(batch), "--out", str(out), env=env)
     assert printed.returncode == 0, printed.stderr
     page = (out / f"notice-{post_letter.id}.html").read_text(encoding="utf-8")
-    assert "@page" in page and "送达回证" in page and "size: A4" in page
+    assert "@page" in page
+    assert "送达回证" in page
+    assert "size: A4" in page
     assert "送达之日起" in page
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert "未送达" in index and f"notice-{post_letter.id}.html" in index
+    assert "未送达" in index
+    assert f"notice-{post_letter.id}.html" in index
     assert (out / "all.html").exists()
 
     now = {"JOINTCREDIT_NOW": clock.now().isoformat(), **env}
@@ -161,7 +164,8 @@ async def test_windows_run_from_service_and_an_unserved_party_blocks_only_itself
         *("notice", "served", str(post_letter.id), "--on", posted_on, "--method", "post"),
         env=now,
     )
-    assert "已" in again["message"] and "送达" in again["message"]
+    assert "已" in again["message"]
+    assert "送达" in again["message"]
     with session_scope(engine) as session:
         event = session.execute(
             sa.select(AuditEvent).where(AuditEvent.action == "notice.served")
