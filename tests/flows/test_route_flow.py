@@ -218,7 +218,7 @@ async def test_a_mixed_file_goes_from_intake_to_in_force_through_the_form(
     # Five black parties; only the first unit (and its employee) gave a mailbox, the other three
     # must be served another way; the red listing needs no prior notice.
     assert intake["notify"]["notices_queued"] == 2
-    assert len(intake["notify"]["unreachable"]) == 3
+    assert len(intake["notify"]["for_post"]) == 3
     batch = intake["batch_id"]
 
     clock.advance(timedelta(days=20))

@@ -457,7 +457,7 @@ def _every_kind(
         for kind in (NoticeKind.DEPARTMENT_DISPATCH, NoticeKind.LIFT_REQUEST)
     ]
     composed = compose(session, requests, catalogue=catalogue, issuer=ISSUER, today=clock.today())
-    assert composed.unreachable == []
+    assert composed.for_post == []
     for draft in composed.drafts:
         rendered.setdefault(draft.kind, []).append(_parts(render_notice(draft.kind, draft.context)))
     return rendered
