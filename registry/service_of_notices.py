@@ -6,7 +6,7 @@ Every window that runs against a party — 陈述申辩 after the 告知书, 异
 
 - by e-mail on the business day (Asia/Shanghai) its mail server accepted it — but only where
   the party agreed to electronic service (行政处罚法第六十一条第二款: "当事人同意并签订确认书的，
-  行政机关可以采用传真、电子邮件等方式，将决定书等送达当事人"; `notifications.compose` sends
+  行政机关可以采用传真、电子邮件等方式，将行政处罚决定书等送达当事人"; `notifications.compose` sends
   party letters by e-mail only then; the outbox records service in the UPDATE marking it sent);
 - by post or in person, on the date an operator records (`record_service`, with the method and a
   note such as the registered-mail number or who signed for it);
