@@ -42,7 +42,7 @@ from registry.free_text import clean_free_text, clean_single_line
 from registry.models import Listing, Notice, NoticeState
 from registry.models import ListingState as S
 from registry.sla import defence_deadline
-from registry.vocabulary import NoticeKind
+from registry.vocabulary import SERVICE_METHOD_LABELS, SERVICE_STATE_LABELS, NoticeKind, label
 
 NOTICE = cast(sa.Table, sa.inspect(Notice).local_table)
 LISTING = cast(sa.Table, sa.inspect(Listing).local_table)
@@ -89,6 +89,13 @@ def is_party_kind(kind: str) -> bool:
 def party_channel(*, consent: bool, mailbox: str | None) -> Channel:
     """行政处罚法第六十一条第二款: e-mail service needs the party's consent — and a mailbox."""
     return Channel.EMAIL if consent and mailbox else Channel.POST
+
+
+def service_label(state: str, served_on: date | None, method: str | None) -> str:
+    """送达方式、送达日期 (`邮寄送达 2026-11-04`), or 未送达 / 送达失败."""
+    if state == ServiceState.SERVED and served_on is not None:
+        return f"{label(SERVICE_METHOD_LABELS, method)}送达 {served_on.isoformat()}"
+    return label(SERVICE_STATE_LABELS, state)
 
 
 def email_served_on(accepted_at: datetime) -> date:
@@ -317,8 +324,9 @@ def open_defence_windows(
                 )
             )
         opened += ids
-        after = {
+        after = {  # every column set above: `audit verify` replays the listing from these
             "defence_from": served_on,
+            "defence_wd": limits.defence_wd,
             "defence_due": deadline.due,
             "defence_provisional": deadline.provisional,
         }

@@ -28,11 +28,10 @@ from registry.service_of_notices import (
     open_defence_windows,
     record_failure,
     record_service,
+    service_label,
 )
 from registry.vocabulary import (
     NOTICE_KIND_LABELS,
-    SERVICE_METHOD_LABELS,
-    SERVICE_STATE_LABELS,
     NoticeKind,
     label,
 )
@@ -138,13 +137,6 @@ def record_notice_service(
     return ServiceOutcome(
         notice_id, done.kind, done.listing_id, state, done.served_on, done.method, opened, due
     )
-
-
-def service_label(state: str, served_on: date | None, method: str | None) -> str:
-    """送达方式、送达日期, or 未送达 / 送达失败."""
-    if state == ServiceState.SERVED and served_on is not None:
-        return f"{label(SERVICE_METHOD_LABELS, method)}送达 {served_on.isoformat()}"
-    return label(SERVICE_STATE_LABELS, state)
 
 
 def letters_to_print(

@@ -34,6 +34,7 @@ from registry.routing import (
     publish_confirmed,
 )
 from registry.sla import defence_deadline
+from registry.views import batch_view, listing_view
 from tests.factories.listings import REVIEWER, clock_at, proposed_batch, run
 from tests.factories.routing import make_routing
 from tests.integration.cli_runner import run as cli
@@ -228,3 +229,67 @@ def test_a_failed_service_is_recorded_and_the_window_stays_closed(
     )
     assert failed["service_state"] == "failed"
     assert _listing(engine, listing).defence_due is None
+
+
+async def test_listing_show_and_batch_show_name_each_letters_channel_and_service(
+    local: tuple[sa.Engine, dict[str, str]],
+    catalogue: Catalogue,
+    calendar: WorkingCalendar,
+    sink: RunningSink,
+    tmp_path: Path,
+) -> None:
+    """Per party letter its channel and its service (送达方式、送达日期, or 未送达), and in the
+    batch the letters still waiting to be served (待送达) — by the views and their commands."""
+    engine, env = local
+    clock = FrozenClock(datetime(2026, 11, 2, 10, 0))
+    routing = make_routing(catalogue, calendar, clock)
+    batch, (by_mail, by_post) = proposed_batch(engine, catalogue, clock, units=2, persons=0)
+    _set_consent(engine, by_post, False)
+    run(engine, notify_proposed, batch, routing)
+    await drain_outbox(engine, _smtp(sink), clock=clock, options=DrainOptions())
+    (mail_letter,), (post_letter,) = _notices(engine, by_mail), _notices(engine, by_post)
+    now = {"JOINTCREDIT_NOW": clock.now().isoformat(), **env}
+
+    with session_scope(engine) as session:
+        view = batch_view(session, batch)
+        mail_line, post_line = listing_view(session, by_mail), listing_view(session, by_post)
+    assert [
+        (a.notice_id, a.listing_id, a.channel, a.service_state) for a in view.awaiting_service
+    ] == [(post_letter.id, by_post, "post", "pending")]
+    assert view.awaiting_service_total == 1
+    assert [
+        (n.channel, n.service_state, n.served_on, n.service_method) for n in mail_line.notices
+    ] == [("email", "served", T, "email")]
+    assert [(n.channel, n.service_state, n.served_on) for n in post_line.notices] == [
+        ("post", "pending", None)
+    ]
+
+    shown = cli(tmp_path, "batch", "show", str(batch), env=now)
+    assert shown.returncode == 0, shown.stderr
+    waiting = shown.stdout[shown.stdout.index("待送达") :]
+    assert view.awaiting_service[0].reference in waiting
+    assert "邮寄/直接送达" in waiting
+    assert "未送达" in waiting
+    assert view.listings[0].reference not in waiting  # the e-mailed party is served
+    as_json = run_json(tmp_path, "batch", "show", str(batch), "--json", env=now)
+    assert [a["notice_id"] for a in as_json["awaiting_service"]] == [post_letter.id]
+
+    mailed = cli(tmp_path, "listing", "show", str(by_mail), env=now)
+    assert mailed.returncode == 0, mailed.stderr
+    assert "电子邮件送达 2026-11-02" in mailed.stdout
+    posted = cli(tmp_path, "listing", "show", str(by_post), env=now)
+    assert "邮寄/直接送达" in posted.stdout
+    assert "未送达" in posted.stdout
+
+    clock_at(clock, T + timedelta(days=2))
+    later = {"JOINTCREDIT_NOW": clock.now().isoformat(), **env}
+    run_json(
+        tmp_path,
+        *("notice", "served", str(post_letter.id), "--on", "2026-11-04", "--method", "post"),
+        *("--by", "李操作"),
+        env=later,
+    )
+    assert "邮寄送达 2026-11-04" in cli(tmp_path, "listing", "show", str(by_post), env=later).stdout
+    assert "待送达：无" in cli(tmp_path, "batch", "show", str(batch), env=later).stdout
+    with session_scope(engine) as session:
+        assert batch_view(session, batch).awaiting_service == []

@@ -171,6 +171,8 @@ def add_notice(
         "created_at": START.astimezone(UTC),
         "sent_at": START.astimezone(UTC) + timedelta(minutes=5) if state == "sent" else None,
     }
+    if state == "sent":  # the outbox records an accepted e-mail as served that day
+        row |= {"service_state": "served", "service_method": "email", "served_on": START.date()}
     return int(session.execute(sa.insert(Notice).values(**row).returning(Notice.id)).scalar_one())
 
 
@@ -291,7 +293,8 @@ def test_a_view_costs_the_same_few_queries_however_large_the_batch(
                 view = batch_view(session, batch_id)
             assert view.listing_total == count
             costs.append(len(seen))
-    assert costs[0] == costs[1] == 7  # batch, states, defence, dispatch, actions, notices, lines
+    # batch, states, defence, dispatch, actions, notices, lines, letters awaiting service
+    assert costs[0] == costs[1] == 8
 
 
 def test_unknown_ids_are_not_found_in_chinese(engine: sa.Engine) -> None:
@@ -493,6 +496,7 @@ def test_a_listing_shows_its_dates_actions_notices_and_audit_history(
     ]
     assert view.history[1].after == {
         "defence_from": "2026-11-27",
+        "defence_wd": 5,
         "defence_due": "2026-12-04",
         "defence_provisional": False,
     }
