@@ -17,9 +17,9 @@ import typer
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
 from notifications.print_letters import index_html, letters_html
 from registry.errors import JointcreditError
-from registry.service_of_notices import ServiceMethod
+from registry.service_of_notices import ServiceMethod, service_label
 from registry.vocabulary import NOTICE_KIND_LABELS, label
-from service.notices import letters_to_print, record_notice_service, service_label
+from service.notices import letters_to_print, record_notice_service
 from service.runtime import opened_runtime
 
 notice_app = typer.Typer(help="文书送达（service of letters）", no_args_is_help=True)

@@ -23,7 +23,6 @@ from registry.db import session_scope
 from registry.lifecycle import Event, apply_transition
 from registry.models import Listing, ListingState, Notice
 from registry.repository import add_batch, add_listings, add_subject
-from registry.service_of_notices import open_defence_windows
 from registry.routing import (
     Decision,
     Routing,
@@ -33,6 +32,7 @@ from registry.routing import (
     notify_proposed,
     publish_confirmed,
 )
+from registry.service_of_notices import open_defence_windows
 
 PROPOSER = "提出人 张伟"
 REVIEWER = "审核人 李娜"
@@ -165,7 +165,9 @@ def mail_prior_notices(
     now = clock.now()
     batches = dict(
         session.execute(
-            sa.select(col(Listing.id), col(Listing.batch_id)).where(col(Listing.id).in_(listing_ids))
+            sa.select(col(Listing.id), col(Listing.batch_id)).where(
+                col(Listing.id).in_(listing_ids)
+            )
         ).all()
     )
     rows = []

@@ -150,7 +150,7 @@ def _kw(catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenClock) -> 
 def test_notify_opens_no_window_and_serving_the_notice_opens_it_in_working_days(
     engine: sa.Engine, catalogue: Catalogue, calendar: WorkingCalendar
 ) -> None:
-    """行政处罚法第四十四条: the 陈述申辩 window runs from service of the 告知书, not from NOTIFY."""
+    """行政处罚法第四十四条: the 陈述申辩 window runs from service of the 告知书, not NOTIFY."""
     clock = FrozenClock(datetime.fromisoformat("2026-09-30T10:00+08:00"))
     with Session(engine) as session:
         ids = make_listings(

@@ -35,7 +35,9 @@ from registry.routing import (
 from registry.views import credit_archive, listing_view
 from tests.factories.listings import REVIEWER, serve_prior_notices
 
-HEADER = "名单类型,主体类型,名称,统一社会信用代码,认定依据,决定书文号,处罚决定日期,联系邮箱,同意电子送达"
+HEADER = (
+    "名单类型,主体类型,名称,统一社会信用代码,认定依据,决定书文号,处罚决定日期,联系邮箱,同意电子送达"
+)
 
 
 def _uscc(rng: random.Random) -> str:

@@ -101,8 +101,8 @@ from registry.views.removal_review import PendingRemoval
 from registry.vocabulary import NoticeKind
 from tests.factories.identities import KEY, leaks, new_resident_id
 from tests.factories.import_files import valid_uscc
-from tests.factories.notices import SAMPLE_CONTEXTS
 from tests.factories.listings import serve_prior_notices
+from tests.factories.notices import SAMPLE_CONTEXTS
 from tests.integration.cli_runner import run
 
 PROPOSER = "省应急管理厅执法总队 张伟"
