@@ -27,6 +27,7 @@ from deployments.console import (
 )
 from deployments.contact_commands import contact_app
 from deployments.import_commands import import_file_command
+from deployments.notice_commands import notice_app
 from deployments.ops_commands import serve_command, up_command
 from deployments.outbox_commands import mail_sink, outbox_app
 from deployments.removal_commands import objection_app, removal_app, screen_command
@@ -60,6 +61,7 @@ app.add_typer(uscc_app, name="uscc")
 app.add_typer(calendar_app, name="calendar")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(contact_app, name="contact")
+app.add_typer(notice_app, name="notice")
 app.command("mail-sink")(mail_sink)
 app.command("import")(import_file_command)
 app.command("route")(route)

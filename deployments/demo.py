@@ -7,8 +7,12 @@ wall. Every step is the real flow an agency would run:
 1. November 2023 — a batch is reported, noticed, confirmed, published and dispatched; the
    departments acknowledge and report back. Its three-year terms end in November 2026.
 2. November 2026 — the main batch (black and red, units and a person, three bad rows) is
-   imported; prior notices go out; when the defence window has lapsed an operator confirms,
-   rejecting one listing; the rest is published and dispatched to every memorandum department.
+   imported; prior notices go out by e-mail to the parties who agreed to electronic service
+   (同意电子送达) and are served when the mail server accepts them; the one party who did not
+   agree (the person) gets his letters printed (`var/print/`) and served by post, recorded by
+   an operator two working days later (行政处罚法第六十一条). When the defence windows — each
+   from its own service date — have lapsed an operator confirms, rejecting one listing; the
+   rest is published and dispatched to every memorandum department.
 3. Some departments answer, others do not; on 27 November the SLA sweep sends reminders, the
    removal review removes the 2023 listings (lift requests to every department), the monthly
    report is written, and every queued notice is delivered into `var/mail/`.
@@ -25,7 +29,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,7 @@ import sqlalchemy as sa
 from rich.table import Table
 from sqlmodel import Session, col
 
+from notifications.print_letters import index_html, letters_html
 from notifications.sink import free_port, message_id_counts, running_sink
 from registry import audit, db
 from registry.clock import BUSINESS_TZ
@@ -40,9 +45,11 @@ from registry.errors import ConfigurationError
 from registry.models import DepartmentAction, Listing, Notice
 from registry.responses import record_responses, response_request
 from registry.routing import Decision
+from registry.service_of_notices import ServiceMethod
 from registry.settings import Settings
 from registry.vocabulary import ACTION_STATE_LABELS, LISTING_STATE_LABELS, NOTICE_KIND_LABELS, label
 from service import opened_runtime, record_decision, run_query
+from service.notices import letters_to_print, record_notice_service
 
 DATA = Path(__file__).parent / "demo_data"
 PROPOSER = "省应急管理厅执法总队 张伟"
@@ -53,7 +60,9 @@ Say = Callable[[Any], None]
 REPORTED_2023 = "2023-11-06"
 CONFIRMED_2023 = "2023-11-20"
 REPORTED_2026 = "2026-11-02"
+POSTED_2026 = "2026-11-04"  # the 告知书 sent by post reaches its party (2 working days)
 CONFIRMED_2026 = "2026-11-16"
+DECISION_POSTED_2026 = "2026-11-18"  # and the 决定书 after it
 ANSWERED_2026 = "2026-11-20"
 TODAY = "2026-11-27"
 REPORT_MONTH = "2026-11"
@@ -66,11 +75,13 @@ def run_demo(settings: Settings, *, say: Say) -> dict[str, Any]:
     data_dir = settings.data_dir
     database = data_dir / "demo.db"
     mail = data_dir / "mail"
+    printed = data_dir / "print"  # the letters for post, as `jointcredit notice print` writes
     anchor = data_dir / DEMO_ANCHOR  # the demo database's heads, not the real one's
     stale_files = ("demo.db-wal", "demo.db-shm", anchor.name)
     for stale in (database, *(database.with_name(name) for name in stale_files)):
         stale.unlink(missing_ok=True)
     shutil.rmtree(mail, ignore_errors=True)
+    shutil.rmtree(printed, ignore_errors=True)
     url = f"sqlite:///{database}"
     db.upgrade(url)
     say(f"[bold]jointcredit 演示[/]  数据库 {database}  邮件目录 {mail}")
@@ -103,6 +114,7 @@ async def _walk(database: Path, mail: Path, say: Say) -> dict[str, Any]:
     _at(REPORTED_2023)
     say(f"1. {REPORTED_2023}：导入 2023 年批次并告知当事人（intake-batch）")
     old = await intake_batch(str(DATA / "batch-2023.csv"), proposed_by=PROPOSER)
+    sent = [await deliver_notices()]  # served by e-mail today: the windows run from today
     _at(CONFIRMED_2023)
     say(f"2. {CONFIRMED_2023}：申辩期满，操作员确认，公开并推送各部门（route-batch）")
     await route_batch(old["batch_id"], wait_for_operator=False)
@@ -118,12 +130,19 @@ async def _walk(database: Path, mail: Path, say: Say) -> dict[str, Any]:
         f"   接收 {new['accepted']} 条（其中 {new['needs_review']} 条需人工核对），"
         f"隔离 {new['rejected']} 行 → {new['quarantine_path']}"
     )
+    sent.append(await deliver_notices())
+    _at(POSTED_2026)
+    posted = _serve_by_post(new["batch_id"], database.with_name("print"), POSTED_2026)
+    say(f"   {POSTED_2026}：未同意电子送达的当事人，告知书打印邮寄，记录邮寄送达 {posted} 份")
     _at(CONFIRMED_2026)
     say(f"4. {CONFIRMED_2026}：申辩期满；操作员确认，1 条不予列入；公开并推送各部门")
     await route_batch(new["batch_id"], wait_for_operator=False)
     rejected = _listing_named(new["batch_id"], "青岛黄岛烟花爆竹有限公司")
     _confirm(new["batch_id"], rejections={rejected: "检测报告真伪尚待司法鉴定，暂不列入"})
     routed = await route_batch(new["batch_id"], wait_for_operator=False)
+    _at(DECISION_POSTED_2026)
+    posted += _serve_by_post(new["batch_id"], database.with_name("print"), DECISION_POSTED_2026)
+    say(f"   {DECISION_POSTED_2026}：决定书打印邮寄，记录邮寄送达")
 
     _at(ANSWERED_2026)
     say(f"5. {ANSWERED_2026}：部分部门答复（record-responses）")
@@ -144,7 +163,8 @@ async def _walk(database: Path, mail: Path, say: Say) -> dict[str, Any]:
     removals = await review_removals(wait_for_operator=False)
     report = await monthly_report(month=REPORT_MONTH)
     say("7. 投递全部通知到本地收信服务（deliver-notices）")
-    delivered = await deliver_notices()
+    sent.append(await deliver_notices())
+    delivered = {"sent": sum(run["sent"] for run in sent)}
     return _summary(database, mail, old, new, routed, swept, removals, report, delivered, say)
 
 
@@ -171,6 +191,34 @@ def _confirm(batch_id: int, *, rejections: dict[int, str]) -> None:
             Decision(REVIEWER, rejections=rejections),
             source="demo:confirm",
         )
+
+
+def _serve_by_post(batch_id: int, folder: Path, served_on: str) -> int:
+    """What an operator does for a party without consent to electronic service: `jointcredit
+    notice print --batch` (the printable letters and their 送达回证), then `notice served --method
+    post` for each letter that reached the party. Returns how many were recorded."""
+    with opened_runtime() as runtime:
+        letters = [
+            letter
+            for letter in letters_to_print(runtime, batch=str(batch_id))
+            if letter.service == "未送达"
+        ]
+        folder.mkdir(parents=True, exist_ok=True)
+        for letter in letters:
+            (folder / letter.file_name).write_text(letters_html([letter]), encoding="utf-8")
+        (folder / "index.html").write_text(index_html(letters), encoding="utf-8")
+        for letter in letters:
+            record_notice_service(
+                runtime,
+                str(letter.notice_id),
+                served_on=date.fromisoformat(served_on),
+                method=ServiceMethod.POST,
+                note=f"挂号信 演示{letter.notice_id:06d}",
+                failed_reason=None,
+                recorded_by="省应急管理厅信用办 王芳",
+                source="demo:notice served",
+            )
+    return len(letters)
 
 
 def _departments_answer_everything(batch_id: int) -> int:
@@ -249,9 +297,19 @@ def _summary(
                 ).scalars()
             )
         )
+        # Letters for post are never e-mailed: they count as served by post, not as unsent.
         unsent = session.execute(
-            sa.select(sa.func.count()).where(col(Notice.state) != "sent")
+            sa.select(sa.func.count()).where(
+                col(Notice.state) != "sent", col(Notice.channel) == "email"
+            )
         ).scalar_one()
+        by_post = session.execute(
+            sa.select(sa.func.count(), sa.func.count(sa.distinct(col(Notice.listing_id)))).where(
+                col(Notice.channel) == "post",
+                col(Notice.service_state) == "served",
+                col(Notice.service_method) == "post",
+            )
+        ).one()
         chain = audit.verify(session)
     engine.dispose()
     arrived = message_id_counts(mail)
@@ -270,6 +328,7 @@ def _summary(
         "department_actions": actions,
         "notices_sent": notices,
         "notices_not_sent": unsent,
+        "served_by_post": {"parties": by_post[1], "letters": by_post[0]},
         "mail_files": sum(arrived.values()),
         "distinct_message_ids": len(arrived),
         "reminders": swept.get("reminded", 0),
@@ -308,6 +367,7 @@ def _summary(
         f"未达标：{'、'.join(report['figures']['below_target']) or '无'}",
     )
     table.add_row("已发出通知", _counted(notices, NOTICE_KIND_LABELS))
+    table.add_row("邮寄送达", f"{by_post[1]}（当事人 {by_post[1]} 名，文书 {by_post[0]} 份）")
     table.add_row("收信目录", f"{sum(arrived.values())} 封，{len(arrived)} 个不同 Message-ID")
     table.add_row("审计链", f"{chain.checked} 条事件，{'完整' if chain.ok else '已损坏'}")
     say(table)

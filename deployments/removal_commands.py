@@ -64,9 +64,10 @@ def _report(result: StepResult, as_json: bool, done: str) -> None:
         f"{done}：{len(result.moved)} 条名单；解除函涉及部门事项 {result.actions_created}，"
         f"入队通知 {result.notices_queued}"
     )
-    for kind, listing in result.unreachable:
+    for kind, listing in result.for_post:
         out.print(
-            f"  名单 {listing} 的当事人无联系邮箱，{label(NOTICE_KIND_LABELS, kind)} 须另行送达"
+            f"  名单 {listing} 的{label(NOTICE_KIND_LABELS, kind)}须邮寄或直接送达"
+            "（jointcredit notice print）"
         )
 
 

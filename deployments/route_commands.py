@@ -131,10 +131,11 @@ def _show(result: dict[str, Any], as_json: bool) -> None:
                 f"  {label(STEP_LABELS, step['step'])}：变更 {step['moved']} 条，"
                 f"新建部门事项 {step['actions_created']}，入队通知 {step['notices_queued']}"
             )
-        for unreachable in step["unreachable"]:
+        for letter in step.get("for_post", []):
             err.print(
-                f"[yellow]名单 {unreachable['listing_id']} 的当事人无联系邮箱，"
-                f"{label(NOTICE_KIND_LABELS, unreachable['kind'])} 须另行送达[/]"
+                f"[yellow]名单 {letter['listing_id']} 的"
+                f"{label(NOTICE_KIND_LABELS, letter['kind'])}须邮寄或直接送达"
+                "（jointcredit notice print）[/]"
             )
     out.print(f"当前：{result['waiting_label']}")
     if result["waiting_on"] == Waiting.OPERATOR.value:

@@ -23,6 +23,7 @@ from registry import db
 from registry.audit import canonical_json
 from registry.clock import BUSINESS_TZ
 from registry.references import resolve_batch, resolve_listing
+from registry.service_of_notices import is_party_kind, service_label
 from registry.settings import Settings, get_settings
 from registry.views import (
     ActionLine,
@@ -39,6 +40,7 @@ from registry.views import (
 from registry.vocabulary import (
     ACTION_STATE_LABELS,
     AUDIT_ACTION_LABELS,
+    CHANNEL_LABELS,
     LIST_TYPE_LABELS,
     LISTING_STATE_LABELS,
     NOTICE_KIND_LABELS,
@@ -239,6 +241,44 @@ def _print_batch(view: BatchView) -> None:
             f"共 {view.listing_total} 条，仅显示前 {len(view.listings)} 条"
             f"（showing {len(view.listings)} of {view.listing_total}）"
         )
+    _print_awaiting_service(view)
+
+
+def _print_awaiting_service(view: BatchView) -> None:
+    """待送达: the parties whose letters are not served yet — their windows have not started."""
+    if not view.awaiting_service:
+        out.print("待送达：无（every party letter served）")
+        return
+    out.print(
+        _table(
+            f"待送达（awaiting service）：{view.awaiting_service_total} 份",
+            (
+                "通知编号",
+                "发文字号",
+                "名单编号（函件）",
+                "当事人",
+                "证件号",
+                "文书",
+                "送达途径",
+                "送达",
+            ),
+            (
+                (
+                    a.notice_id,
+                    a.letter_number or "",
+                    a.reference,
+                    a.subject_name,
+                    a.identifier,
+                    label(NOTICE_KIND_LABELS, a.kind),
+                    label(CHANNEL_LABELS, a.channel),
+                    service_label(a.service_state, None, None),
+                )
+                for a in view.awaiting_service
+            ),
+        )
+    )
+    if len(view.awaiting_service) < view.awaiting_service_total:
+        out.print(f"仅显示前 {len(view.awaiting_service)} 份")
 
 
 def _print_listing(view: ListingView) -> None:
@@ -316,7 +356,17 @@ def _print_notices(notices: list[NoticeLine]) -> None:
     out.print(
         _table(
             "通知（notices）",
-            ("编号", "类型", "发文字号", "收件人", "状态", "发出时间", "Message-ID"),
+            (
+                "编号",
+                "类型",
+                "发文字号",
+                "收件人",
+                "状态",
+                "发出时间",
+                "送达途径",
+                "送达",
+                "Message-ID",
+            ),
             (
                 (
                     n.id,
@@ -325,12 +375,21 @@ def _print_notices(notices: list[NoticeLine]) -> None:
                     n.recipient,
                     label(NOTICE_STATE_LABELS, n.state),
                     _when(n.sent_at),
+                    label(CHANNEL_LABELS, n.channel),
+                    _service(n),
                     n.message_id,
                 )
                 for n in notices
             ),
         )
     )
+
+
+def _service(notice: NoticeLine) -> str:
+    """送达方式、送达日期 or 未送达 for a letter to a party; a department's letter needs none."""
+    if not is_party_kind(notice.kind):
+        return "—"
+    return service_label(notice.service_state, notice.served_on, notice.service_method)
 
 
 def _print_history(history: list[HistoryEntry]) -> None:

@@ -70,11 +70,11 @@ def batch_report(position: BatchPosition, steps: Sequence[StepResult]) -> str:
             for state, count in position.states.items()
         ),
         "",
-        "| 步骤 | 变更名单 | 新建部门事项 | 入队通知 | 无邮箱须另行送达 |",
+        "| 步骤 | 变更名单 | 新建部门事项 | 入队通知 | 待邮寄/直接送达 |",
         "|---|---:|---:|---:|---:|",
         *(
             f"| {markdown_cell(STEP_LABELS.get(s.step, s.step))} | {len(s.moved)} "
-            f"| {s.actions_created} | {s.notices_queued} | {len(s.unreachable)} |"
+            f"| {s.actions_created} | {s.notices_queued} | {len(s.for_post)} |"
             for s in steps
         ),
     ]

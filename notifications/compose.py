@@ -6,9 +6,12 @@ contexts of `notifications.contexts`, picks the recipient (the party's contact m
 department's mailbox from `departments.yml` or its stored correction, `registry.contacts`) and
 enqueues them in the caller's transaction.
 
-A party without a contact mailbox gets no e-mail: the request is returned as `unreachable` so
-the step's report tells the operator to serve that notice another way (post, in person). A
-mailbox that cannot be delivered to is not the step's failure either: the notice is stored
+A letter to a party goes by e-mail only where the party agreed to electronic service and has a
+mailbox (行政处罚法第六十一条第二款, `registry.service_of_notices.party_channel`); every other
+party letter is still composed, numbered and stored, on the `post` channel (state `for_post`),
+printed by `jointcredit notice print` and served by post or in person — and returned as
+`for_post` so the step's report names it. Department letters always go by e-mail. A mailbox
+that cannot be delivered to is not the step's failure either: the notice is stored
 `bad_address` (`notifications.outbox`) until `jointcredit contact set` corrects it.
 """
 
@@ -62,6 +65,7 @@ from registry.db import in_list_chunks
 from registry.models import Batch, DepartmentAction, Listing, Subject
 from registry.numbering import DECISION_KINDS, Numbering
 from registry.routing import NoticeEnqueuer, NoticeRequest, RoutedNoticeKind, digest_step
+from registry.service_of_notices import Channel, party_channel
 from registry.settings import Settings
 from registry.sla import add_months
 from registry.vocabulary import (
@@ -111,7 +115,7 @@ class Issuer:
 @dataclass
 class Composed:
     drafts: list[NoticeDraft] = field(default_factory=list)
-    unreachable: list[tuple[str, int]] = field(default_factory=list)  # (kind, listing id)
+    for_post: list[tuple[str, int]] = field(default_factory=list)  # (kind, listing id)
 
 
 @dataclass(frozen=True)
@@ -175,9 +179,6 @@ def compose(
             continue
         (listing_id,) = request.listing_ids
         row = rows[listing_id]
-        if not row.email:
-            composed.unreachable.append((request.kind.value, listing_id))
-            continue
         own = _own(letterhead, request, row)
         if request.kind in REPLY_KINDS:
             context = reply_context(
@@ -192,12 +193,21 @@ def compose(
         else:
             context = _party_context(request, row, catalogue, issuer, own)
         kind = request.kind
+        channel = party_channel(consent=row.listing["e_service_consent"], mailbox=row.email)
+        if channel is Channel.POST:
+            composed.for_post.append((kind.value, listing_id))
         composed.drafts.append(
             NoticeDraft(
                 kind=kind,
-                recipient=Recipient(row.email, row.subject.name),
+                recipient=Recipient(row.email or "", row.subject.name),
                 context=context,
-                key=NoticeKey.for_listing(kind, listing_id, row.email, request.step or ""),
+                key=NoticeKey.for_listing(
+                    kind,
+                    listing_id,
+                    row.email or "" if channel is Channel.EMAIL else "post",
+                    request.step or "",
+                ),
+                channel=channel,
                 listing_ids=(listing_id,),
             )
         )
@@ -345,9 +355,7 @@ def _party_context(
             grounds=grounds,
             facts=facts,
             penalty_number=listing.get("penalty_number"),
-            defence_due=DueDate(
-                due=listing["defence_due"], provisional=listing["defence_provisional"]
-            ),
+            defence_wd=catalogue.time_limits.defence_wd,
             contact=contact,
         )
     if request.kind is NoticeKind.REJECTION:
@@ -632,6 +640,6 @@ def notice_enqueuer(*, catalogue: Catalogue, issuer: Issuer, clock: Clock) -> No
         result, composed = enqueue_requests(
             session, requests, catalogue=catalogue, issuer=issuer, clock=clock
         )
-        return len(result.new_ids), composed.unreachable
+        return len(result.new_ids), composed.for_post
 
     return enqueue

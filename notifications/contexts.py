@@ -144,7 +144,9 @@ class PriorNoticeContext(NoticeContext):
     grounds: list[GroundLine] = Field(min_length=1)
     facts: str | None = None
     penalty_number: str | None = None  # 处罚决定书文号: the penalty the listing rests on
-    defence_due: DueDate
+    # The window runs from service (行政处罚法第四十四条), so the letter states its length, never a
+    # date: the date is known only once the letter is served (registry.service_of_notices).
+    defence_wd: Annotated[int, Field(ge=1)]
     contact: Contact
 
 

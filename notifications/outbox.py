@@ -58,6 +58,7 @@ from registry.models import (
     NoticeState,
 )
 from registry.numbering import Numbering
+from registry.service_of_notices import Channel, ServiceMethod, ServiceState, email_served_on
 from registry.vocabulary import NOTICE_KIND_LABELS, NoticeKind
 
 KEY_MAX = 200
@@ -161,6 +162,9 @@ class NoticeDraft:
     listing_ids: tuple[int, ...] = ()
     """Every listing the letter names (a digest several, a party's letter one): written to
     `notice_listing` with the notice, so a listing finds every letter about it."""
+    # `post`: printed and served by post or in person (no consent to e-mail service); stored
+    # `for_post`, never claimed by a deliverer (`registry.service_of_notices`).
+    channel: Channel = Channel.EMAIL
 
 
 @dataclass(frozen=True)
@@ -297,6 +301,8 @@ def _row(draft: NoticeDraft, now: datetime, domain: str, installation: str) -> d
     rendered, withheld = _rendered(draft)
     problem = draft.recipient.problem
     state = NoticeState.QUEUED if problem is None else NoticeState.BAD_ADDRESS
+    if draft.channel is Channel.POST:
+        state, problem = NoticeState.FOR_POST, None
     if withheld is not None:
         state = NoticeState.WITHHELD
     return {
@@ -323,6 +329,7 @@ def _row(draft: NoticeDraft, now: datetime, domain: str, installation: str) -> d
         "smtp_reply": None,
         "created_at": now,
         "sent_at": None,
+        "channel": draft.channel.value,
     }
 
 
@@ -598,12 +605,17 @@ def _state_after(outcome: AttemptOutcome) -> dict[str, Any]:
     reply: sa.BindParameter[str] = sa.bindparam("b_reply")
     finished = sa.bindparam("b_finished", type_=NOTICE.c.sent_at.type)
     if outcome is AttemptOutcome.SENT:
+        # Accepted by the mail server: served by e-mail that business day (行政处罚法第六十一条;
+        # party letters go by e-mail only with consent). Department letters record it too.
         return {
             "state": NoticeState.SENT.value,
             "sent_at": finished,
             "smtp_reply": reply,
             "last_error": None,
             "lease_until": None,
+            "service_state": ServiceState.SERVED.value,
+            "service_method": ServiceMethod.EMAIL.value,
+            "served_on": sa.bindparam("b_served_on", type_=NOTICE.c.served_on.type),
         }
     if outcome is AttemptOutcome.RETRY:
         return {
@@ -629,6 +641,7 @@ def _params(outcome: DeliveryOutcome) -> dict[str, Any]:
     }
     if outcome.outcome is AttemptOutcome.SENT:
         params["b_finished"] = outcome.finished_at
+        params["b_served_on"] = email_served_on(outcome.finished_at)
     if outcome.outcome is AttemptOutcome.RETRY:
         params["b_retry_at"] = outcome.retry_at
     return params

@@ -37,12 +37,12 @@ from registry.models import Listing
 from registry.models import ListingState as S
 from registry.numbering import DECISION_KINDS, Numbering
 from registry.repository import core_table
-from registry.sla import add_months, defence_deadline
+from registry.sla import add_months
 from registry.vocabulary import RemovalReason
 
 
 class Event(StrEnum):
-    NOTIFY = "notify"  # 告知: prior notice served, defence window opens
+    NOTIFY = "notify"  # 告知: prior notice composed; its window opens once it is served
     AWAIT_CONFIRMATION = "await_confirmation"  # defence received or lapsed
     CONFIRM = "confirm"  # 认定: operator decision
     REJECT = "reject"  # 不予认定
@@ -104,7 +104,7 @@ def defence_window_closed(listing: ListingView, request: Request, _c: Catalogue)
     if listing.defence_received_at is not None:
         return None
     if listing.defence_due is None or request.today <= listing.defence_due:
-        due = listing.defence_due.isoformat() if listing.defence_due else "未设定"
+        due = listing.defence_due.isoformat() if listing.defence_due else "告知书未送达"
         return f"陈述申辩期尚未届满（defence window open until {due}）"
     return None
 
@@ -399,15 +399,9 @@ def _effects(
 ) -> dict[str, Any]:
     """Columns an event sets besides the state; identical for every listing of one rule-set."""
     if event is Event.NOTIFY:
-        limits = catalogue.time_limits
-        deadline = defence_deadline(calendar, limits, request.today)
-        return {
-            "notified_at": request.now,
-            "defence_from": request.today,
-            "defence_wd": limits.defence_wd,
-            "defence_due": deadline.due,
-            "defence_provisional": deadline.provisional,
-        }
+        # The 陈述申辩 window opens when the 告知书 is served, not when it is composed
+        # (行政处罚法第四十四条; `registry.service_of_notices.open_defence_windows`).
+        return {"notified_at": request.now}
     if event is Event.CONFIRM:
         values: dict[str, Any] = {"decided_at": request.now, "decided_by": request.actor}
         if request.decision_number:

@@ -84,6 +84,9 @@ class NoticeState(StrEnum):
     # number, notifications.render); nothing of the letter is stored, only the reason. It waits
     # for an operator: the step that caused it went on for every other recipient.
     WITHHELD = "withheld"
+    # Never sent by e-mail: a letter to a party who has not agreed to electronic service
+    # (行政处罚法第六十一条), printed (`jointcredit notice print`) and served by post or in person.
+    FOR_POST = "for_post"
 
 
 def _json_list() -> Any:

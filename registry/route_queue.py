@@ -2,7 +2,8 @@
 
 A batch is *due* when some of its listings are ready for a step of `route-batch` that needs no
 operator: proposed (告知 not yet given), notified with the defence received or its window
-lapsed (the due day itself still belongs to the party, as in `close_defence_windows`),
+lapsed (the due day itself still belongs to the party, as in `close_defence_windows`) or with
+its 告知书 served and its window not yet opened,
 confirmed but not published, or in force but never dispatched to the departments of a
 memorandum. A batch *awaits the operator* when any listing is awaiting confirmation.
 
@@ -20,10 +21,13 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from memoranda.loader import Catalogue
-from registry.models import DepartmentAction, Listing
+from registry.models import DepartmentAction, Listing, Notice
 from registry.models import ListingState as S
+from registry.service_of_notices import ServiceState
+from registry.vocabulary import NoticeKind
 
 _ACTION = sa.inspect(DepartmentAction).local_table
+_NOTICE = sa.inspect(Notice).local_table
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,20 @@ def due_batches(
             col(Listing.defence_due) < today,
         ),
     )
+    # A served 告知书 whose listing has no window yet: the route opens it from the service date.
+    served_without_window = sa.and_(
+        col(Listing.state) == S.NOTIFIED.value,
+        col(Listing.defence_due).is_(None),
+        sa.exists().where(
+            _NOTICE.c.listing_id == col(Listing.id),
+            _NOTICE.c.kind == NoticeKind.PRIOR_NOTICE.value,
+            _NOTICE.c.service_state == ServiceState.SERVED.value,
+        ),
+    )
     ready = sa.or_(
         col(Listing.state).in_([S.PROPOSED.value, S.CONFIRMED.value]),
         defence_over,
+        served_without_window,
         undispatched,
     )
     rows = session.execute(

@@ -40,6 +40,7 @@ from registry.models import ListingState as S
 from registry.numbering import Numbering
 from registry.prior_decision import PriorDecision, prior_decision
 from registry.red_eligibility import barred_red_listings
+from registry.service_of_notices import listings_awaiting_service, open_defence_windows
 from registry.sla import action_deadlines
 from registry.vocabulary import NoticeKind, Step
 
@@ -85,7 +86,10 @@ class StepResult:
     notices: list[NoticeRequest] = field(default_factory=list)
     actions_created: int = 0
     notices_queued: int = 0
-    unreachable: list[tuple[str, int]] = field(default_factory=list)
+    # Party letters composed for post or in-person service (no consent to e-mail service).
+    for_post: list[tuple[str, int]] = field(default_factory=list)
+    # Listings still waiting for their 告知书 to be served (未送达): they block only themselves.
+    awaiting_service: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -94,18 +98,21 @@ class StepResult:
             "refused": {str(k): v for k, v in self.refused.items()},
             "notices": len(self.notices),
             "notices_queued": self.notices_queued,
-            "unreachable": [{"kind": k, "listing_id": i} for k, i in self.unreachable],
+            "for_post": [{"kind": k, "listing_id": i} for k, i in self.for_post],
+            "awaiting_service": list(self.awaiting_service),
             "actions_created": self.actions_created,
         }
 
 
 class Waiting(StrEnum):
+    SERVICE = "service"
     DEFENCE_WINDOW = "defence_window"
     OPERATOR = "operator"
     NOTHING = "nothing"
 
 
 WAITING_LABELS = {
+    Waiting.SERVICE: "等待告知书送达（未送达）",
     Waiting.DEFENCE_WINDOW: "等待陈述申辩期满",
     Waiting.OPERATOR: "等待操作员确认",
     Waiting.NOTHING: "已无待办",
@@ -122,12 +129,15 @@ class BatchPosition:
     waiting_on: Waiting
     defence_due: date | None
     proposed_by: str
+    awaiting_service: tuple[int, ...] = ()
 
     @property
     def label(self) -> str:
         label = WAITING_LABELS[self.waiting_on]
         if self.waiting_on is Waiting.DEFENCE_WINDOW and self.defence_due:
-            return f"{label}（{self.defence_due.isoformat()}）"
+            label = f"{label}（{self.defence_due.isoformat()}）"
+        if self.awaiting_service and self.waiting_on is not Waiting.SERVICE:
+            label += f"；{len(self.awaiting_service)} 条名单未送达"
         return label
 
     def as_dict(self) -> dict[str, Any]:
@@ -138,6 +148,7 @@ class BatchPosition:
             "waiting_on": self.waiting_on.value,
             "waiting_label": self.label,
             "defence_due": self.defence_due,
+            "awaiting_service": list(self.awaiting_service),
         }
 
 
@@ -179,7 +190,7 @@ class AlreadyDecided(DecisionError):
 
 class NoticeEnqueuer(Protocol):
     """Renders requests into the outbox in the caller's transaction (`notifications.compose`);
-    returns how many were queued and which parties have no mailbox."""
+    returns how many were queued and which party letters await post or in-person service."""
 
     def __call__(
         self, session: Session, requests: Sequence[NoticeRequest]
@@ -201,7 +212,7 @@ class Routing:
 
     def finish(self, session: Session, result: StepResult) -> StepResult:
         if result.notices:
-            result.notices_queued, result.unreachable = self.enqueue(session, result.notices)
+            result.notices_queued, result.for_post = self.enqueue(session, result.notices)
         return result
 
     def move(
@@ -264,8 +275,21 @@ def notify_proposed(session: Session, batch_id: int, routing: Routing) -> StepRe
 
 
 def close_defence_windows(session: Session, batch_id: int, routing: Routing) -> StepResult:
-    """Defence received, or its window lapsed (the due day itself still belongs to the party)."""
+    """Defence received, or its window lapsed (the due day itself still belongs to the party).
+
+    A window runs from the service of the 告知书 (行政处罚法第四十四条): served letters open
+    their listings' windows first; a listing whose party is not served has no window, stays
+    notified and holds up no other listing of the batch."""
     result = StepResult(Step.CLOSE_DEFENCE)
+    open_defence_windows(
+        session,
+        catalogue=routing.catalogue,
+        calendar=routing.calendar,
+        clock=routing.clock,
+        actor=routing.actor,
+        source=routing.source,
+        batch_id=batch_id,
+    )
     ready = _listings(
         session,
         batch_id,
@@ -278,6 +302,7 @@ def close_defence_windows(session: Session, batch_id: int, routing: Routing) -> 
     result.moved, result.refused = routing.move(
         session, [i for i, _ in ready], Event.AWAIT_CONFIRMATION
     )
+    result.awaiting_service = listings_awaiting_service(session, batch_id)
     return result
 
 
@@ -540,7 +565,8 @@ def _insert_actions(session: Session, rows: list[dict[str, Any]]) -> list[tuple[
 
 
 def batch_position(session: Session, batch_id: int, *, today: date) -> BatchPosition:
-    """Listings per state, and the one thing the batch waits on (operator before defence)."""
+    """Listings per state, and the one thing the batch waits on (operator before defence,
+    defence before service); listings whose 告知书 is not served are named (未送达)."""
     batch = session.get(Batch, batch_id)
     if batch is None or batch.id is None:
         raise NotFound(f"批次不存在（no such batch）：{batch_id}", batch_id=batch_id)
@@ -551,10 +577,13 @@ def batch_position(session: Session, batch_id: int, *, today: date) -> BatchPosi
     ).all()
     states = Counter({row[0]: row[1] for row in rows})
     defence_due = next((row[2] for row in rows if row[0] == S.NOTIFIED.value), None)
+    unserved = listings_awaiting_service(session, batch_id)
     if states[S.AWAITING_CONFIRMATION.value]:
         waiting = Waiting.OPERATOR
-    elif states[S.NOTIFIED.value]:
+    elif states[S.NOTIFIED.value] > len(unserved):
         waiting = Waiting.DEFENCE_WINDOW
+    elif unserved:
+        waiting = Waiting.SERVICE
     else:
         waiting = Waiting.NOTHING
     return BatchPosition(
@@ -564,6 +593,7 @@ def batch_position(session: Session, batch_id: int, *, today: date) -> BatchPosi
         waiting_on=waiting,
         defence_due=defence_due,
         proposed_by=batch.proposed_by,
+        awaiting_service=tuple(unserved),
     )
 
 

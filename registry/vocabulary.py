@@ -104,6 +104,7 @@ NOTICE_STATE_LABELS: dict[str, str] = {
     NoticeState.DEAD: "已放弃",
     NoticeState.BAD_ADDRESS: "地址无效待更正",
     NoticeState.WITHHELD: "内容含未脱敏信息未发送",
+    NoticeState.FOR_POST: "待邮寄/直接送达",
 }
 NOTICE_KIND_LABELS: dict[str, str] = {
     NoticeKind.PRIOR_NOTICE: "告知书",
@@ -146,7 +147,10 @@ NOTICE_NUMBER_WORDS: dict[str, str] = {
     NoticeKind.PARTY_DEADLINE_ESCALATION: "信案督",
 }
 AUDIT_ACTION_LABELS: dict[str, str] = {
-    "listing.notify": "送达告知书",
+    "listing.notify": "制发告知书",
+    "listing.defence_window_opened": "告知书已送达，陈述申辩期起算",
+    "notice.served": "记录送达",
+    "notice.service_failed": "记录送达失败",
     "listing.await_confirmation": "申辩期满，转待确认",
     "listing.confirm": "认定列入",
     "listing.reject": "不予列入",
@@ -207,6 +211,17 @@ RESPONSE_KIND_LABELS: dict[str, str] = {
     ResponseKind.FEEDBACK: "反馈",
     ResponseKind.LIFT: "解除确认",
 }
+SERVICE_STATE_LABELS: dict[str, str] = {
+    "pending": "未送达",
+    "served": "已送达",
+    "failed": "送达失败",
+}
+SERVICE_METHOD_LABELS: dict[str, str] = {
+    "email": "电子邮件",
+    "post": "邮寄",
+    "in_person": "直接送达",
+}
+CHANNEL_LABELS: dict[str, str] = {"email": "电子邮件", "post": "邮寄/直接送达"}
 CASE_STATE_LABELS: dict[str, str] = {
     "open": "待处理",
     "approved": "已批准",

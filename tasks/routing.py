@@ -58,13 +58,14 @@ def _routed(batch_id: int, step: Step, actor: str) -> StepResult:
         _emit(batch_id, step, states, result)
     if runtime.settings.fault_after_step == step:
         raise InjectedFault(f"按设置在步骤 {step} 之后中断（injected fault after {step}）")
-    if result.unreachable:
+    if result.for_post:
         get_run_logger().warning(
-            "%d 份通知因当事人无联系邮箱未能发出，须另行送达：%s",
-            len(result.unreachable),
+            "%d 份文书须邮寄或直接送达（未同意电子送达或无邮箱），"
+            "请用 jointcredit notice print 打印：%s",
+            len(result.for_post),
             "、".join(
                 f"名单 {listing} 的{label(NOTICE_KIND_LABELS, kind)}"
-                for kind, listing in result.unreachable[:EVENT_IDS_SHOWN]
+                for kind, listing in result.for_post[:EVENT_IDS_SHOWN]
             ),
         )
     return result

@@ -65,6 +65,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("decision_date", "处罚决定日期", required=True, aliases=("决定日期",)),
     Column("typical_case", "典型案例"),
     Column("contact_email", "联系邮箱", aliases=("email",)),
+    Column("e_service_consent", "同意电子送达", aliases=("电子送达",)),
     Column("note", "备注"),
     Column("rule_set", "规则", aliases=("规则集",)),
 )

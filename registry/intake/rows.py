@@ -63,6 +63,7 @@ class ValidRow:
     typical_case: bool
     contact_email: str | None
     note: str | None
+    e_service_consent: bool
     needs_review: bool
     warnings: tuple[str, ...]
 
@@ -140,6 +141,7 @@ def validate_row(
             row.fail("typical_case", "典型案例应为 是 或 否", "typical case must be yes or no")
         typical_case = bool(parsed)
     email = _contact_email(row)
+    consent = _e_service_consent(row)
     note = row.text("note", multi_line=True)
     if row.problems:
         return tuple(row.problems)
@@ -163,9 +165,26 @@ def validate_row(
         typical_case=typical_case,
         contact_email=email,
         note=clean_free_text(note),
+        e_service_consent=consent,
         needs_review=needs_review,
         warnings=tuple(row.warnings),
     )
+
+
+def _e_service_consent(row: CellReader) -> bool:
+    """同意电子送达: letters go to the party by e-mail only with its consent (行政处罚法第六十一条
+    第二款); an empty cell is no consent, and a value that is neither yes nor no refuses the row."""
+    text = row.text("e_service_consent")
+    if text is None:
+        return False
+    parsed = BOOLEANS.get(text.casefold())
+    if parsed is None:
+        row.fail(
+            "e_service_consent",
+            "同意电子送达应为 是 或 否",
+            "consent to electronic service must be yes or no",
+        )
+    return bool(parsed)
 
 
 def _contact_email(row: CellReader) -> str | None:

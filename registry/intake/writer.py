@@ -468,6 +468,7 @@ class _Importer:
                     "needs_review": row.needs_review,
                     "warnings": warnings,
                     "note": row.note,
+                    "e_service_consent": row.e_service_consent,
                     "state": ListingState.PROPOSED.value,
                     "proposed_at": self.now,
                     "proposed_by": self.proposed_by,

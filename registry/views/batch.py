@@ -17,6 +17,7 @@ from registry.models import (
     NoticeState,
 )
 from registry.references import listing_reference
+from registry.service_of_notices import PARTY_LETTER_UNSERVED
 from registry.views.common import (
     ACTION,
     BATCH,
@@ -49,11 +50,30 @@ class BatchListing(ReadView):
 
 
 @dataclass(frozen=True)
+class AwaitingService(ReadView):
+    """A letter to a party of the batch not yet served (待送达): still going by e-mail, printed
+    for post (`jointcredit notice print`), or served without success (送达失败). Its windows do
+    not run until it is served (行政处罚法第四十四条、第四十五条)."""
+
+    notice_id: int
+    listing_id: int
+    reference: str
+    subject_name: str
+    identifier: str
+    kind: str
+    channel: str
+    service_state: str
+    letter_number: str | None
+
+
+@dataclass(frozen=True)
 class BatchView(ReadView):
     """批次 status: its row, how many listings/actions/notices are where, and what it waits on.
 
     `listings` holds at most `BATCH_LISTING_LIMIT` lines (by id); `listing_total` counts all.
     `next_defence_due` is the earliest 陈述申辩 deadline among listings still in `notified`.
+    `awaiting_service` lists the party letters not yet served (at most `BATCH_LISTING_LIMIT`,
+    oldest first); `awaiting_service_total` counts all.
     """
 
     id: int
@@ -78,6 +98,8 @@ class BatchView(ReadView):
     notice_states: dict[str, int]
     listings: list[BatchListing]
     waiting_on: str
+    awaiting_service: list[AwaitingService]
+    awaiting_service_total: int
 
     @property
     def listings_truncated(self) -> bool:
@@ -177,6 +199,29 @@ def batch_view(
         .order_by(LISTING.c.id)
         .limit(listing_limit)
     ).mappings()
+    unserved = (
+        session.execute(
+            sa.select(
+                NOTICE.c.id.label("notice_id"),
+                NOTICE.c.listing_id,
+                SUBJECT.c.name.label("subject_name"),
+                SUBJECT.c.uscc,
+                SUBJECT.c.id_masked,
+                NOTICE.c.kind,
+                NOTICE.c.channel,
+                NOTICE.c.service_state,
+                NOTICE.c.letter_number,
+                sa.func.count().over().label("total"),
+            )
+            .join(LISTING, LISTING.c.id == NOTICE.c.listing_id)
+            .join(SUBJECT, SUBJECT.c.id == LISTING.c.subject_id)
+            .where(in_batch, PARTY_LETTER_UNSERVED)
+            .order_by(NOTICE.c.id)
+            .limit(listing_limit)
+        )
+        .mappings()
+        .all()
+    )
     action_states = {str(state): int(count) for state, count, _ in action_rows}
     next_due = defence[0] if defence else None
     provisional = bool(defence[1]) if defence else False
@@ -191,6 +236,8 @@ def batch_view(
         escalated_actions=sum(int(escalated or 0) for _, _, escalated in action_rows),
         notice_states=notice_states,
         listings=[_batch_listing(row, batch["reference"]) for row in lines],
+        awaiting_service=[_awaiting(row, batch["reference"]) for row in unserved],
+        awaiting_service_total=int(unserved[0]["total"]) if unserved else 0,
         waiting_on=waiting_on(
             list_type=batch["list_type"],
             listing_states=listing_states,
@@ -210,6 +257,20 @@ def _batch_listing(row: Mapping[Any, Any], batch_reference: str) -> BatchListing
         identifier=subject_identifier(row["uscc"], row["id_masked"]),
         reference=listing_reference(batch_reference, row["id"]),
         **values,
+    )
+
+
+def _awaiting(row: Mapping[Any, Any], batch_reference: str) -> AwaitingService:
+    return AwaitingService(
+        notice_id=row["notice_id"],
+        listing_id=row["listing_id"],
+        reference=listing_reference(batch_reference, row["listing_id"]),
+        subject_name=row["subject_name"],
+        identifier=subject_identifier(row["uscc"], row["id_masked"]),
+        kind=row["kind"],
+        channel=row["channel"],
+        service_state=row["service_state"],
+        letter_number=row["letter_number"],
     )
 
 

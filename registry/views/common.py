@@ -173,7 +173,9 @@ def action_line(row: Mapping[Any, Any]) -> ActionLine:
 
 @dataclass(frozen=True)
 class NoticeLine(ReadView):
-    """One outbox row: where it went and whether it arrived (去向可追).
+    """One outbox row: where it went and whether it arrived (去向可追), and — for a letter to a
+    party — how and when it was served (送达, `registry.service_of_notices`): `channel` e-mail or
+    post, `service_state` pending / served / failed, `served_on` and `service_method`.
 
     `listing_id` is None for a batch-wide notice (one 推送函 per department, memorandum and
     dispatch of a batch).
@@ -193,6 +195,10 @@ class NoticeLine(ReadView):
     sent_at: datetime | None
     message_id: str
     last_error: str | None
+    channel: str
+    service_state: str
+    served_on: date | None
+    service_method: str | None
 
 
 NOTICE_COLUMNS = tuple(NOTICE.c[name] for name in NoticeLine.__dataclass_fields__)

@@ -21,7 +21,7 @@ from registry.calendar import WorkingCalendar
 from registry.clock import BUSINESS_TZ, Clock, FrozenClock
 from registry.db import session_scope
 from registry.lifecycle import Event, apply_transition
-from registry.models import Listing, ListingState
+from registry.models import Listing, ListingState, Notice
 from registry.repository import add_batch, add_listings, add_subject
 from registry.routing import (
     Decision,
@@ -32,6 +32,7 @@ from registry.routing import (
     notify_proposed,
     publish_confirmed,
 )
+from registry.service_of_notices import open_defence_windows
 
 PROPOSER = "提出人 张伟"
 REVIEWER = "审核人 李娜"
@@ -120,7 +121,8 @@ def notify_new_listings(
     *,
     count: int,
 ) -> list[int]:
-    """Fresh proposed listings (no defence window yet), served their prior notice now."""
+    """Fresh proposed listings notified and served their prior notice now (by e-mail), so their
+    defence windows run from today."""
     ids = make_listings(
         session,
         catalogue,
@@ -140,8 +142,70 @@ def notify_new_listings(
         catalogue=catalogue,
         calendar=calendar,
     )
+    mail_prior_notices(session, ids, clock=clock, catalogue=catalogue, calendar=calendar)
     session.commit()
     return ids
+
+
+ROUTE_ACTOR = "system:route"
+
+
+def mail_prior_notices(
+    session: Session,
+    listing_ids: list[int],
+    *,
+    clock: Clock,
+    catalogue: Catalogue,
+    calendar: WorkingCalendar,
+) -> list[int]:
+    """The 告知书 of these notified listings, as the outbox leaves it once the party's mail server
+    accepted it today (sent, served by e-mail), and their windows opened from today as the route
+    opens them (`open_defence_windows`). For tests that move listings with `apply_transition`,
+    which composes no letters; returns the notice ids. Never commits."""
+    now = clock.now()
+    batches = dict(
+        session.execute(
+            sa.select(col(Listing.id), col(Listing.batch_id)).where(
+                col(Listing.id).in_(listing_ids)
+            )
+        ).all()
+    )
+    rows = []
+    for listing_id in listing_ids:
+        key = f"prior_notice|listing:{listing_id}|test-{uuid.uuid4().hex}"
+        rows.append(
+            {
+                "kind": "prior_notice",
+                "idempotency_key": key,
+                "message_id": f"<{uuid.uuid4().hex}@jointcredit.test>",
+                "recipient": "party@example.org",
+                "recipient_name": "当事单位联系人",
+                "subject": "告知书",
+                "body_text": "正文",
+                "batch_id": batches[listing_id],
+                "listing_id": listing_id,
+                "state": "sent",
+                "attempts": 1,
+                "attempts_at_requeue": 0,
+                "created_at": now,
+                "sent_at": now,
+                "channel": "email",
+                "service_state": "served",
+                "service_method": "email",
+                "served_on": clock.today(),
+            }
+        )
+    ids = list(session.execute(sa.insert(Notice).returning(col(Notice.id)), rows).scalars())
+    open_defence_windows(
+        session,
+        catalogue=catalogue,
+        calendar=calendar,
+        clock=clock,
+        actor=ROUTE_ACTOR,
+        source="test",
+        listing_ids=listing_ids,
+    )
+    return [int(i) for i in ids]
 
 
 def proposed_batch(
@@ -153,8 +217,10 @@ def proposed_batch(
     units: int = 2,
     persons: int = 1,
     with_email: bool = True,
+    consent: bool = True,
 ) -> tuple[int, list[int]]:
-    """A batch of `units` units and `persons` persons (each person acting for the first unit)."""
+    """A batch of `units` units and `persons` persons (each person acting for the first unit);
+    `consent`: the parties agreed to electronic service (同意电子送达)."""
     rules = catalogue.rule_sets[rule_set]
     assert rules.list_type is not None
     now = clock.now()
@@ -199,6 +265,7 @@ def proposed_batch(
                 "penalty_number": f"川应急罚〔2026〕{tag}-{n}号",  # 处罚决定书文号, from intake
                 "decision_number": None,
                 "decision_date": date(2026, 11, 2),
+                "e_service_consent": consent,
                 "state": "proposed",
                 "proposed_at": now,
                 "proposed_by": PROPOSER,
@@ -208,6 +275,23 @@ def proposed_batch(
             for n, subject in enumerate(subjects, 1)
         ]
         return batch, add_listings(session, rows=rows)
+
+
+def serve_prior_notices(engine: sa.Engine, listing_ids: list[int], on: date) -> None:
+    """The 告知书 of these listings served on `on`: by e-mail as the outbox records an accepted
+    one, or — a letter on the `post` channel — by post as an operator records it (tests that
+    are not about service use it in place of a delivery run or `jointcredit notice served`)."""
+    method = sa.case((col(Notice.channel) == "post", "post"), else_="email")
+    with session_scope(engine) as session:
+        session.execute(
+            sa.update(Notice)
+            .where(
+                col(Notice.listing_id).in_(listing_ids),
+                col(Notice.kind) == "prior_notice",
+                col(Notice.service_state) != "served",
+            )
+            .values(service_state="served", service_method=method, served_on=on)
+        )
 
 
 def clock_at(clock: FrozenClock, day: date) -> None:
@@ -234,6 +318,7 @@ def in_force(
     clock_at(clock, date.fromordinal(published.toordinal() - 20))
     batch, ids = proposed_batch(engine, catalogue, clock, rule_set=rule_set, units=units, persons=0)
     run(engine, notify_proposed, batch, routing)
+    serve_prior_notices(engine, ids, clock.today())
     clock_at(clock, date.fromordinal(published.toordinal() - 1))
     run(engine, close_defence_windows, batch, routing)
     run(engine, decide, batch, Decision(REVIEWER), routing)

@@ -108,7 +108,7 @@ PRIOR_NOTICE = PriorNoticeContext(
     grounds=[CONCEALMENT],
     facts=FACTS,
     penalty_number="川应急罚〔2026〕12号",
-    defence_due=DueDate(due=date(2026, 11, 27)),
+    defence_wd=5,
     contact=CONTACT,
 )
 
@@ -578,7 +578,6 @@ RULE_SET_SAMPLES: dict[str, tuple[NoticeKind, NoticeContext]] = {
                 "list_name": SANCTION_LIST,
                 "grounds": [LATE_REPORT],
                 "facts": None,
-                "defence_due": DueDate(due=date(2023, 5, 25)),
             }
         ),
     ),

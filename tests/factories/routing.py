@@ -28,7 +28,7 @@ from registry.routing import (
     notify_proposed,
     publish_confirmed,
 )
-from tests.factories.listings import REVIEWER, proposed_batch
+from tests.factories.listings import REVIEWER, proposed_batch, serve_prior_notices
 
 ACTION = sa.inspect(DepartmentAction).local_table
 NUMBERING = Numbering.for_authority("四川省应急管理厅", "川应急")
@@ -65,6 +65,7 @@ def dispatched_batch(
     batch, ids = proposed_batch(engine, catalogue, clock, units=units, persons=0)
     with session_scope(engine) as session:
         notify_proposed(session, batch, routing)
+    serve_prior_notices(engine, ids, clock.today())
     clock.set(DISPATCH_DAY)
     with session_scope(engine) as session:
         close_defence_windows(session, batch, routing)

@@ -102,8 +102,9 @@ def _departments(catalogue: Catalogue, rule_set: str) -> int:
 
 
 def route_scenario(engine: sa.Engine, catalogue: Catalogue, _calendar: WorkingCalendar) -> Scenario:
-    """Two units and one person: notified, the window closes 20 days on, the operator confirms
-    the units and rejects the person, the units are published and dispatched."""
+    """Two units and one person: notified, their 告知书 delivered (served by e-mail that day, so
+    the windows run from it), the window closes 20 days on, the operator confirms the units and
+    rejects the person, the units are published and dispatched."""
     batch, ids = proposed_batch(engine, catalogue, FrozenClock(START), units=2, persons=1)
     decision = {
         "reviewer": REVIEWER,
@@ -114,6 +115,7 @@ def route_scenario(engine: sa.Engine, catalogue: Catalogue, _calendar: WorkingCa
     return Scenario(
         phases=[
             Phase("route-batch", START, parameters),
+            Phase("deliver-notices", START + timedelta(hours=1)),
             Phase("route-batch", START + timedelta(days=20), parameters, lambda: decision),
         ],
         final_states=Counter({S.IN_FORCE.value: 2, S.REJECTED.value: 1}),

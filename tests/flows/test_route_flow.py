@@ -29,7 +29,7 @@ from service.steps import record_decision
 from tasks.routing import InjectedFault
 from tests.factories.flow_runs import paused_run
 from tests.factories.import_files import good_rows, write_csv
-from tests.factories.listings import REVIEWER, proposed_batch
+from tests.factories.listings import REVIEWER, proposed_batch, serve_prior_notices
 from tests.integration.cli_runner import run
 
 DECISION_NUMBER = re.compile(r"^应急信列〔2026〕\d+号$")  # from the sequence, per listing
@@ -63,7 +63,11 @@ async def test_the_operator_confirms_in_the_pause_form(
     _at(monkeypatch, clock)
 
     first = await route_batch(batch)
-    assert first["waiting_on"] == "defence_window"
+    assert first["waiting_on"] == "service"  # the 告知书 are composed, not yet served
+    assert _states(database, batch) == {"notified": 3}
+    serve_prior_notices(database, ids, clock.today())  # e-mailed and accepted today
+    served = await route_batch(batch)
+    assert served["waiting_on"] == "defence_window"
     assert _states(database, batch) == {"notified": 3}
 
     clock.advance(timedelta(days=20))
@@ -207,6 +211,8 @@ async def test_a_mixed_file_goes_from_intake_to_in_force_through_the_form(
 ) -> None:
     """Black and red, units and persons, a pilot-code USCC, three rule-sets, one invalid row."""
     rows = [*good_rows(), {**good_rows()[0], "grounds": "Z9"}]
+    for agreed in (rows[0], rows[4]):  # the first unit and its employee: 同意电子送达
+        agreed["e_service_consent"] = "是"
     path = write_csv(tmp_path / "报送名单.csv", rows, encoding="utf-8-sig")
     monkeypatch.setenv("JOINTCREDIT_DATA_DIR", str(tmp_path / "var"))
     _at(monkeypatch, clock)
@@ -216,11 +222,18 @@ async def test_a_mixed_file_goes_from_intake_to_in_force_through_the_form(
     assert (intake["accepted"], intake["rejected"], intake["needs_review"]) == (6, 1, 1)
     assert intake["quarantine"][0]["row"] == 8
     assert intake["quarantine"][0]["column"] == "认定依据"
-    # Five black parties; only the first unit (and its employee) gave a mailbox, the other three
-    # must be served another way; the red listing needs no prior notice.
-    assert intake["notify"]["notices_queued"] == 2
-    assert len(intake["notify"]["unreachable"]) == 3
+    # Five black parties; only the first unit (and its employee) gave a mailbox and agreed to
+    # e-mail service, the other three are printed for post; the red listing needs no prior notice.
+    assert intake["notify"]["notices_queued"] == 5  # every letter is composed and stored
+    assert len(intake["notify"]["for_post"]) == 3
     batch = intake["batch_id"]
+    with session_scope(database) as session:
+        listed = list(
+            session.execute(
+                sa.select(col(Listing.id)).where(col(Listing.batch_id) == batch)
+            ).scalars()
+        )
+    serve_prior_notices(database, listed, clock.today())  # e-mailed, or posted and signed for
 
     clock.advance(timedelta(days=20))
     _at(monkeypatch, clock)
@@ -251,7 +264,7 @@ async def test_a_mixed_file_goes_from_intake_to_in_force_through_the_form(
         ).scalar_one()
         kinds = Counter(
             session.execute(
-                sa.select(col(Notice.kind)).where(
+                sa.select(col(Notice.kind), col(Notice.channel)).where(
                     sa.or_(
                         col(Notice.batch_id) == batch,
                         col(Notice.listing_id).in_(
@@ -259,17 +272,20 @@ async def test_a_mixed_file_goes_from_intake_to_in_force_through_the_form(
                         ),
                     )
                 )
-            ).scalars()
+            ).tuples()
         )
         assert verify(session).ok
     assert actions == expected_actions
-    assert kinds["prior_notice"] == 2
-    assert kinds["listing_decision"] == 2
-    assert kinds["red_award"] == 0  # the red unit has no mailbox either
+    assert kinds[("prior_notice", "email")] == 2
+    assert kinds[("listing_decision", "email")] == 2
+    assert kinds[("red_award", "email")] == 0  # the red unit has no mailbox either
+    # The parties without a mailbox get the same letters, printed for post.
+    assert kinds[("prior_notice", "post")] == kinds[("listing_decision", "post")] == 3
+    assert kinds[("red_award", "post")] == 1
     digests = {
         (rule, d)
         for rule in per_rule_set
         for m in catalogue.memoranda_for(rule)
         for d in catalogue.departments_of(m.id)
     }
-    assert kinds["department_dispatch"] == len(digests)
+    assert kinds[("department_dispatch", "email")] == len(digests)

@@ -29,7 +29,7 @@ from memoranda.loader import Catalogue
 from registry import db
 from registry.clock import FrozenClock
 from registry.routing import Routing, close_defence_windows, notify_proposed
-from tests.factories.listings import clock_at, in_force, proposed_batch, run
+from tests.factories.listings import clock_at, in_force, proposed_batch, run, serve_prior_notices
 from tests.integration.cli_runner import run as cli
 
 READ_ONLY = {
@@ -40,6 +40,7 @@ READ_ONLY = {
     "catalogue validate": "checks the YAML files",
     "deadline": "a date computation",
     "listing show": "a listing's history",
+    "notice print": "writes printable files of stored letters; changes no row",
     "outbox status": "counts notices",
     "screen": "what measures apply today",
     "sla report": "per-department figures",
@@ -111,6 +112,10 @@ STATE_CHANGING: dict[str, list[str]] = {
         "承诺系以欺诈取得",
     ],
     "report monthly": ["report", "monthly", "--month", "2026-10"],
+    "notice served": [
+        *("notice", "served", "{post_notice}", "--on", "2026-11-20", "--method", "post"),
+        *("--note", "挂号信 XA123456789CN", "--by", "信用办 李娜"),
+    ],
     "contact set": [
         "contact",
         "set",
@@ -198,12 +203,20 @@ def scenario(
     _, (repaired,) = in_force(engine, catalogue, clock, routing, published=date(2025, 6, 2))
     _, (objected,) = in_force(engine, catalogue, clock, routing, published=date(2026, 6, 1))
     clock_at(clock, date(2026, 11, 2))
-    awaiting, _ = proposed_batch(engine, catalogue, clock, units=1, persons=0)
+    awaiting, awaiting_ids = proposed_batch(engine, catalogue, clock, units=1, persons=0)
     run(engine, notify_proposed, awaiting, routing)
+    serve_prior_notices(engine, awaiting_ids, clock.today())
+    by_post, (unserved,) = proposed_batch(
+        engine, catalogue, clock, units=1, persons=0, consent=False
+    )
+    run(engine, notify_proposed, by_post, routing)
     clock_at(clock, date(2026, 11, 27))
     run(engine, close_defence_windows, awaiting, routing)
     with engine.begin() as connection:  # one notice the relay refused, for retry-failed
         failed = connection.execute(sa.text("SELECT min(id) FROM notice")).scalar_one()
+        post_notice = connection.execute(
+            sa.text("SELECT id FROM notice WHERE listing_id = :i"), {"i": unserved}
+        ).scalar_one()
         connection.execute(
             sa.text("UPDATE notice SET state = 'failed' WHERE id = :i"), {"i": failed}
         )
@@ -220,6 +233,7 @@ def scenario(
         "repaired": str(repaired),
         "expired": str(expired),
         "failed_notice": str(failed),
+        "post_notice": str(post_notice),
     }
     yield Scenario(tmp_path, engine, env, values)
     engine.dispose()
@@ -256,6 +270,7 @@ def _read_only_args(scenario: Scenario) -> dict[str, list[str]]:
         "catalogue validate": ["catalogue", "validate"],
         "deadline": ["deadline", "--from", "2026-11-27", "--working-days", "5"],
         "listing show": ["listing", "show", scenario.values["objected"]],
+        "notice print": ["notice", "print", "--out", str(scenario.directory / "printed")],
         "outbox status": ["outbox", "status"],
         "screen": ["screen", uscc],
         "sla report": ["sla", "report"],

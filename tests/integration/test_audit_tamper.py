@@ -32,12 +32,13 @@ from registry.routing import Decision
 from registry.settings import Settings
 from registry.vocabulary import Step
 from service import import_file, opened_runtime, record_decision, run_step
+from tests.factories.listings import serve_prior_notices
 from tests.integration.cli_runner import run as cli
 
 CSV = (
-    "名单类型,主体类型,名称,统一社会信用代码,认定依据,处罚决定日期,联系邮箱\n"
-    "黑名单,单位,四川审计化工有限公司,91510100MA62K0R6XW,A2,2026-10-13,a@example.org\n"
-    "黑名单,单位,苏州审计样本有限公司,91320500MA1MXQ4E7B,A4,2026-10-20,b@example.org\n"
+    "名单类型,主体类型,名称,统一社会信用代码,认定依据,处罚决定日期,联系邮箱,同意电子送达\n"
+    "黑名单,单位,四川审计化工有限公司,91510100MA62K0R6XW,A2,2026-10-13,a@example.org,是\n"
+    "黑名单,单位,苏州审计样本有限公司,91320500MA1MXQ4E7B,A4,2026-10-20,b@example.org,是\n"
 )
 
 
@@ -81,7 +82,10 @@ def trail(tmp_path: Path) -> Iterator[Trail]:
         imported = import_file(
             runtime, tmp_path / "batch.csv", proposed_by="提出人 张伟", reporter=None
         )
-        run_step(runtime, imported.batch_id, Step.NOTIFY, actor="flow", source="test")
+        notified = run_step(runtime, imported.batch_id, Step.NOTIFY, actor="flow", source="test")
+        # E-mailed (the parties agreed) and accepted today: the windows run from today, and
+        # the trail records them (`listing.defence_window_opened`), so replay checks them too.
+        serve_prior_notices(runtime.engine, notified.moved, runtime.clock.today())
     with opened_runtime(_settings(tmp_path, url, "2026-11-27T09:00:00+08:00")) as runtime:
         batch = imported.batch_id
         run_step(runtime, batch, Step.CLOSE_DEFENCE, actor="flow", source="test")

@@ -55,7 +55,7 @@ from registry.routing import (
 )
 from tests.conftest import CATALOGUE_DIR
 from tests.corpus.bad_input import make_corpus as corpus
-from tests.factories.listings import PROPOSER, REVIEWER, proposed_batch
+from tests.factories.listings import PROPOSER, REVIEWER, proposed_batch, serve_prior_notices
 from tests.factories.routing import make_routing
 from tests.integration.cli_runner import run as run_cli
 
@@ -72,7 +72,7 @@ COUNTED = (
     "objection",
     "removal_application",
 )
-MINIMUM_CASES = {"import": 233, "responses": 65, "forms": 60, "cli": 58}
+MINIMUM_CASES = {"import": 235, "responses": 65, "forms": 60, "cli": 62}
 """Today's sizes: removing a case means lowering its floor here, on purpose, in review."""
 MINIMUM_TOTAL = 200
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -332,6 +332,7 @@ def dispatched_batch(
     batch, ids = proposed_batch(engine, catalogue, clock, units=3, persons=0)
     with session_scope(engine) as session:
         notify_proposed(session, batch, routing)
+    serve_prior_notices(engine, ids, clock.today())
     clock.advance(timedelta(days=20))
     with session_scope(engine) as session:
         close_defence_windows(session, batch, routing)
@@ -526,6 +527,7 @@ def confirmation_target(
     _other, other = proposed_batch(engine, catalogue, clock, units=1, persons=0)
     with session_scope(engine) as session:
         notify_proposed(session, batch, routing)
+    serve_prior_notices(engine, ids, clock.today())
     clock.advance(timedelta(days=20))
     with session_scope(engine) as session:
         close_defence_windows(session, batch, routing)
@@ -740,10 +742,11 @@ def cli_database(
     clock = FrozenClock(datetime(2026, 11, 27, 10, 0, tzinfo=BUSINESS_TZ))
     routing = make_routing(catalogue, calendar, clock)
     dispatched, ids = proposed_batch(engine, catalogue, clock, units=2, persons=0)
-    awaiting, _ = proposed_batch(engine, catalogue, clock, units=1, persons=0)
+    awaiting, awaiting_ids = proposed_batch(engine, catalogue, clock, units=1, persons=0)
     with session_scope(engine) as session:
         notify_proposed(session, dispatched, routing)
         notify_proposed(session, awaiting, routing)
+    serve_prior_notices(engine, ids + awaiting_ids, clock.today())
     clock.advance(timedelta(days=20))
     with session_scope(engine) as session:
         close_defence_windows(session, dispatched, routing)

@@ -130,6 +130,9 @@ def test_the_demo_runs_the_whole_mission_and_its_summary_matches_mail_and_report
     assert payload["mail_files"] == payload["distinct_message_ids"] == len(files)
     assert sum(payload["notices_sent"].values()) == len(files)
     assert payload["notices_not_sent"] == 0
+    # 王建国 did not agree to electronic service: his 告知书 and 决定书 went by post.
+    assert payload["served_by_post"] == {"parties": 1, "letters": 2}
+    assert len(list((tmp_path / "var" / "print").glob("notice-*.html"))) == 2
     assert payload["batch_2023"]["states"] == {"removed": 3}
     assert payload["batch_2026"]["states"] == {"in_force": 6, "rejected": 1}
     assert payload["batch_2026"]["quarantined"] == 3

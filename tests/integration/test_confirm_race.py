@@ -34,7 +34,7 @@ from registry.routing import (
     decide,
     notify_proposed,
 )
-from tests.factories.listings import REVIEWER, proposed_batch
+from tests.factories.listings import REVIEWER, proposed_batch, serve_prior_notices
 from tests.factories.routing import make_routing
 from tests.integration.cli_runner import run as run_cli
 
@@ -47,6 +47,7 @@ def _awaiting_batch(
     batch, ids = proposed_batch(engine, catalogue, clock, units=2, persons=0)
     with session_scope(engine) as session:
         notify_proposed(session, batch, routing)
+    serve_prior_notices(engine, ids, clock.today())
     clock.advance(timedelta(days=20))
     with session_scope(engine) as session:
         close_defence_windows(session, batch, routing)

@@ -44,7 +44,7 @@ from registry.routing import (
     publish_confirmed,
 )
 from tests.corpus.bad_input.make_corpus import IMPORT_ZH, resident_id, valid_uscc
-from tests.factories.listings import REVIEWER, proposed_batch
+from tests.factories.listings import REVIEWER, proposed_batch, serve_prior_notices
 from tests.factories.routing import make_routing
 
 TODAY = date(2026, 11, 27)
@@ -312,6 +312,7 @@ def dispatched_ids(engine: sa.Engine, catalogue: Catalogue, calendar: Any) -> li
     batch, ids = proposed_batch(engine, catalogue, clock, units=2, persons=0)
     with session_scope(engine) as session:
         notify_proposed(session, batch, routing)
+    serve_prior_notices(engine, ids, clock.today())
     clock.advance(timedelta(days=20))
     with session_scope(engine) as session:
         close_defence_windows(session, batch, routing)

@@ -29,8 +29,8 @@ from tests.factories.listings import (
     PROPOSER,
     REVIEWER,
     column,
+    mail_prior_notices,
     make_listings,
-    notify_new_listings,
 )
 
 P, N, A, C, F, RR, RM, RJ, RV = (
@@ -147,13 +147,44 @@ def _kw(catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenClock) -> 
     return {"source": "test", "clock": clock, "catalogue": catalogue, "calendar": calendar}
 
 
-def test_notify_sets_the_defence_deadline_in_working_days(
+def test_notify_opens_no_window_and_serving_the_notice_opens_it_in_working_days(
     engine: sa.Engine, catalogue: Catalogue, calendar: WorkingCalendar
 ) -> None:
+    """行政处罚法第四十四条: the 陈述申辩 window runs from service of the 告知书, not NOTIFY."""
     clock = FrozenClock(datetime.fromisoformat("2026-09-30T10:00+08:00"))
     with Session(engine) as session:
-        ids = notify_new_listings(session, catalogue, calendar, clock, count=3)
-        assert column(session, Listing.__table__, "defence_due", ids) == [date(2026, 10, 13)] * 3
+        ids = make_listings(
+            session,
+            catalogue,
+            rule_set="mem-2023-serious",
+            count=3,
+            defence_from=None,
+            defence_wd=None,
+            defence_due=None,
+        )
+        apply_transition(
+            session, ids, Event.NOTIFY, actor=PROPOSER, **_kw(catalogue, calendar, clock)
+        )
+        session.commit()
+        assert column(session, Listing.__table__, "state", ids) == ["notified"] * 3
+        assert column(session, Listing.__table__, "defence_due", ids) == [None] * 3
+        assert column(session, Listing.__table__, "defence_from", ids) == [None] * 3
+
+        # Two served the same day (the National Day holiday does not count), one a week later.
+        mail_prior_notices(session, ids[:2], clock=clock, catalogue=catalogue, calendar=calendar)
+        later = FrozenClock(datetime.fromisoformat("2026-10-09T10:00+08:00"))
+        mail_prior_notices(session, ids[2:], clock=later, catalogue=catalogue, calendar=calendar)
+        session.commit()
+        assert column(session, Listing.__table__, "defence_from", ids) == [
+            date(2026, 9, 30),
+            date(2026, 9, 30),
+            date(2026, 10, 9),
+        ]
+        assert column(session, Listing.__table__, "defence_due", ids) == [
+            date(2026, 10, 13),
+            date(2026, 10, 13),
+            date(2026, 10, 15),  # Saturday 10-10 is a working day in 2026 (调休)
+        ]
         assert column(session, Listing.__table__, "defence_provisional", ids) == [False] * 3
         assert column(session, Listing.__table__, "state", ids) == ["notified"] * 3
 

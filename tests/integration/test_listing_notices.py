@@ -33,9 +33,11 @@ from registry.routing import (
     publish_confirmed,
 )
 from registry.views import credit_archive, listing_view
-from tests.factories.listings import REVIEWER
+from tests.factories.listings import REVIEWER, serve_prior_notices
 
-HEADER = "名单类型,主体类型,名称,统一社会信用代码,认定依据,决定书文号,处罚决定日期,联系邮箱"
+HEADER = (
+    "名单类型,主体类型,名称,统一社会信用代码,认定依据,决定书文号,处罚决定日期,联系邮箱,同意电子送达"
+)
 
 
 def _uscc(rng: random.Random) -> str:
@@ -53,7 +55,7 @@ def _mixed_batch(
     rows = [
         f"{'黑名单' if name[0] == '黑' else '红名单'},单位,测试{name}有限公司{codes[name][-6:]},"
         f"{codes[name]},{'A2' if name[0] == '黑' else 'R'},川应急罚〔2026〕{i}号,2026-10-13,"
-        f"unit{i}@example.org"
+        f"unit{i}@example.org,是"
         for i, name in enumerate(codes, start=1)
     ]
     path = tmp_path / "mixed.csv"
@@ -71,7 +73,8 @@ def _mixed_batch(
     assert imported.accepted == 4, imported.quarantine
     batch = imported.batch_id
     with session_scope(engine) as session:
-        notify_proposed(session, batch, routing)
+        notified = notify_proposed(session, batch, routing)
+    serve_prior_notices(engine, notified.moved, clock.today())
     clock.advance(timedelta(days=20))
     with session_scope(engine) as session:
         close_defence_windows(session, batch, routing)

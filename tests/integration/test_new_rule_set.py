@@ -33,7 +33,7 @@ from registry.routing import (
     publish_confirmed,
 )
 from tests.conftest import CATALOGUE_DIR
-from tests.factories.listings import REVIEWER, proposed_batch
+from tests.factories.listings import REVIEWER, proposed_batch, serve_prior_notices
 from tests.factories.routing import make_routing
 
 RULE_SET = "prov-2027-serious"
@@ -88,6 +88,7 @@ def test_a_new_rule_set_routes_end_to_end_under_its_own_list_name(
     batch, ids = proposed_batch(engine, new_catalogue, clock, rule_set=RULE_SET, units=2)
 
     assert sorted(_step(engine, notify_proposed, batch, routing).moved) == ids
+    serve_prior_notices(engine, ids, clock.today())
     clock.advance(timedelta(days=20))
     assert sorted(_step(engine, close_defence_windows, batch, routing).moved) == ids
     decision = Decision(REVIEWER, rejections={ids[2]: "证据不足，不予认定"})

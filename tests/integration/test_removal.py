@@ -29,7 +29,15 @@ from registry.removal import (
 )
 from registry.routing import Decision, Routing, close_defence_windows, notify_proposed
 from registry.screening import screen
-from tests.factories.listings import REVIEWER, clock_at, in_force, proposed_batch, run, states
+from tests.factories.listings import (
+    REVIEWER,
+    clock_at,
+    in_force,
+    proposed_batch,
+    run,
+    serve_prior_notices,
+    states,
+)
 
 
 def actions(engine: sa.Engine, ids: list[int]) -> Counter[str]:
@@ -347,6 +355,7 @@ def test_confirming_a_black_listing_in_the_core_forfeits_the_red_one(
             {"red": red, "black": black},
         )
     run(engine, notify_proposed, black_batch, routing)
+    serve_prior_notices(engine, [black], clock.today())
     clock_at(clock, date(2026, 11, 27))
     run(engine, close_defence_windows, black_batch, routing)
     assert states(engine, [black]) == {"awaiting_confirmation": 1}

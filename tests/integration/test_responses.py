@@ -48,7 +48,7 @@ from registry.routing import (
 )
 from registry.vocabulary import ResponseKind
 from tests.conftest import REPO
-from tests.factories.listings import REVIEWER, proposed_batch
+from tests.factories.listings import REVIEWER, proposed_batch, serve_prior_notices
 
 CORPUS = REPO / "tests" / "corpus" / "responses"
 EXPECTED = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))
@@ -62,6 +62,7 @@ def dispatched_batch(
     batch, ids = proposed_batch(engine, catalogue, clock, units=units, persons=0)
     with session_scope(engine) as session:
         notify_proposed(session, batch, routing)
+    serve_prior_notices(engine, ids, clock.today())
     clock.advance(timedelta(days=20))
     decision = Decision(REVIEWER)
     with session_scope(engine) as session:

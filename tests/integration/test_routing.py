@@ -31,7 +31,7 @@ from registry.routing import (
     notify_proposed,
     publish_confirmed,
 )
-from tests.factories.listings import PROPOSER, REVIEWER, proposed_batch
+from tests.factories.listings import PROPOSER, REVIEWER, proposed_batch, serve_prior_notices
 
 
 def _states(engine: sa.Engine, ids: list[int]) -> Counter[str]:
@@ -66,10 +66,15 @@ def test_a_black_batch_goes_from_proposed_to_dispatched_once(
     assert _step(engine, notify_proposed, batch, routing).moved == []
     with session_scope(engine) as session:
         position = batch_position(session, batch, today=clock.today())
-    assert position.waiting_on is Waiting.DEFENCE_WINDOW
-    assert position.defence_due is not None
+    assert position.waiting_on is Waiting.SERVICE  # no window runs before the party is served
+    assert position.defence_due is None
+    serve_prior_notices(engine, ids, clock.today())
 
     assert _step(engine, close_defence_windows, batch, routing).moved == []
+    with session_scope(engine) as session:
+        position = batch_position(session, batch, today=clock.today())
+    assert position.waiting_on is Waiting.DEFENCE_WINDOW
+    assert position.defence_due is not None
     clock.set(clock.now().replace(year=2026, month=12, day=10))
     assert sorted(_step(engine, close_defence_windows, batch, routing).moved) == ids
 
@@ -122,6 +127,7 @@ def test_the_proposer_cannot_confirm_and_the_attempt_is_audited(
 ) -> None:
     batch, ids = proposed_batch(engine, catalogue, clock, units=1, persons=0)
     _step(engine, notify_proposed, batch, routing)
+    serve_prior_notices(engine, ids, clock.today())
     clock.advance(timedelta(days=20))
     _step(engine, close_defence_windows, batch, routing)
 
@@ -144,6 +150,7 @@ def test_a_decision_about_foreign_listings_or_without_reason_is_refused(
 ) -> None:
     batch, ids = proposed_batch(engine, catalogue, clock, units=1, persons=0)
     _step(engine, notify_proposed, batch, routing)
+    serve_prior_notices(engine, ids, clock.today())
     clock.advance(timedelta(days=20))
     _step(engine, close_defence_windows, batch, routing)
     with pytest.raises(DecisionError, match="不在本批次"):
@@ -174,14 +181,19 @@ def test_a_red_batch_skips_the_prior_notice_and_gets_the_award(
     }
 
 
-def test_parties_without_a_mailbox_are_reported_not_lost(
+def test_parties_without_a_mailbox_get_letters_for_post_not_nothing(
     engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
 ) -> None:
     batch, ids = proposed_batch(engine, catalogue, clock, units=2, persons=0, with_email=False)
     notified = _step(engine, notify_proposed, batch, routing)
     assert sorted(notified.moved) == ids
-    assert notified.notices_queued == 0
-    assert sorted(listing for _, listing in notified.unreachable) == ids
+    assert notified.notices_queued == 2  # stored, for post: nothing is lost
+    assert sorted(listing for _, listing in notified.for_post) == ids
+    with session_scope(engine) as session:
+        rows = session.execute(
+            sa.select(col(Notice.channel), col(Notice.state)).where(col(Notice.listing_id).in_(ids))
+        ).all()
+    assert sorted(tuple(r) for r in rows) == [("post", "for_post")] * 2
 
 
 def test_a_crash_inside_a_step_leaves_nothing_half_done(
@@ -199,6 +211,7 @@ def test_a_crash_inside_a_step_leaves_nothing_half_done(
     assert _notices(engine, batch, ids) == {}
 
     _step(engine, notify_proposed, batch, routing)
+    serve_prior_notices(engine, ids, clock.today())
     assert _states(engine, ids) == {"notified": 2}
     assert _notices(engine, batch, ids) == {"prior_notice": 2}
 

@@ -24,7 +24,7 @@ from registry.clock import FrozenClock
 from registry.free_text import clean_free_text, clean_single_line, unmasked_resident_id
 from registry.identifiers import mask_resident_id
 from registry.routing import Routing, close_defence_windows, notify_proposed
-from tests.factories.listings import clock_at, in_force, run
+from tests.factories.listings import clock_at, in_force, run, serve_prior_notices
 from tests.integration.cli_runner import run as cli
 from tests.integration.cli_runner import run_json
 
@@ -66,7 +66,8 @@ def test_every_entry_point_stores_and_shows_typed_ids_masked_and_one_line_fields
     at = {**env, "JOINTCREDIT_NOW": clock.now().isoformat()}
     imported = run_json(tmp_path, "import", str(_batch_file(tmp_path)), "--reporter", TYPED, env=at)
     batch = imported["batch_id"]
-    run(engine, notify_proposed, batch, routing)
+    notified = run(engine, notify_proposed, batch, routing)
+    serve_prior_notices(engine, notified.moved, clock.today())  # e-mailed: the demo rows agreed
     clock_at(clock, date(2026, 11, 27))
     run(engine, close_defence_windows, batch, routing)
     now = {**env, "JOINTCREDIT_NOW": clock.now().isoformat()}
@@ -255,7 +256,8 @@ def test_ids_typed_full_width_or_separated_on_the_command_line_are_stored_masked
     imported = run_json(tmp_path, "import", str(_batch_file(tmp_path)),
                         "--reporter", f"报送人 {FULL_WIDTH}", env=at)  # fmt: skip
     batch = imported["batch_id"]
-    run(engine, notify_proposed, batch, routing)
+    notified = run(engine, notify_proposed, batch, routing)
+    serve_prior_notices(engine, notified.moved, clock.today())  # e-mailed: the demo rows agreed
     clock_at(clock, date(2026, 11, 27))
     run(engine, close_defence_windows, batch, routing)
     now = {**env, "JOINTCREDIT_NOW": clock.now().isoformat()}

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import typer
-from sqlmodel import Session
+from sqlmodel import Session, col
 from stdnum.cn import ric, uscc
 from typer.testing import CliRunner
 
@@ -53,7 +53,9 @@ from registry.views import (
 from tests.factories.listings import (
     PROPOSER,
     REVIEWER,
+    ROUTE_ACTOR,
     column,
+    mail_prior_notices,
     make_listings,
     notify_new_listings,
 )
@@ -82,9 +84,12 @@ def walk(
     clock: FrozenClock,
     catalogue: Catalogue,
     calendar: WorkingCalendar,
-) -> list[int]:
-    """Apply `events` in order, ten days apart (defence windows lapse); returns audit seqs."""
+) -> tuple[list[int], list[int]]:
+    """Apply `events` in order, ten days apart (defence windows lapse); the 告知书 is e-mailed
+    and served the day of NOTIFY, which opens the window. Returns the audit seqs, and the ids of
+    the 告知书 letters."""
     seqs: list[int] = []
+    letters: list[int] = []
     for event in events:
         result = apply_transition(
             session,
@@ -98,8 +103,22 @@ def walk(
             decision_number="应急失信〔2026〕7号" if event is Event.CONFIRM else None,
         )
         seqs.extend(result.audit_seqs)
+        if event is Event.NOTIFY:
+            letters += mail_prior_notices(
+                session, ids, clock=clock, catalogue=catalogue, calendar=calendar
+            )
+            seqs.extend(
+                session.execute(
+                    sa.select(AuditEvent.seq)
+                    .where(
+                        AuditEvent.action == "listing.defence_window_opened",
+                        col(AuditEvent.entity_id).in_([str(i) for i in ids]),
+                    )
+                    .order_by(AuditEvent.seq)
+                ).scalars()
+            )
         clock.advance(timedelta(days=10))
-    return seqs
+    return seqs, letters
 
 
 def add_action(session: Session, listing_id: int, state: str, **values: Any) -> int:
@@ -152,6 +171,8 @@ def add_notice(
         "created_at": START.astimezone(UTC),
         "sent_at": START.astimezone(UTC) + timedelta(minutes=5) if state == "sent" else None,
     }
+    if state == "sent":  # the outbox records an accepted e-mail as served that day
+        row |= {"service_state": "served", "service_method": "email", "served_on": START.date()}
     return int(session.execute(sa.insert(Notice).values(**row).returning(Notice.id)).scalar_one())
 
 
@@ -272,7 +293,8 @@ def test_a_view_costs_the_same_few_queries_however_large_the_batch(
                 view = batch_view(session, batch_id)
             assert view.listing_total == count
             costs.append(len(seen))
-    assert costs[0] == costs[1] == 7  # batch, states, defence, dispatch, actions, notices, lines
+    # batch, states, defence, dispatch, actions, notices, lines, letters awaiting service
+    assert costs[0] == costs[1] == 8
 
 
 def test_unknown_ids_are_not_found_in_chinese(engine: sa.Engine) -> None:
@@ -340,7 +362,7 @@ def scenario(engine: sa.Engine, catalogue: Catalogue, calendar: WorkingCalendar)
             **fresh,
             **unpublished,
         )
-        unit_seqs = walk(
+        unit_seqs, unit_letters = walk(
             session,
             [unit_listing],
             [Event.NOTIFY, Event.AWAIT_CONFIRMATION, Event.CONFIRM, Event.PUBLISH],
@@ -348,7 +370,7 @@ def scenario(engine: sa.Engine, catalogue: Catalogue, calendar: WorkingCalendar)
             catalogue,
             calendar,
         )
-        person_seqs = walk(
+        person_seqs, _ = walk(
             session,
             [person_listing],
             [Event.NOTIFY, Event.AWAIT_CONFIRMATION],
@@ -367,6 +389,7 @@ def scenario(engine: sa.Engine, catalogue: Catalogue, calendar: WorkingCalendar)
             acknowledged_at=dispatched + timedelta(days=1),
         )
         notices = [
+            *unit_letters,  # the 告知书, served by e-mail the day it was sent
             add_notice(
                 session,
                 batch_id=unit_batch,
@@ -455,15 +478,28 @@ def test_a_listing_shows_its_dates_actions_notices_and_audit_history(
     assert [e.seq for e in view.history] == scenario.unit_seqs
     assert [e.action for e in view.history] == [
         "listing.notify",
+        "listing.defence_window_opened",
         "listing.await_confirmation",
         "listing.confirm",
         "listing.publish",
     ]
-    assert [e.actor for e in view.history] == [PROPOSER, REVIEWER, REVIEWER, REVIEWER]
-    assert [(e.before, e.after["state"]) for e in view.history][:2] == [
+    assert [e.actor for e in view.history] == [
+        PROPOSER,
+        ROUTE_ACTOR,
+        REVIEWER,
+        REVIEWER,
+        REVIEWER,
+    ]
+    assert [(e.before, e.after["state"]) for e in (view.history[0], view.history[2])] == [
         ({"state": "proposed"}, "notified"),
         ({"state": "notified"}, "awaiting_confirmation"),
     ]
+    assert view.history[1].after == {
+        "defence_from": "2026-11-27",
+        "defence_wd": 5,
+        "defence_due": "2026-12-04",
+        "defence_provisional": False,
+    }
     assert view.state == "in_force"
     assert view.subject.identifier == scenario.uscc
     assert view.notified_at == START.astimezone(UTC)
@@ -474,7 +510,7 @@ def test_a_listing_shows_its_dates_actions_notices_and_audit_history(
     assert view.expires_on == date(2029, 12, 27)
     assert [(a.id, a.state) for a in view.actions] == [(scenario.action, "acknowledged")]
     assert [n.id for n in view.notices] == scenario.notices
-    assert [n.listing_id for n in view.notices] == [scenario.unit_listing, None]
+    assert [n.listing_id for n in view.notices] == [scenario.unit_listing] * 2 + [None]
     data = view.as_dict()
     assert data["history"][0]["at"] == START.astimezone(UTC).isoformat()
     assert data["subject"]["identifier"] == scenario.uscc
@@ -511,12 +547,12 @@ def test_the_archive_of_a_unit_is_everything_in_time_order(
     }
     # The walked listing's steps come from its audit events, not again from its date columns.
     assert kinds.count("listing") == 1
-    assert kinds.count("audit") == 4
+    assert kinds.count("audit") == 5  # notify, window opened on service, and three more
     assert found.entries[0].summary_zh.startswith(f"名单 {scenario.unit_listing} 提出列入黑名单")
     assert found.entries[0].source.startswith("batch:")
     confirm = next(e for e in found.entries if "认定列入" in e.summary_zh)
     assert "应急失信〔2026〕7号" in confirm.summary_zh
-    assert confirm.source == f"audit:{scenario.unit_seqs[2]} test:views"
+    assert confirm.source == f"audit:{scenario.unit_seqs[3]} test:views"
 
 
 def test_the_archive_of_a_person_by_hash_or_number_shows_only_the_masked_id(
@@ -619,7 +655,8 @@ def test_the_commands_print_tables_and_json(invoke: Any, scenario: Scenario) -> 
     listing = invoke("listing", "show", str(scenario.unit_listing))
     assert listing.exit_code == 0, listing.output
     assert "操作记录" in listing.stdout
-    assert "送达告知书" in listing.stdout
+    assert "制发告知书" in listing.stdout
+    assert "告知书已送达，陈述申辩期起算" in listing.stdout
     history = json.loads(invoke("listing", "show", str(scenario.unit_listing), "--json").stdout)
     assert [e["seq"] for e in history["history"]] == scenario.unit_seqs
 

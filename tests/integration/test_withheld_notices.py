@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from registry.clock import FrozenClock
 from registry.identifiers import mask_resident_id
 from registry.routing import Routing, close_defence_windows, notify_proposed
-from tests.factories.listings import clock_at, run
+from tests.factories.listings import clock_at, run, serve_prior_notices
 from tests.integration.cli_runner import run as cli
 from tests.integration.cli_runner import run_json
 
@@ -56,7 +56,8 @@ def test_a_letter_the_renderer_refuses_is_withheld_and_the_batch_routes_on(
     clock_at(clock, date(2026, 11, 2))
     at = {**env, "JOINTCREDIT_NOW": clock.now().isoformat()}
     batch = run_json(tmp_path, "import", str(_two_units(tmp_path)), env=at)["batch_id"]
-    run(engine, notify_proposed, batch, routing)
+    notified = run(engine, notify_proposed, batch, routing)
+    serve_prior_notices(engine, notified.moved, clock.today())  # e-mailed: the demo rows agreed
     clock_at(clock, date(2026, 11, 27))
     run(engine, close_defence_windows, batch, routing)
     now = {**env, "JOINTCREDIT_NOW": clock.now().isoformat()}

@@ -74,7 +74,7 @@ def test_an_ordinary_batch_report_reads_as_before() -> None:
     assert batch_report(position, steps) == (
         "## 批次 IMP-1：已无待办\n\n| 状态 | 名单数 |\n|---|---:|\n"
         f"| {LISTING_STATE_LABELS['confirmed']} | 2 |\n\n"
-        "| 步骤 | 变更名单 | 新建部门事项 | 入队通知 | 无邮箱须另行送达 |\n"
+        "| 步骤 | 变更名单 | 新建部门事项 | 入队通知 | 待邮寄/直接送达 |\n"
         "|---|---:|---:|---:|---:|\n| 告知 | 2 | 0 | 1 | 0 |\n| 操作员决定 | 0 | 0 | 0 | 0 |\n"
         "\n### 未能推进的名单\n\n- 名单 3：审核人不得为提出人\n"
     )

@@ -66,6 +66,7 @@ IMPORT_ZH = {
     "decision_date": "处罚决定日期",
     "typical_case": "典型案例",
     "contact_email": "联系邮箱",
+    "e_service_consent": "同意电子送达",
     "note": "备注",
     "rule_set": "规则",
 }

@@ -1,0 +1,51 @@
+"""同意电子送达 at intake: yes/no in Chinese or English, empty is no, anything else refuses the
+row naming the field (行政处罚法第六十一条: e-mail service needs the party's consent)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from memoranda.loader import Catalogue
+from registry.intake.rows import RowRules, ValidRow, validate_row
+
+ROW = {
+    "list_type": "黑名单",
+    "subject_kind": "单位",
+    "name": "样本化工有限公司",
+    "uscc": "91320500MA1MXQ4E7B",
+    "grounds": "A4",
+    "decision_date": "2026-10-20",
+}
+
+
+@pytest.mark.parametrize(
+    ("cell", "consent"),
+    [
+        ("是", True),
+        ("yes", True),
+        ("TRUE", True),
+        ("1", True),
+        ("否", False),
+        ("no", False),
+        ("false", False),
+        ("0", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_consent_values(catalogue: Catalogue, cell: str | None, consent: bool) -> None:
+    values = dict(ROW) if cell is None else {**ROW, "e_service_consent": cell}
+    row = validate_row(values, RowRules(catalogue, "k" * 32, date(2026, 11, 2)))
+    assert isinstance(row, ValidRow)
+    assert row.e_service_consent is consent
+
+
+def test_a_value_that_is_neither_yes_nor_no_refuses_the_row(catalogue: Catalogue) -> None:
+    problems = validate_row(
+        {**ROW, "e_service_consent": "也许"}, RowRules(catalogue, "k" * 32, date(2026, 11, 2))
+    )
+    assert isinstance(problems, tuple)
+    assert [p.field for p in problems] == ["e_service_consent"]
+    assert "同意电子送达应为 是 或 否" in problems[0].reason_zh
