@@ -74,6 +74,9 @@ DEPARTMENT_KINDS = frozenset(
         NoticeKind.REMINDER,
         NoticeKind.ESCALATION,
         NoticeKind.LIFT_REQUEST,
+        NoticeKind.DEPARTMENT_RESTORE,
+        NoticeKind.PARTY_DEADLINE_REMINDER,
+        NoticeKind.PARTY_DEADLINE_ESCALATION,
         NoticeKind.MONTHLY_REPORT,
     }
 )

@@ -9,6 +9,8 @@ import pytest
 
 from memoranda.loader import Catalogue
 from registry.intake.rows import RowRules, ValidRow, validate_row
+from registry.service_of_notices import is_party_kind
+from registry.vocabulary import NoticeKind
 
 ROW = {
     "list_type": "黑名单",
@@ -49,3 +51,20 @@ def test_a_value_that_is_neither_yes_nor_no_refuses_the_row(catalogue: Catalogue
     assert isinstance(problems, tuple)
     assert [p.field for p in problems] == ["e_service_consent"]
     assert "同意电子送达应为 是 或 否" in problems[0].reason_zh
+
+
+def test_every_letter_kind_is_classified_as_to_a_party_or_to_an_office() -> None:
+    """Only letters to parties need consent and a service record; the restore letter and the
+    party-case reminders go to departments and to our own offices (a new kind must be placed)."""
+    party = {
+        NoticeKind.PRIOR_NOTICE,
+        NoticeKind.LISTING_DECISION,
+        NoticeKind.REJECTION,
+        NoticeKind.REMOVAL_NOTICE,
+        NoticeKind.REMOVAL_WINDOW,
+        NoticeKind.RED_AWARD,
+        NoticeKind.OBJECTION_REPLY,
+        NoticeKind.REMOVAL_REFUSAL,
+        NoticeKind.RESTORE_NOTICE,
+    }
+    assert {k for k in NoticeKind if is_party_kind(k.value)} == party
