@@ -566,7 +566,9 @@ def _lift(
                 decision_number=row.listing.get("decision_number") or "—",
                 penalty_number=row.listing.get("penalty_number"),
                 subject=row.subject,
-                reason=removal_statement(row.listing.get("removal_reason")),
+                reason=removal_statement(
+                    row.listing.get("removal_reason"), term_word=digest.rule_set.term_word
+                ),
                 removed_on=_removed_on(row, letterhead.issued_on),
                 measures=digest.measures,
             )

@@ -154,20 +154,24 @@ def _after_removal(session: Session, result: StepResult, routing: Routing) -> No
     if not result.moved:
         return
     rows = session.execute(
-        sa.select(col(Listing.id), col(Listing.removal_reason), col(Listing.batch_id)).where(
-            col(Listing.id).in_(result.moved)
-        )
+        sa.select(
+            col(Listing.id),
+            col(Listing.removal_reason),
+            col(Listing.batch_id),
+            col(Listing.rule_set),
+        ).where(col(Listing.id).in_(result.moved))
     ).all()
+    rule_sets = routing.catalogue.rule_sets
     today = routing.clock.today().isoformat()
     result.notices += [
         NoticeRequest(
             NoticeKind.REMOVAL_NOTICE,
             batch_id,
             (listing_id,),
-            reason=removal_statement(reason),
+            reason=removal_statement(reason, term_word=rule_sets[rule_set].term_word),
             step=f"removed-{today}-{reason}",
         )
-        for listing_id, reason, batch_id in rows
+        for listing_id, reason, batch_id, rule_set in rows
     ]
     lifts = request_lifts(session, result.moved, routing)
     result.actions_created += lifts.actions_created

@@ -183,13 +183,14 @@ REMOVAL_REASON_LABELS: dict[str, str] = {
 }
 """The operator's short name of a removal reason (listing view, credit archive)."""
 REMOVAL_REASON_STATEMENTS: dict[str, str] = {
-    RemovalReason.EXPIRY: "公示期满，依规移出名单",
+    RemovalReason.EXPIRY: "{term_word}届满，依规移出名单",
     RemovalReason.APPLICATION: "经当事人申请并审核同意，移出名单",
     RemovalReason.EARLY_REMOVAL: "完成信用修复，提前移出名单",
     RemovalReason.REVOKED: "经核查认定有误，撤销列入",
     RemovalReason.RED_FORFEITED: "被列入严重失信主体名单，撤销守信激励",
 }
-"""The sentence a letter states as the ground of removal (the party's notice, the 解除函)."""
+"""The sentence a letter states as the ground of removal (the party's notice, the 解除函); the
+term is named as its rule-set names it (管理期限 under 令第11号, `rulesets.yml` term_word)."""
 REMOVAL_STATEMENT_UNKNOWN = "移出名单"
 """What a letter states when the stored reason has no statement."""
 REMOVAL_REVIEW_REASON_LABELS: dict[str, str] = {
@@ -240,9 +241,10 @@ def is_revocation(reason: str | None) -> bool:
     return reason == RemovalReason.REVOKED
 
 
-def removal_statement(reason: str | None) -> str:
+def removal_statement(reason: str | None, *, term_word: str = "期限") -> str:
     """The ground of removal a letter states for a stored `removal_reason`."""
-    return REMOVAL_REASON_STATEMENTS.get(reason or "", REMOVAL_STATEMENT_UNKNOWN)
+    statement = REMOVAL_REASON_STATEMENTS.get(reason or "", REMOVAL_STATEMENT_UNKNOWN)
+    return statement.format(term_word=term_word)
 
 
 def label(labels: Mapping[str, str], code: str | None) -> str:

@@ -116,7 +116,8 @@ def test_a_current_rule_listing_is_removed_at_expiry_with_one_lift_request_per_d
                 col(Notice.listing_id) == ids[0],
             )
         ).scalar_one()
-        assert "公示期满" in removal.body_text
+        assert "管理期限届满" in removal.body_text  # 令第11号 speaks of 管理期限
+        assert "公示期" not in removal.body_text
         lift = session.execute(
             sa.select(col(DepartmentAction.lift_due), col(DepartmentAction.lift_wd)).where(
                 col(DepartmentAction.listing_id) == ids[0]
