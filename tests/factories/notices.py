@@ -578,6 +578,7 @@ RULE_SET_SAMPLES: dict[str, tuple[NoticeKind, NoticeContext]] = {
                 "list_name": SANCTION_LIST,
                 "grounds": [LATE_REPORT],
                 "facts": None,
+                "penalty_number": "川安监罚〔2023〕40号",
             }
         ),
     ),

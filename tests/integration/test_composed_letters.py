@@ -36,7 +36,13 @@ from registry.routing import (
     publish_confirmed,
 )
 from registry.vocabulary import NoticeKind
-from tests.factories.listings import PROPOSER, REVIEWER, new_batch, proposed_batch
+from tests.factories.listings import (
+    PROPOSER,
+    REVIEWER,
+    new_batch,
+    proposed_batch,
+    serve_prior_notices,
+)
 from tests.factories.routing import ISSUER
 
 TODAY = date(2026, 12, 4)
@@ -224,11 +230,12 @@ def test_no_letter_of_a_routed_batch_shows_an_internal_code_or_a_third_form_of_a
     unit, _other, person = listings
     with session_scope(engine) as session:
         notify_proposed(session, batch, routing)
+    serve_prior_notices(engine, listings, clock.today())
     clock.advance(timedelta(days=20))
     with session_scope(engine) as session:
         close_defence_windows(session, batch, routing)
         rejections = {unit: "经复核，该单位已于事故发生前注销相关生产线"}
-        decide(session, batch, Decision(REVIEWER, "川应急信决〔2026〕71号", rejections), routing)
+        decide(session, batch, Decision(REVIEWER, "", rejections), routing)
         publish_confirmed(session, batch, routing)
         dispatch_in_force(session, batch, routing)
     with Session(engine) as session:

@@ -42,7 +42,7 @@ from registry.routing import (
 )
 from registry.vocabulary import NoticeKind
 from tests.factories import import_files as samples
-from tests.factories.listings import PROPOSER, REVIEWER, proposed_batch
+from tests.factories.listings import PROPOSER, REVIEWER, proposed_batch, serve_prior_notices
 
 DECIDED = datetime(2026, 12, 10, 10, 0, tzinfo=BUSINESS_TZ)
 
@@ -80,6 +80,7 @@ def _awaiting(
 ) -> tuple[int, list[int]]:
     batch, ids = proposed_batch(engine, catalogue, clock, **kw)
     _run(engine, notify_proposed, batch, routing)
+    serve_prior_notices(engine, ids, clock.today())
     clock.set(DECIDED)
     _run(engine, close_defence_windows, batch, routing)
     return batch, ids
