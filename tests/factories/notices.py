@@ -542,10 +542,12 @@ RED_GROUND = GroundLine(
 
 LEGACY_DECISION_2023 = LISTING_DECISION.model_copy(
     update={
-        "letterhead": Letterhead(issuer=ISSUER, issued_on=date(2023, 6, 1)),
+        "letterhead": Letterhead(
+            issuer=ISSUER, reference="川安监信列〔2023〕15号", issued_on=date(2023, 6, 1)
+        ),
         "party": EXPIRED_UNIT,
         "list_name": SANCTION_LIST,
-        "decision_number": "川安监决〔2023〕15号",
+        "penalty_number": "川安监罚〔2023〕40号",
         "grounds": [LATE_REPORT],
         "facts": None,
         "measures": SANCTION_MEASURES,
@@ -586,8 +588,9 @@ RULE_SET_SAMPLES: dict[str, tuple[NoticeKind, NoticeContext]] = {
         NoticeKind.LISTING_DECISION,
         LEGACY_DECISION_2023.model_copy(
             update={
-                "letterhead": Letterhead(issuer=ISSUER, issued_on=date(2023, 3, 1)),
-                "decision_number": "川安监决〔2023〕4号",
+                "letterhead": Letterhead(
+                    issuer=ISSUER, reference="川安监信列〔2023〕4号", issued_on=date(2023, 3, 1)
+                ),
                 "published_on": date(2023, 3, 8),
                 "expires_on": date(2024, 3, 7),
                 "repair": None,
