@@ -120,6 +120,7 @@ async def _walk(database: Path, mail: Path, say: Say) -> dict[str, Any]:
     await route_batch(old["batch_id"], wait_for_operator=False)
     _confirm(old["batch_id"], rejections={})
     await route_batch(old["batch_id"], wait_for_operator=False)
+    sent.append(await deliver_notices())  # the decisions and push letters leave the same day
     answered_2023 = _departments_answer_everything(old["batch_id"])
     say(f"   各部门已响应并反馈 2023 年批次的 {answered_2023} 项事项")
 
@@ -140,6 +141,7 @@ async def _walk(database: Path, mail: Path, say: Say) -> dict[str, Any]:
     rejected = _listing_named(new["batch_id"], "青岛黄岛烟花爆竹有限公司")
     _confirm(new["batch_id"], rejections={rejected: "检测报告真伪尚待司法鉴定，暂不列入"})
     routed = await route_batch(new["batch_id"], wait_for_operator=False)
+    sent.append(await deliver_notices())
     _at(DECISION_POSTED_2026)
     posted += _serve_by_post(new["batch_id"], database.with_name("print"), DECISION_POSTED_2026)
     say(f"   {DECISION_POSTED_2026}：决定书打印邮寄，记录邮寄送达")
@@ -156,11 +158,13 @@ async def _walk(database: Path, mail: Path, say: Say) -> dict[str, Any]:
         feedback="已在企业信用信息公示系统标注，并列为重点监管对象。",
         recorded_by="演示",
     )
+    say(f"   {ANSWERED_2026}：2023 年批次管理期限届满，移出审查（review-removals）")
+    removals = await review_removals(wait_for_operator=False)
+    sent.append(await deliver_notices())
 
     _at(TODAY)
-    say(f"6. {TODAY}：SLA 巡查（sweep-sla）、移出审查（review-removals）、月报（monthly-report）")
+    say(f"6. {TODAY}：SLA 巡查（sweep-sla）、月报（monthly-report）")
     swept = await sweep_sla()
-    removals = await review_removals(wait_for_operator=False)
     report = await monthly_report(month=REPORT_MONTH)
     say("7. 投递全部通知到本地收信服务（deliver-notices）")
     sent.append(await deliver_notices())
