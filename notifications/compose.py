@@ -196,6 +196,9 @@ def compose(
         channel = party_channel(consent=row.listing["e_service_consent"], mailbox=row.email)
         if channel is Channel.POST:
             composed.for_post.append((kind.value, listing_id))
+            if row.subject.care_of_unit:  # printed and served to the person, not via the unit
+                party = row.subject.model_copy(update={"care_of_unit": False})
+                context = context.model_copy(update={"party": party})
         composed.drafts.append(
             NoticeDraft(
                 kind=kind,

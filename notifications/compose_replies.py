@@ -39,7 +39,7 @@ REVIEW_BODY = "有管辖权的行政复议机关"
 """Who hears the 行政复议 (行政复议法第二十四条: usually the government at the same level) —
 named generically, since the installation does not know its authority's level (our default)."""
 
-OBJECTION_DISMISSED = "你方提出的异议理由不成立，本机关不予支持"
+OBJECTION_DISMISSED = "提出的异议理由不成立，本机关不予支持"
 """The finding of a dismissed objection (异议不成立)."""
 
 
@@ -66,9 +66,12 @@ def reply_context(
         return _objection_reply(session, request, common)
     if request.kind is NoticeKind.REMOVAL_REFUSAL:
         early = rule_set.removal is not None and rule_set.removal.early_removal_after_months
-        return _removal_refusal(session, request, listing, common, early=bool(early))
+        return _removal_refusal(
+            session, request, listing, common | {"term_word": rule_set.term_word}, early=bool(early)
+        )
     return RestoreNoticeContext(
         **common,
+        term_word=rule_set.term_word,
         list_type=listing["list_type"],
         removed_on=_day(listing.get("removed_at")),
         reason=request.reason or "经核查，提前移出系以不正当手段取得",

@@ -303,18 +303,15 @@ class LiftRequestContext(NoticeContext):
 
 
 class Remedies(Frozen):
-    """The party's remedies against a decision (救济途径), each with its window from receipt.
+    """The party's remedies against a decision (救济途径), each with its window from receipt,
+    worded as the 决定书 words them (六十日 / 六个月, no article numbers).
 
-    60 days: 《中华人民共和国行政复议法》（2023年修订）第二十条第一款 (自知道或者应当知道该行政行为
-    之日起六十日内); 6 months: 《中华人民共和国行政诉讼法》第四十六条第一款 (自知道或者应当知道作出
-    行政行为之日起六个月内). A letter served is when the party knows, so both run from receipt.
+    60 days: 行政复议法 (read in the old law's 第九条; the 2023 revision's article number is
+    second-hand [K], so no letter cites it); 6 months: 行政诉讼法第四十六条 [K]. A letter served
+    is when the party knows, so both run from receipt (docs/legal-sources.md).
     """
 
     review_body: str  # 行政复议机关 (the government at the same level, our default wording)
-    review_days: Annotated[int, Field(ge=1)] = 60
-    review_basis: str = "《中华人民共和国行政复议法》第二十条"
-    litigation_months: Annotated[int, Field(ge=1)] = 6
-    litigation_basis: str = "《中华人民共和国行政诉讼法》第四十六条"
 
 
 class ObjectionReplyContext(NoticeContext):
@@ -341,6 +338,7 @@ class RemovalRefusalContext(NoticeContext):
     early: bool  # 提前移出（信用修复） under the current rule, else the legacy application
     reason: str
     expires_on: date
+    term_word: str = "公示期限"
     remedies: Remedies
     contact: Contact
 
@@ -356,6 +354,7 @@ class RestoreNoticeContext(NoticeContext):
     reason: str
     restored_on: date
     expires_on: date
+    term_word: str = "公示期限"
     remedies: Remedies
     contact: Contact
 

@@ -130,6 +130,7 @@ def notice_environment() -> jinja2.Environment:
     env.filters["due_date"] = due_date_label
     env.filters["cn_ordinal"] = chinese_ordinal
     env.filters["term"] = term_label
+    env.filters["sentence"] = closed_sentence
     env.filters["percent"] = percent_label
     return env
 
@@ -163,6 +164,17 @@ def chinese_ordinal(number: int) -> str:
     tens, ones = divmod(number, 10)
     head = "" if tens == 0 else ("十" if tens == 1 else f"{_DIGITS[tens]}十")
     return head + (_DIGITS[ones] if ones else "")
+
+
+_CLOSING = ("。", "！", "？", "；", "…", ".", "!", "?", "”", "）")
+
+
+def closed_sentence(text: str) -> str:
+    """Free text typed by a person (a reason, an objection) as a closed paragraph of a letter:
+    `罚款尚未缴清` → `罚款尚未缴清。`; text that already ends a sentence, or is blank, is left as
+    it is. The mark is only ever appended: what was typed is shown exactly as stored."""
+    stripped = text.rstrip()
+    return text if not stripped or stripped.endswith(_CLOSING) else text + "。"
 
 
 def term_label(months: int) -> str:

@@ -97,7 +97,7 @@ def party_channel(*, consent: bool, mailbox: str | None) -> Channel:
 def service_label(state: str, served_on: date | None, method: str | None) -> str:
     """送达方式、送达日期 (`邮寄送达 2026-11-04`), or 未送达 / 送达失败."""
     if state == ServiceState.SERVED and served_on is not None:
-        return f"{label(SERVICE_METHOD_LABELS, method)}送达 {served_on.isoformat()}"
+        return f"{label(SERVICE_METHOD_LABELS, method)} {served_on.isoformat()}"
     return label(SERVICE_STATE_LABELS, state)
 
 

@@ -218,8 +218,8 @@ SERVICE_STATE_LABELS: dict[str, str] = {
     "failed": "送达失败",
 }
 SERVICE_METHOD_LABELS: dict[str, str] = {
-    "email": "电子邮件",
-    "post": "邮寄",
+    "email": "电子邮件送达",
+    "post": "邮寄送达",
     "in_person": "直接送达",
 }
 CHANNEL_LABELS: dict[str, str] = {"email": "电子邮件", "post": "邮寄/直接送达"}

@@ -385,7 +385,7 @@ OBJECTION_REPLY = ObjectionReplyContext(
     decision_number="川应急信决〔2026〕70号",
     objection_filed_on=date(2026, 11, 2),
     objection_reason="事故发生后已于当日电话报告，不属于瞒报。",
-    finding="你方提出的异议理由不成立，本机关不予支持",
+    finding="提出的异议理由不成立，本机关不予支持",
     reason="经调取值班记录和通话记录，事故发生当日未接到你单位报告；\n你单位于事故发生后第四日方才书面报告。",
     remedies=REMEDIES,
     contact=CONTACT,
@@ -400,8 +400,9 @@ REMOVAL_REFUSAL = RemovalRefusalContext(
     decision_number="川应急信决〔2026〕70号",
     applied_on=date(2027, 1, 12),
     early=True,
-    reason="所附整改验收材料未经验收部门盖章确认，不能证明已纠正失信行为。",
+    reason="所附整改验收材料未经验收部门盖章确认，不能证明已纠正失信行为",
     expires_on=date(2029, 12, 10),
+    term_word="管理期限",
     remedies=REMEDIES,
     contact=CONTACT,
 )
@@ -417,6 +418,7 @@ RESTORE_NOTICE = RestoreNoticeContext(
     reason="所附整改验收报告系伪造，验收单位出具书面说明予以否认。",
     restored_on=date(2027, 3, 1),
     expires_on=date(2029, 12, 10),
+    term_word="管理期限",
     remedies=REMEDIES,
     contact=CONTACT,
 )

@@ -80,6 +80,7 @@ def _listing(
         "grounds": [rules.grounds[0].code],
         "decision_number": "川应急信决〔2026〕7号",
         "decision_date": date(2026, 11, 2),
+        "e_service_consent": True,
         "state": "in_force",
         "proposed_at": NOW,
         "proposed_by": PROPOSER,
@@ -174,6 +175,22 @@ def test_a_person_without_a_mailbox_is_written_to_care_of_the_unit_and_told_so(
         mailbox, text, html = _letter(engine, catalogue, kind, own)
         assert mailbox == "own@example.org"
         assert "转交" not in text + html
+
+
+def test_a_person_served_by_post_is_not_told_the_letter_came_through_the_unit(
+    engine: sa.Engine, catalogue: Catalogue
+) -> None:
+    """Without consent to e-mail service the letter is printed and served to the person: it
+    does not pass through the unit's mailbox, so it must not say so."""
+    with session_scope(engine) as session:
+        posted = _listing(
+            session, catalogue, subject=_person(session, None), e_service_consent=False
+        )
+    for kind in (NoticeKind.PRIOR_NOTICE, NoticeKind.LISTING_DECISION):
+        (draft,) = _compose(engine, catalogue, kind, posted).drafts
+        assert draft.channel == "post"
+        rendered = render_notice(draft.kind, draft.context)
+        assert "转交" not in rendered.text + rendered.html
 
 
 # --- item 12: a reason is part of a sentence ---------------------------------------------
