@@ -606,7 +606,10 @@ def _state_after(outcome: AttemptOutcome) -> dict[str, Any]:
     finished = sa.bindparam("b_finished", type_=NOTICE.c.sent_at.type)
     if outcome is AttemptOutcome.SENT:
         # Accepted by the mail server: served by e-mail that business day (行政处罚法第六十一条;
-        # party letters go by e-mail only with consent). Department letters record it too.
+        # party letters go by e-mail only with consent). Department letters record it too. A
+        # letter an operator already recorded as served (by post, in person) keeps that record:
+        # its windows run from the first service, and the e-mail is only a copy.
+        served = NOTICE.c.service_state == ServiceState.SERVED.value
         return {
             "state": NoticeState.SENT.value,
             "sent_at": finished,
@@ -614,8 +617,13 @@ def _state_after(outcome: AttemptOutcome) -> dict[str, Any]:
             "last_error": None,
             "lease_until": None,
             "service_state": ServiceState.SERVED.value,
-            "service_method": ServiceMethod.EMAIL.value,
-            "served_on": sa.bindparam("b_served_on", type_=NOTICE.c.served_on.type),
+            "service_method": sa.case(
+                (served, NOTICE.c.service_method), else_=ServiceMethod.EMAIL.value
+            ),
+            "served_on": sa.case(
+                (served, NOTICE.c.served_on),
+                else_=sa.bindparam("b_served_on", type_=NOTICE.c.served_on.type),
+            ),
         }
     if outcome is AttemptOutcome.RETRY:
         return {

@@ -42,7 +42,13 @@ from registry.free_text import clean_free_text, clean_single_line
 from registry.models import Listing, Notice, NoticeState
 from registry.models import ListingState as S
 from registry.sla import defence_deadline
-from registry.vocabulary import SERVICE_METHOD_LABELS, SERVICE_STATE_LABELS, NoticeKind, label
+from registry.vocabulary import (
+    NOTICE_STATE_LABELS,
+    SERVICE_METHOD_LABELS,
+    SERVICE_STATE_LABELS,
+    NoticeKind,
+    label,
+)
 
 NOTICE = cast(sa.Table, sa.inspect(Notice).local_table)
 LISTING = cast(sa.Table, sa.inspect(Listing).local_table)
@@ -131,6 +137,11 @@ class ServedNotice:
     state: str
 
 
+UNWRITTEN_STATES = frozenset({NoticeState.WITHHELD.value, NoticeState.BAD_ADDRESS.value})
+"""Letters stored without a text that can be served: withheld by the renderer (nothing of the
+letter is kept) or parked for a bad mailbox. Neither can be printed nor recorded as served."""
+
+
 def _load_notice(session: Session, notice_id: int) -> Any:
     row = session.execute(
         sa.select(
@@ -153,6 +164,12 @@ def _load_notice(session: Session, notice_id: int) -> Any:
     if row.service_state == ServiceState.SERVED:
         raise ServiceError(
             f"通知 {notice_id} 已于 {row.served_on} 送达，不得重复记录（already served）",
+            notice_id=notice_id,
+        )
+    if row.state in UNWRITTEN_STATES:
+        raise ServiceError(
+            f"通知 {notice_id} 未生成正文（{label(NOTICE_STATE_LABELS, row.state)}），"
+            "不能记录送达：先更正后重新生成（a letter never written cannot be served）",
             notice_id=notice_id,
         )
     return row

@@ -21,6 +21,7 @@ from registry.errors import JointcreditError, NotFound
 from registry.models import Batch, Listing, Notice, Subject
 from registry.references import listing_reference
 from registry.service_of_notices import (
+    UNWRITTEN_STATES,
     Channel,
     ServiceMethod,
     ServiceRecord,
@@ -142,7 +143,8 @@ def record_notice_service(
 def letters_to_print(
     runtime: Runtime, *, batch: str | None = None, notice: str | None = None
 ) -> list[PrintableLetter]:
-    """Letters on the `post` channel (of one batch, by its id or reference; or one notice)."""
+    """Letters on the `post` channel (of one batch, by its id or reference; or one notice) that
+    have a text: a letter withheld by the renderer has none and is never printed."""
     with db.session_scope(runtime.engine) as session:
         query = (
             sa.select(
@@ -161,7 +163,10 @@ def letters_to_print(
             .select_from(NOTICE)
             .outerjoin(LISTING, LISTING.c.id == NOTICE.c.listing_id)
             .outerjoin(BATCH, BATCH.c.id == LISTING.c.batch_id)
-            .where(NOTICE.c.channel == Channel.POST.value)
+            .where(
+                NOTICE.c.channel == Channel.POST.value,
+                NOTICE.c.state.not_in(sorted(UNWRITTEN_STATES)),  # nothing to print
+            )
             .order_by(NOTICE.c.id)
         )
         if notice is not None:

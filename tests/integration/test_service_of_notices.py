@@ -33,6 +33,7 @@ from registry.routing import (
     notify_proposed,
     publish_confirmed,
 )
+from registry.service_of_notices import ServiceError, ServiceMethod, ServiceRecord, record_service
 from registry.sla import defence_deadline
 from registry.views import batch_view, listing_view
 from tests.factories.listings import REVIEWER, clock_at, proposed_batch, run
@@ -293,3 +294,56 @@ async def test_listing_show_and_batch_show_name_each_letters_channel_and_service
     assert "待送达：无" in cli(tmp_path, "batch", "show", str(batch), env=later).stdout
     with session_scope(engine) as session:
         assert batch_view(session, batch).awaiting_service == []
+
+
+async def test_an_e_mail_sent_after_the_letter_was_served_by_hand_keeps_the_first_service(
+    local: tuple[sa.Engine, dict[str, str]],
+    catalogue: Catalogue,
+    calendar: WorkingCalendar,
+    sink: RunningSink,
+) -> None:
+    """The operator handed the 告知书 over on T+1 before the mail went out on T+4: the letter was
+    served on T+1 in person, and the window runs from then; the e-mail is only a copy."""
+    engine, _ = local
+    clock = FrozenClock(datetime(2026, 11, 2, 10, 0))
+    routing = make_routing(catalogue, calendar, clock)
+    batch, (listing,) = proposed_batch(engine, catalogue, clock, units=1, persons=0)
+    run(engine, notify_proposed, batch, routing)
+    (letter,) = _notices(engine, listing)
+    clock_at(clock, T + timedelta(days=1))
+    record = ServiceRecord(letter.id or 0, ServiceMethod.IN_PERSON, T + timedelta(days=1), "李操作")
+    with session_scope(engine) as session:
+        record_service(session, record, clock=clock, source="test")
+    clock_at(clock, T + timedelta(days=4))
+    report = await drain_outbox(engine, _smtp(sink), clock=clock, options=DrainOptions())
+    assert report.sent == 1
+    (after,) = _notices(engine, listing)
+    assert after.state == "sent"
+    assert (after.service_method, after.served_on) == ("in_person", T + timedelta(days=1))
+
+
+def test_a_letter_that_was_never_written_cannot_be_served_or_printed(
+    local: tuple[sa.Engine, dict[str, str]],
+    catalogue: Catalogue,
+    calendar: WorkingCalendar,
+    tmp_path: Path,
+) -> None:
+    engine, env = local
+    clock = FrozenClock(datetime(2026, 11, 2, 10, 0))
+    routing = make_routing(catalogue, calendar, clock)
+    batch, (listing,) = proposed_batch(engine, catalogue, clock, units=1, persons=0)
+    _set_consent(engine, listing, False)
+    run(engine, notify_proposed, batch, routing)
+    (letter,) = _notices(engine, listing)
+    with session_scope(engine) as session:  # as the renderer leaves a refused letter
+        session.execute(
+            sa.update(Notice)
+            .where(col(Notice.id) == letter.id)
+            .values(state="withheld", body_text="", body_html="")
+        )
+    record = ServiceRecord(letter.id or 0, ServiceMethod.POST, T, "李操作")
+    with session_scope(engine) as session, pytest.raises(ServiceError, match="未生成正文"):
+        record_service(session, record, clock=clock, source="test")
+    out = tmp_path / "print"
+    cli(tmp_path, "notice", "print", "--batch", str(batch), "--out", str(out), env=env)
+    assert not (out / f"notice-{letter.id}.html").exists()
