@@ -241,6 +241,8 @@ class Notice(SQLModel, table=True):
         sa.Index("ix_notice_state_next", "state", "next_attempt_at"),
         sa.Index("ix_notice_listing", "listing_id"),
         sa.Index("ix_notice_batch", "batch_id"),
+        # One letter, one 发文字号 (letters composed before numbering have none).
+        sa.Index("ix_notice_letter_number", "letter_number", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -267,7 +269,7 @@ class Notice(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = _utc()
     # 发文字号: assigned once when the letter is composed (registry numbering), never renumbered.
-    letter_number: str | None = Field(default=None, max_length=80, index=True)
+    letter_number: str | None = Field(default=None, max_length=100)
     # How the letter reaches its recipient: e-mail, or printed for post / in-person service.
     channel: str = Field(default="email", max_length=10)
     # 送达: pending until served (SMTP accepted, or post / in person recorded by an operator) or

@@ -87,6 +87,14 @@ def checked_words(overrides: Mapping[str, str]) -> dict[str, str]:
     words = {str(kind): word for kind, word in DEFAULT_WORDS.items()}
     for kind, word in overrides.items():
         words[kind] = check_part(word, f"文书类型 {kind} 的代字", WORD_MAX)
+    # Two kinds with one word would print the same numbers from two sequences.
+    shared = sorted({w for w in words.values() if list(words.values()).count(w) > 1})
+    if shared:
+        raise NumberingError(
+            f"发文字号用字重复：{'、'.join(shared)}，各类文书的代字须互不相同"
+            "（two notice kinds share a number word）",
+            words=shared,
+        )
     return words
 
 
@@ -119,7 +127,9 @@ class Numbering:
     def issue(self, session: Session, kind: str, year: int, count: int) -> list[str]:
         """`count` new numbers of `kind` for `year`, in order; one statement; never commits."""
         self.render(kind, year, 0)  # a kind without a word takes no number from its sequence
-        first = reserve(session, authority=self.authority, kind=kind, year=year, count=count)
+        # The sequence belongs to the prefix the numbers print, not to the authority's name: a
+        # renamed office, or two offices printing one prefix, go on counting and never repeat.
+        first = reserve(session, authority=self.prefix, kind=kind, year=year, count=count)
         return [self.render(kind, year, n) for n in range(first, first + count)]
 
 

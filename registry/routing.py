@@ -35,7 +35,15 @@ from registry.digests import digest_step as digest_step  # its home before regis
 from registry.errors import JointcreditError, NotFound, TransitionRefused
 from registry.free_text import clean_free_text, clean_single_line
 from registry.lifecycle import Event, apply_transition
-from registry.models import ActionState, Batch, DepartmentAction, Listing, ListType, Subject
+from registry.models import (
+    ActionState,
+    Batch,
+    DepartmentAction,
+    Listing,
+    ListType,
+    Notice,
+    Subject,
+)
 from registry.models import ListingState as S
 from registry.numbering import Numbering
 from registry.prior_decision import PriorDecision, prior_decision
@@ -348,15 +356,7 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
             listing_ids=blank,
         )
     to_confirm = sorted(awaiting - set(decision.rejections)) if decision.approve_others else []
-    given_number = clean_single_line(decision.decision_number)
-    if given_number and len(to_confirm) != 1:
-        raise DecisionError(
-            f"决定书文号只能用于只确认一条名单的决定（本次确认 {len(to_confirm)} 条）；"
-            "列入决定文号由系统按序列逐条自动编号，请留空"
-            "（a decision number may be given only when confirming exactly one listing）",
-            batch_id=batch_id,
-            field="decision_number",
-        )
+    given_number = _given_number(session, batch_id, decision, confirming=len(to_confirm))
     # Red over black is refused at 认定 too (a black listing imported after the red one):
     # all or nothing like the guards below, so the operator rejects it and confirms the rest.
     barred = barred_red_listings(
@@ -375,7 +375,7 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
             to_confirm,
             Event.CONFIRM,
             strict=True,
-            decision_number=given_number or None,
+            decision_number=given_number,
             actor=reviewer,
         )
     except TransitionRefused as refused:
@@ -400,6 +400,45 @@ def decide(session: Session, batch_id: int, decision: Decision, routing: Routing
             NoticeRequest(NoticeKind.REJECTION, batch_id, (i,), reason=reason) for i in moved
         ]
     return routing.finish(session, result)
+
+
+def _given_number(
+    session: Session, batch_id: int, decision: Decision, *, confirming: int
+) -> str | None:
+    """The decision number the operator typed, if any: only for a decision on one listing (the
+    others are numbered from the sequence), and never one already in use."""
+    given = clean_single_line(decision.decision_number)
+    if not given:
+        return None
+    if confirming != 1:
+        raise DecisionError(
+            f"决定书文号只能用于只确认一条名单的决定（本次确认 {confirming} 条）；"
+            "列入决定文号由系统按序列逐条自动编号，请留空"
+            "（a decision number may be given only when confirming exactly one listing）",
+            batch_id=batch_id,
+            field="decision_number",
+        )
+    _refuse_a_number_in_use(session, batch_id, given)
+    return given
+
+
+def _refuse_a_number_in_use(session: Session, batch_id: int, number: str) -> None:
+    """A typed decision number is this listing's own: never one another listing or letter
+    already bears (a duplicate would name two decisions, and a service record could be put on
+    the other party's letter)."""
+    used = session.execute(
+        sa.select(col(Listing.id))
+        .where(col(Listing.decision_number) == number)
+        .union_all(sa.select(col(Notice.listing_id)).where(col(Notice.letter_number) == number))
+        .limit(1)
+    ).first()
+    if used is not None:
+        raise DecisionError(
+            f"决定书文号 {number} 已被使用（名单 {used[0] or '—'}），同一文号不得用于两份决定"
+            "（this decision number is already in use）",
+            batch_id=batch_id,
+            field="decision_number",
+        )
 
 
 def record_refused_decision(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +48,15 @@ DECIDED = datetime(2026, 12, 10, 10, 0, tzinfo=BUSINESS_TZ)
 
 
 def _authority() -> str:
-    """A fresh authority per test: the session's database is shared, sequences are not."""
-    return f"测试应急管理局{uuid.uuid4().hex[:8]}"
+    """A fresh authority per test, with a prefix of its own: the session's database is shared,
+    and a sequence belongs to the prefix its numbers print."""
+    return f"测{uuid.uuid4().hex[:6]}"
 
 
 def _routing(
     catalogue: Catalogue, calendar: WorkingCalendar, clock: FrozenClock, authority: str
 ) -> Routing:
-    numbering = Numbering.for_authority(authority, "测应急")
+    numbering = Numbering.for_authority(authority, authority)
     issuer = Issuer(
         name=authority, office="信用管理科", email="xy@example.org", numbering=numbering
     )
@@ -128,20 +129,25 @@ def _letters(engine: sa.Engine, batch: int, ids: list[int]) -> list[Any]:
 def test_a_sequence_hands_out_consecutive_numbers_per_authority_kind_and_year(
     engine: sa.Engine,
 ) -> None:
-    book = Numbering.for_authority(_authority(), "测应急")
+    p = _authority()
+    book = Numbering.for_authority(p, p)
     with session_scope(engine) as session:
         first = book.issue(session, "prior_notice", 2026, 3)
         more = book.issue(session, "prior_notice", 2026, 2)
         other_kind = book.issue(session, "department_dispatch", 2026, 1)
         next_year = book.issue(session, "prior_notice", 2027, 2)
-        other_authority = Numbering.for_authority(_authority(), "测应急").issue(
+        # Renamed, or another office printing the same prefix: the numbers go on, never repeat.
+        renamed = Numbering.for_authority(f"{p}（更名后）", p).issue(
             session, "prior_notice", 2026, 1
         )
-    assert first == ["测应急信告〔2026〕1号", "测应急信告〔2026〕2号", "测应急信告〔2026〕3号"]
-    assert more == ["测应急信告〔2026〕4号", "测应急信告〔2026〕5号"]
-    assert other_kind == ["测应急信推〔2026〕1号"]
-    assert next_year == ["测应急信告〔2027〕1号", "测应急信告〔2027〕2号"]  # a new year restarts
-    assert other_authority == ["测应急信告〔2026〕1号"]
+        other = _authority()
+        other_prefix = Numbering.for_authority(other, other).issue(session, "prior_notice", 2026, 1)
+    assert first == [f"{p}信告〔2026〕1号", f"{p}信告〔2026〕2号", f"{p}信告〔2026〕3号"]
+    assert more == [f"{p}信告〔2026〕4号", f"{p}信告〔2026〕5号"]
+    assert other_kind == [f"{p}信推〔2026〕1号"]
+    assert next_year == [f"{p}信告〔2027〕1号", f"{p}信告〔2027〕2号"]  # a new year restarts
+    assert renamed == [f"{p}信告〔2026〕6号"]
+    assert other_prefix == [f"{other}信告〔2026〕1号"]
 
 
 def test_a_rolled_back_reservation_frees_its_numbers(engine: sa.Engine) -> None:
@@ -194,9 +200,9 @@ def test_each_confirmed_listing_gets_its_own_decision_number_and_keeps_its_penal
 
     numbers = _numbers(engine, ids)
     assert [numbers[i][0] for i in sorted(ids)] == [
-        "测应急信列〔2026〕1号",
-        "测应急信列〔2026〕2号",
-        "测应急信列〔2026〕3号",
+        f"{authority}信列〔2026〕1号",
+        f"{authority}信列〔2026〕2号",
+        f"{authority}信列〔2026〕3号",
     ]
     assert {i: penalty for i, (_, penalty) in numbers.items()} == penalties  # kept for ever
     assert _sequences(engine, authority)[("listing_decision", 2026)] == 3
@@ -221,6 +227,15 @@ def test_a_given_decision_number_is_only_for_a_decision_on_one_listing(
     assert numbers[ids[0]][1] != paper  # the penalty number is not overwritten
     assert numbers[ids[1]][0] is None
     assert ("listing_decision", 2026) not in _sequences(engine, authority)
+
+    # The same paper number typed for another listing names two decisions: refused, unchanged.
+    other, (single,) = _awaiting(engine, catalogue, clock, routing, units=1, persons=0)
+    clock.advance(timedelta(days=20))  # its defence window, opened today, has lapsed
+    _run(engine, close_defence_windows, other, routing)
+    with pytest.raises(DecisionError) as taken:
+        _run(engine, decide, other, routing, Decision(REVIEWER, f" {paper} "))
+    assert "已被使用" in taken.value.message
+    assert _numbers(engine, [single])[single][0] is None
 
 
 # --- 发文字号 on every letter ----------------------------------------------------------------
@@ -279,7 +294,7 @@ def test_letters_are_numbered_in_the_business_year_of_their_date(
     batch, ids = proposed_batch(engine, catalogue, clock, units=1, persons=0)
     _run(engine, notify_proposed, batch, routing)
     (letter,) = _letters(engine, batch, ids)
-    assert letter.letter_number == "测应急信告〔2027〕1号"
+    assert letter.letter_number == f"{authority}信告〔2027〕1号"
     assert clock.today() == date(2027, 1, 1)
 
 

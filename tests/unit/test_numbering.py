@@ -75,3 +75,9 @@ def test_settings_build_the_numbering_and_refuse_bad_values(
     monkeypatch.setenv("JOINTCREDIT_NUMBER_PREFIX", "川 应急")
     with pytest.raises(ConfigurationError, match="JOINTCREDIT_NUMBER_PREFIX"):
         get_settings()
+
+
+def test_two_kinds_may_not_share_a_word() -> None:
+    """Two sequences printing one word would repeat each other's numbers."""
+    with pytest.raises(NumberingError, match="用字重复"):
+        checked_words({"prior_notice": "信列"})

@@ -41,7 +41,7 @@ def upgrade() -> None:
         + ")"
     )
     with op.batch_alter_table("notice") as notice:
-        notice.add_column(sa.Column("letter_number", sa.String(length=80), nullable=True))
+        notice.add_column(sa.Column("letter_number", sa.String(length=100), nullable=True))
         notice.add_column(
             sa.Column("channel", sa.String(length=10), nullable=False, server_default="email")
         )
@@ -57,11 +57,18 @@ def upgrade() -> None:
         notice.add_column(
             sa.Column("service_recorded_at", sa.DateTime(timezone=True), nullable=True)
         )
-        notice.create_index("ix_notice_letter_number", ["letter_number"])
+        # One letter, one number: NULLs (letters composed before numbering) may repeat.
+        notice.create_index("ix_notice_letter_number", ["letter_number"], unique=True)
     # Letters already accepted by a mail server were served that day (by e-mail).
+    # served_on is the business day in Beijing (sent_at is stored in UTC).
+    beijing_day = (
+        "DATE(sent_at, '+8 hours')"
+        if op.get_bind().dialect.name == "sqlite"
+        else "DATE(sent_at AT TIME ZONE 'Asia/Shanghai')"
+    )
     op.execute(
         "UPDATE notice SET service_state = 'served', service_method = 'email', "
-        "served_on = DATE(sent_at) WHERE state = 'sent' AND sent_at IS NOT NULL"
+        f"served_on = {beijing_day} WHERE state = 'sent' AND sent_at IS NOT NULL"
     )
     for table in ("objection", "removal_application"):
         with op.batch_alter_table(table) as batch:
