@@ -29,7 +29,8 @@ def _typed(text: str | int) -> str:
     return str(text).strip()
 
 
-def _as_id(text: str) -> int | None:
+def as_id(text: str) -> int | None:
+    """A typed number as a row id: ASCII digits in the id range, else None (never an error)."""
     if text.isascii() and text.isdigit() and 1 <= int(text) <= _MAX_ID:
         return int(text)
     return None
@@ -38,7 +39,7 @@ def _as_id(text: str) -> int | None:
 def resolve_batch(session: Session, text: str | int) -> tuple[int, str]:
     """`12` or `IMP-20261127-A1B2C3` (any letter case) → (batch id, reference)."""
     typed = _typed(text)
-    number = _as_id(typed)
+    number = as_id(typed)
     if number is not None:
         row = session.execute(
             sa.select(col(Batch.id), col(Batch.reference)).where(col(Batch.id) == number)

@@ -195,6 +195,12 @@ BOOLEANS = {
 }
 
 
+def yes_or_no(text: str) -> bool | None:
+    """A yes/no cell as people type it: 是/否, yes/no, Y, 1/0, full-width ｙｅｓ or １ too
+    (NFKC); None when it is neither, for the caller to refuse with the row and column."""
+    return BOOLEANS.get(unicodedata.normalize("NFKC", text).strip().casefold())
+
+
 FORMULA_START = ("=", "+", "-", "@")
 
 

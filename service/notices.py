@@ -19,7 +19,7 @@ from notifications.print_letters import PrintableLetter
 from registry import db
 from registry.errors import JointcreditError, NotFound
 from registry.models import Batch, Listing, Notice, Subject
-from registry.references import listing_reference
+from registry.references import as_id, listing_reference, resolve_batch
 from registry.service_of_notices import (
     UNWRITTEN_STATES,
     Channel,
@@ -71,8 +71,9 @@ class ServiceOutcome:
 def resolve_notice(session: Session, text: str) -> int:
     """A notice by its id, or by the 发文字号 printed on it."""
     typed = text.strip()
-    if typed.isdigit():
-        found = session.execute(sa.select(NOTICE.c.id).where(NOTICE.c.id == int(typed))).first()
+    number = as_id(typed)
+    if number is not None:
+        found = session.execute(sa.select(NOTICE.c.id).where(NOTICE.c.id == number)).first()
     else:
         found = session.execute(
             sa.select(NOTICE.c.id).where(NOTICE.c.letter_number == typed)
@@ -172,7 +173,7 @@ def letters_to_print(
         if notice is not None:
             query = query.where(NOTICE.c.id == resolve_notice(session, notice))
         if batch is not None:
-            query = query.where(LISTING.c.batch_id == _batch_id(session, batch))
+            query = query.where(LISTING.c.batch_id == resolve_batch(session, batch)[0])
         rows = session.execute(query).all()
     return [
         PrintableLetter(
@@ -189,14 +190,3 @@ def letters_to_print(
         )
         for row in rows
     ]
-
-
-def _batch_id(session: Session, typed: str) -> int:
-    text = typed.strip()
-    condition = BATCH.c.reference == text
-    if text.isdigit():
-        condition = sa.or_(condition, BATCH.c.id == int(text))
-    found = session.execute(sa.select(BATCH.c.id).where(condition)).first()
-    if found is None:
-        raise NotFound(f"批次不存在（no such batch）：{text}", batch=text)
-    return int(found[0])

@@ -31,13 +31,13 @@ from registry.identifiers import (
 )
 from registry.intake.reading import COLUMN_ZH
 from registry.spreadsheet import (
-    BOOLEANS,
     FORMULA_START,
     CellReader,
     RowProblem,
     calendar_date,
     is_blank,
     split_bilingual,
+    yes_or_no,
 )
 from registry.vocabulary import LIST_TYPE_LABELS
 
@@ -136,7 +136,7 @@ def validate_row(
     typical_text = row.text("typical_case")
     typical_case = False
     if typical_text is not None:
-        parsed = BOOLEANS.get(typical_text.casefold())
+        parsed = yes_or_no(typical_text)
         if parsed is None:
             row.fail("typical_case", "典型案例应为 是 或 否", "typical case must be yes or no")
         typical_case = bool(parsed)
@@ -177,7 +177,7 @@ def _e_service_consent(row: CellReader) -> bool:
     text = row.text("e_service_consent")
     if text is None:
         return False
-    parsed = BOOLEANS.get(text.casefold())
+    parsed = yes_or_no(text)
     if parsed is None:
         row.fail(
             "e_service_consent",

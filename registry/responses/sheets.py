@@ -39,7 +39,6 @@ from registry.responses.requests import (
     resolve_department,
 )
 from registry.spreadsheet import (
-    BOOLEANS,
     XLSX_ERRORS,
     CellReader,
     Column,
@@ -53,6 +52,7 @@ from registry.spreadsheet import (
     is_blank,
     match_columns,
     shown_value,
+    yes_or_no,
 )
 from registry.vocabulary import ResponseKind
 
@@ -427,7 +427,7 @@ def _yes_no(row: CellReader, name: str, zh: str) -> bool:
     text = row.text(name)
     if text is None:
         return False
-    answer = BOOLEANS.get(text.casefold())
+    answer = yes_or_no(text)
     if answer is None:
         row.fail(name, f"{zh}应为 是 或 否", f"{name} must be yes or no")
         return False

@@ -72,7 +72,7 @@ COUNTED = (
     "objection",
     "removal_application",
 )
-MINIMUM_CASES = {"import": 235, "responses": 65, "forms": 60, "cli": 62}
+MINIMUM_CASES = {"import": 235, "responses": 65, "forms": 60, "cli": 65}
 """Today's sizes: removing a case means lowering its floor here, on purpose, in review."""
 MINIMUM_TOTAL = 200
 _CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -29,6 +29,9 @@ ROW = {
         ("yes", True),
         ("TRUE", True),
         ("1", True),
+        ("ｙｅｓ", True),  # full-width, as an IME types it
+        ("是 ", True),
+        ("Ｙ", True),
         ("否", False),
         ("no", False),
         ("false", False),
