@@ -15,7 +15,7 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from memoranda.loader import Catalogue
 from registry.clock import FrozenClock
@@ -28,9 +28,10 @@ from registry.removal import (
     decide_objection,
     decide_removal,
     file_objection,
+    request_lifts,
     restore_after_fraud,
 )
-from registry.routing import Routing
+from registry.routing import Routing, StepResult
 from registry.views import listing_view
 from tests.factories.listings import REVIEWER, clock_at, in_force, run
 
@@ -172,3 +173,37 @@ def test_a_fraud_restore_tells_the_party_and_sends_restore_letters_not_push_lett
     assert {n.id for n in letters} <= set(shown)  # restore letters are in `listing show`
     assert "lift_request" in shown.values()
     assert "department_dispatch" in shown.values()
+
+
+def lift_again(session: Session, listing_ids: list[int], routing: Routing) -> StepResult:
+    return routing.finish(session, request_lifts(session, listing_ids, routing))
+
+
+def test_every_removal_and_restore_round_gets_its_own_letters_and_a_rerun_none(
+    engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
+) -> None:
+    """Removed early, restored for fraud, removed early again and restored again, all on one
+    day: each round asks every department again (its own 解除函 / 恢复联合惩戒函) and tells the
+    party again; repeating a round's step queues nothing more."""
+    _batch, (listing,) = in_force(engine, catalogue, clock, routing, published=date(2026, 1, 12))
+    departments = catalogue.departments_of("mem-2023-art78")
+    clock_at(clock, date(2027, 1, 12))
+    before = last_notice(engine)
+    for _ in range(2):
+        run(engine, apply_for_removal, listing, evidence="已整改", commitment="公开承诺守法经营",
+            routing=routing)  # fmt: skip
+        run(engine, decide_removal, [listing], approve=True, reviewer=REVIEWER, reason=None,
+            routing=routing)  # fmt: skip
+        run(engine, lift_again, [listing], routing)  # a re-run of the step queues nothing
+        run(engine, restore_after_fraud, listing, reviewer=REVIEWER, reason="整改证明系伪造",
+            routing=routing)  # fmt: skip
+    letters = notices_since(engine, before, listing)
+    assert Counter(n.kind for n in letters) == {
+        "removal_notice": 2,
+        "lift_request": 2 * len(departments),
+        "restore_notice": 2,
+        "department_restore": 2 * len(departments),
+    }
+    lifts = Counter(n.department_code for n in letters if n.kind == "lift_request")
+    assert lifts == dict.fromkeys(departments, 2)
+    assert len({n.idempotency_key for n in letters}) == len(letters)
