@@ -153,7 +153,11 @@ def remove(session: Session, listing_ids: Sequence[int], routing: Routing) -> St
     return result
 
 
-def _after_removal(session: Session, result: StepResult, routing: Routing) -> None:
+def _after_removal(
+    session: Session, result: StepResult, routing: Routing, *, objection_id: int | None = None
+) -> None:
+    """The removal notices and lift requests of `result.moved`; `objection_id` names the upheld
+    objection behind a revocation, whose reasons the party's letter states."""
     if not result.moved:
         return
     rows = session.execute(
@@ -175,6 +179,7 @@ def _after_removal(session: Session, result: StepResult, routing: Routing) -> No
             (listing_id,),
             reason=removal_statement(reason, term_word=rule_sets[rule_set].term_word),
             step=_nth(f"removed-{today}-{reason}", rounds.get(listing_id, 1)),
+            case_id=objection_id,
         )
         for listing_id, reason, batch_id, rule_set in rows
     ]
@@ -692,7 +697,7 @@ def decide_objection(
             session, [objection.listing_id], event, strict=True, reason=reason
         )
         if decided:
-            _after_removal(session, result, decider)
+            _after_removal(session, result, decider, objection_id=objection_id)
         else:
             result.notices.append(
                 NoticeRequest(

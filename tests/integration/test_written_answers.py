@@ -138,6 +138,33 @@ def test_an_upheld_objection_revokes_the_listing_and_its_letters_say_so(
     assert "将你单位移出" not in notice.body_text
 
 
+def test_an_upheld_objection_s_letters_label_the_revocation_and_give_the_operator_s_reason(
+    engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
+) -> None:
+    """解除函 entries say 撤销原因/撤销日期, and the party's 撤销 letter gives the reasons the
+    operator found the objection well-founded, not only the fixed statement."""
+    _batch, (listing,) = in_force(engine, catalogue, clock, routing, published=date(2026, 10, 9))
+    clock_at(clock, date(2026, 11, 2))
+    objection = run(
+        engine, file_objection, listing, filed_by="当事人", reason="主体认定错误", routing=routing
+    )
+    before = last_notice(engine)
+    run(engine, decide_objection, objection, upheld=True, reviewer=REVIEWER,
+        reason="经核查，处罚决定书所列主体系同名另一单位", routing=routing)  # fmt: skip
+    letters = notices_since(engine, before, listing)
+    lifts = [n for n in letters if n.kind == "lift_request"]
+    assert lifts
+    for lift in lifts:
+        assert "撤销原因：经核查认定有误，撤销列入；撤销日期：2026年11月2日" in lift.body_text
+        assert "移出原因" not in lift.body_text + (lift.body_html or "")
+        assert "移出日期" not in lift.body_text
+        assert "撤销原因及日期" in (lift.body_html or "")
+    (notice,) = [n for n in letters if n.kind == "removal_notice"]
+    for body in (notice.body_text, notice.body_html or ""):
+        assert "处罚决定书所列主体系同名另一单位" in body
+        assert "经核查认定有误，撤销列入" in body
+
+
 def test_a_fraud_restore_tells_the_party_and_sends_restore_letters_not_push_letters(
     engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
 ) -> None:
