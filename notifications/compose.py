@@ -27,7 +27,7 @@ from sqlmodel import Session, col
 
 from memoranda.loader import Catalogue
 from memoranda.schema import Department, Measure, Memorandum, RuleSet
-from notifications.compose_replies import REPLY_KINDS, reply_context
+from notifications.compose_replies import REPLY_KINDS, reply_context, with_objection_reason
 from notifications.contexts import (
     Contact,
     DepartmentDispatchContext,
@@ -192,6 +192,8 @@ def compose(
             )
         else:
             context = _party_context(request, row, catalogue, issuer, own)
+            if request.kind is NoticeKind.REMOVAL_NOTICE and request.case_id is not None:
+                context = with_objection_reason(session, request, context)
         kind = request.kind
         channel = party_channel(consent=row.listing["e_service_consent"], mailbox=row.email)
         if channel is Channel.POST:

@@ -95,6 +95,17 @@ def _objection_reply(
     )
 
 
+def with_objection_reason(
+    session: Session, request: NoticeRequest, context: NoticeContext
+) -> NoticeContext:
+    """A 撤销 letter after an upheld objection (`case_id`) states the operator's reasons as
+    stored with the decision, not only the fixed ground (every answer in writing, with reasons)."""
+    objection = session.get(Objection, request.case_id)
+    if objection is None:
+        raise ValueError(f"a revocation letter needs its objection (case {request.case_id})")
+    return context.model_copy(update={"decision_reason": objection.decision_reason or None})
+
+
 def _removal_refusal(
     session: Session,
     request: NoticeRequest,

@@ -261,6 +261,7 @@ class RemovalNoticeContext(NoticeContext):
     removed_on: date
     measures_lifted: list[MeasureLine] = []
     revoked: bool = False  # an upheld objection: 撤销列入, the listing was wrong from the start
+    decision_reason: str | None = None  # an upheld objection: why the operator found it so
     contact: Contact
 
 

@@ -11,7 +11,8 @@ department that signed both memoranda. The notice row keeps the batch and the de
 its idempotency key's step names exactly the listings covered (`digest_step`, a hash of their
 ids). The actions dispatched together (same batch, department, memorandum and dispatch time)
 are those listings, so hashing each group of actions finds the digest that covers it; a
-re-dispatch after a fraud restore names its one listing in the step (`restore-<id>-<day>`).
+re-dispatch after a fraud restore names its one listing in the step (`restore-<id>-<day>`,
+then `-<n>` for its n-th restore).
 A listing's views show only these — never another list's or another department's letter.
 """
 

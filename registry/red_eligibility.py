@@ -13,9 +13,15 @@ a joint-sanction target (第（六）项). So a subject is barred from a red lis
   (`red_lookback_months` in rulesets.yml) before the red decision: removed two years ago still
   bars a 3-year look-back, removed four years ago does not.
 
-A black listing refused (不予列入) or revoked after an upheld objection (撤销列入) was never a
-sanction and bars nothing. A person's red listing is barred by that person's black listings. A
-unit's is barred by its own and by those of the persons linked to it (`subject.unit_id`):
+A black listing revoked after an upheld objection (撤销列入) was never a sanction and bars
+nothing. A black listing refused (不予列入) was no sanction either, but the administrative penalty
+it was proposed on (its 处罚决定书 `penalty_number`, decided on `decision_date`) stands: inside the
+look-back it bars the subject's own red listing (第（三）项, no work-safety administrative penalty
+within 3 years). It bars only its own subject: 第（三）项 asks about the unit's penalties, and a
+refused listing of a person records no untrustworthy act of the unit's leads.
+
+A person's red listing is barred by that person's black listings. A unit's is barred by its own
+and by those of the persons linked to it (`subject.unit_id`):
 133号 第二条第（二）项 asks that "生产经营单位及其主要负责人、分管安全负责人3年内无安全生产失信行为"
 [S: mem.gov.cn t20171207_245787]. The registry does not record a person's post, so every person
 linked to the unit counts (our reading [D], the cautious side: a reward is refused for review
@@ -65,6 +71,12 @@ class RedBar:
     decision_date: date | None  # the penalty decision (处罚决定日期)
     last_live_on: date | None  # the day it left the list (removed), None while live
     person: str | None = None  # the unit's person whose listing it is; None: the subject's own
+    penalty_number: str | None = None  # 处罚决定书文号
+
+    @property
+    def rejected(self) -> bool:
+        """不予列入: no sanction, but its penalty decision still counts (第二条第（三）项)."""
+        return self.state == S.REJECTED.value
 
     @property
     def live(self) -> bool:
@@ -75,13 +87,24 @@ class RedBar:
         its last live day (lacking one, its penalty decision) within the look-back before."""
         if self.live:
             return True
-        days = (self.last_live_on, self.decision_date)
+        if self.rejected:  # never listed: only its penalty decision date counts
+            days: tuple[date | None, ...] = (self.decision_date,)
+        else:
+            days = (self.last_live_on, self.decision_date)
         last = max((d for d in days if d is not None), default=None)
         cutoff = add_months(decided_on, -lookback_months)
         return lookback_months > 0 and last is not None and last >= cutoff
 
     def reason_zh(self, lookback_months: int) -> str:
         decided = self.decision_date.isoformat() if self.decision_date else "未载明"
+        if self.rejected:
+            period = _period(lookback_months)
+            return (
+                f"不得列入红名单：该主体的黑名单 {self.reference} 虽不予列入，其所依据的行政处罚"
+                f"（处罚决定书 {self.penalty_number or '未载明文号'}，处罚决定日期 {decided}）"
+                f"在{period}内，守信联合激励须{period}内未受到安全生产行政处罚"
+                "（安监总办〔2017〕133号第二条第（三）项）"
+            )
         listed = (
             f"黑名单 {self.reference}（{label(LISTING_STATE_LABELS, self.state)}，"
             f"处罚决定日期 {decided}）"
@@ -106,6 +129,11 @@ class RedBar:
         return self.last_live_on.isoformat() if self.last_live_on else "未载明"
 
     def reason_en(self) -> str:
+        if self.rejected:
+            return (
+                f"barred from the red list: the penalty behind rejected black listing "
+                f"{self.reference} is inside the look-back"
+            )
         if self.person is not None:
             return f"barred from the red list: black listing {self.reference} of a unit's person"
         if self.live:
@@ -146,6 +174,7 @@ def red_bars(
                 col(Listing.state),
                 col(Listing.decision_date),
                 col(Listing.removed_at),
+                col(Listing.penalty_number),
             )
             .join(Batch, col(Batch.id) == col(Listing.batch_id))
             .join(Subject, col(Subject.id) == col(Listing.subject_id))
@@ -159,14 +188,15 @@ def red_bars(
                     ),
                 ),
                 col(Listing.list_type) == ListType.BLACK.value,
-                col(Listing.state).in_([*LIVE_BLACK_STATES, S.REMOVED.value]),
+                col(Listing.state).in_([*LIVE_BLACK_STATES, S.REMOVED.value, S.REJECTED.value]),
             )
             .order_by(col(Listing.id))
         )
         for found in rows:
             own = found.subject_id in asked
             barred = [found.subject_id] if own else []
-            if found.kind == SubjectKind.PERSON.value and found.unit_id in asked:
+            rejected = found.state == S.REJECTED.value  # its penalty bars its own subject only
+            if found.kind == SubjectKind.PERSON.value and found.unit_id in asked and not rejected:
                 barred.append(found.unit_id)
             for subject_id in barred:
                 bar = RedBar(
@@ -177,6 +207,7 @@ def red_bars(
                     decision_date=found.decision_date,
                     last_live_on=business_date(found.removed_at) if found.removed_at else None,
                     person=None if subject_id == found.subject_id else found.name,
+                    penalty_number=found.penalty_number,
                 )
                 day = decided_on if isinstance(decided_on, date) else decided_on[subject_id]
                 if bar.bars(day, lookback_months):

@@ -29,11 +29,13 @@ from sqlmodel import Session, col
 
 from registry.audit import EventDraft, append_events
 from registry.clock import business_date
+from registry.db import in_list_chunks
 from registry.errors import JointcreditError, NotFound
 from registry.free_text import clean_free_text, clean_single_line
 from registry.lifecycle import Event
 from registry.models import (
     ActionState,
+    AuditEvent,
     Commitment,
     DepartmentAction,
     Listing,
@@ -62,6 +64,7 @@ from registry.vocabulary import (
 )
 
 ACTION = cast(sa.Table, sa.inspect(DepartmentAction).local_table)
+AUDIT = cast(sa.Table, sa.inspect(AuditEvent).local_table)
 
 _OPEN_ACTIONS = (
     ActionState.DISPATCHED.value,
@@ -150,7 +153,11 @@ def remove(session: Session, listing_ids: Sequence[int], routing: Routing) -> St
     return result
 
 
-def _after_removal(session: Session, result: StepResult, routing: Routing) -> None:
+def _after_removal(
+    session: Session, result: StepResult, routing: Routing, *, objection_id: int | None = None
+) -> None:
+    """The removal notices and lift requests of `result.moved`; `objection_id` names the upheld
+    objection behind a revocation, whose reasons the party's letter states."""
     if not result.moved:
         return
     rows = session.execute(
@@ -163,13 +170,16 @@ def _after_removal(session: Session, result: StepResult, routing: Routing) -> No
     ).all()
     rule_sets = routing.catalogue.rule_sets
     today = routing.clock.today().isoformat()
+    # A listing removed again after a fraud restore is told again, even on the same day.
+    rounds = _rounds(session, "listing", ("listing.remove", "listing.revoke"), result.moved)
     result.notices += [
         NoticeRequest(
             NoticeKind.REMOVAL_NOTICE,
             batch_id,
             (listing_id,),
             reason=removal_statement(reason, term_word=rule_sets[rule_set].term_word),
-            step=f"removed-{today}-{reason}",
+            step=_nth(f"removed-{today}-{reason}", rounds.get(listing_id, 1)),
+            case_id=objection_id,
         )
         for listing_id, reason, batch_id, rule_set in rows
     ]
@@ -221,6 +231,9 @@ def request_lifts(session: Session, listing_ids: Sequence[int], routing: Routing
                 )
             )
         ]
+    # Counted before this round's events: an action lifted again after a fraud restore gets a
+    # new 解除函, while a repeat of this round moves nothing and so asks nothing twice.
+    earlier = _rounds(session, "department_action", ("action.lift_request",), [m[0] for m in moved])
     _action_events(session, routing, moved, "action.lift_request", ActionState.LIFT_REQUESTED)
     digests: dict[tuple[str, str], list[tuple[int, int]]] = {}
     for action_id, listing_id, department, memorandum in moved:
@@ -233,11 +246,41 @@ def request_lifts(session: Session, listing_ids: Sequence[int], routing: Routing
             tuple(sorted(listing for _, listing in pairs)),
             department=department,
             memorandum=memorandum,
-            step="lift-" + digest_step([action for action, _ in pairs]).removeprefix("dispatch-"),
+            step=_nth(
+                "lift-" + digest_step([action for action, _ in pairs]).removeprefix("dispatch-"),
+                1 + max(earlier.get(action, 0) for action, _ in pairs),
+            ),
         )
         for (department, memorandum), pairs in sorted(digests.items())
     ]
     return result
+
+
+def _rounds(
+    session: Session, entity_type: str, actions: Sequence[str], ids: Sequence[int]
+) -> dict[int, int]:
+    """How many of `actions` the audit trail holds for each of these rows: the round a removal,
+    lift request or restore is in, so each round's letters have their own notice key."""
+    counts: dict[int, int] = {}
+    for chunk in in_list_chunks(sorted(set(ids))):
+        counts.update(
+            (int(entity_id), int(n))
+            for entity_id, n in session.execute(
+                sa.select(AUDIT.c.entity_id, sa.func.count())
+                .where(
+                    AUDIT.c.entity_type == entity_type,
+                    AUDIT.c.entity_id.in_([str(i) for i in chunk]),
+                    AUDIT.c.action.in_(actions),
+                )
+                .group_by(AUDIT.c.entity_id)
+            )
+        )
+    return counts
+
+
+def _nth(step: str, round_: int) -> str:
+    """The step of a round: the first keeps the plain step, the keys of earlier letters."""
+    return step if round_ <= 1 else f"{step}-{round_}"
 
 
 def _action_events(
@@ -546,7 +589,9 @@ def restore_after_fraud(
     _action_events(session, decider, reapplied, "action.redispatch", ActionState.DISPATCHED)
     batch_id = _listing(session, listing_id).batch_id
     result.actions_created = len(reapplied)
-    step = f"restore-{listing_id}-{today.isoformat()}"
+    # A second restore of the listing (removed early again, fraud again) is its own letter.
+    restores = _rounds(session, "listing", ("listing.restore",), [listing_id])
+    step = _nth(f"restore-{listing_id}-{today.isoformat()}", restores.get(listing_id, 1))
     # The party is told why and until when (恢复列入告知书); each department that had lifted its
     # measures gets a restore letter (恢复联合惩戒函), not a copy of the original 推送函.
     result.notices = [
@@ -652,7 +697,7 @@ def decide_objection(
             session, [objection.listing_id], event, strict=True, reason=reason
         )
         if decided:
-            _after_removal(session, result, decider)
+            _after_removal(session, result, decider, objection_id=objection_id)
         else:
             result.notices.append(
                 NoticeRequest(

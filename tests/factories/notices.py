@@ -681,5 +681,29 @@ RULE_SET_SAMPLES: dict[str, tuple[NoticeKind, NoticeContext]] = {
             }
         ),
     ),
+    "removal_notice--revoked": (
+        NoticeKind.REMOVAL_NOTICE,
+        REMOVAL_NOTICE.model_copy(
+            update={
+                "reason": "经核查认定有误，撤销列入",
+                "revoked": True,
+                "decision_reason": "经核查，处罚决定书所列主体系同名另一单位",
+            }
+        ),
+    ),
+    "lift_request--revoked": (
+        NoticeKind.LIFT_REQUEST,
+        LIFT_REQUEST.model_copy(
+            update={
+                "revoked": True,
+                "entries": [
+                    LIFT_REQUEST.entries[0].model_copy(
+                        update={"reason": "经核查认定有误，撤销列入"}
+                    )
+                ],
+            }
+        ),
+    ),
 }
-"""Golden name (`<kind>--<rule-set>[--<repair rule>]`) → the letter under that rule-set."""
+"""Golden name (`<kind>--<rule-set>[--<repair rule>]`) → the letter under that rule-set;
+`<kind>--revoked`: the letter after an upheld objection (撤销列入)."""

@@ -300,3 +300,48 @@ def test_a_unit_is_barred_by_the_black_listing_of_a_person_linked_to_it(
     assert again.accepted == 0
     (line,) = again.quarantine
     assert f"该单位人员 赵负责人{n + 2} 的黑名单" in line.reason_zh
+
+
+def _rejected_black(
+    engine: sa.Engine,
+    catalogue: Catalogue,
+    clock: FrozenClock,
+    tmp_path: Path,
+    *,
+    penalty_decided: date,
+    penalty_number: str,
+) -> str:
+    """A black listing refused (不予列入) whose 处罚决定书 stands."""
+    n = samples.fresh()
+    code = samples.valid_uscc(n)
+    black = _import(engine, catalogue, clock, tmp_path, [_black(code, n)])
+    with session_scope(engine) as session:
+        session.execute(
+            sa.update(Listing)
+            .where(col(Listing.id) == black.listing_ids[0])
+            .values(state="rejected", decision_date=penalty_decided, penalty_number=penalty_number)
+        )
+    return code
+
+
+def test_the_penalty_behind_a_rejected_black_listing_bars_a_red_listing_inside_the_look_back(
+    engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, tmp_path: Path
+) -> None:
+    """安监总办〔2017〕133号 第二条第（三）项: no work-safety penalty in the 3 years before the red
+    decision of 2026-06-01 — a refused listing does not undo the penalty it was proposed on."""
+    inside = _rejected_black(
+        engine, catalogue, clock, tmp_path,
+        penalty_decided=date(2023, 6, 2), penalty_number="（京）应急罚〔2023〕17号",
+    )  # fmt: skip
+    outside = _rejected_black(
+        engine, catalogue, clock, tmp_path,
+        penalty_decided=date(2023, 5, 31), penalty_number="（京）应急罚〔2023〕16号",
+    )  # fmt: skip
+    result = _import(engine, catalogue, clock, tmp_path, [_red(inside, 1), _red(outside, 2)])
+    assert result.accepted == 1
+    (line,) = result.quarantine
+    assert line.row_number == 2
+    assert "（京）应急罚〔2023〕17号" in line.reason_zh
+    assert "2023-06-02" in line.reason_zh
+    assert "第二条第（三）项" in line.reason_zh
+    assert "penalty" in line.reason_en

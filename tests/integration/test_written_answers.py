@@ -15,7 +15,7 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from memoranda.loader import Catalogue
 from registry.clock import FrozenClock
@@ -28,9 +28,10 @@ from registry.removal import (
     decide_objection,
     decide_removal,
     file_objection,
+    request_lifts,
     restore_after_fraud,
 )
-from registry.routing import Routing
+from registry.routing import Routing, StepResult
 from registry.views import listing_view
 from tests.factories.listings import REVIEWER, clock_at, in_force, run
 
@@ -137,6 +138,33 @@ def test_an_upheld_objection_revokes_the_listing_and_its_letters_say_so(
     assert "将你单位移出" not in notice.body_text
 
 
+def test_an_upheld_objection_s_letters_label_the_revocation_and_give_the_operator_s_reason(
+    engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
+) -> None:
+    """解除函 entries say 撤销原因/撤销日期, and the party's 撤销 letter gives the reasons the
+    operator found the objection well-founded, not only the fixed statement."""
+    _batch, (listing,) = in_force(engine, catalogue, clock, routing, published=date(2026, 10, 9))
+    clock_at(clock, date(2026, 11, 2))
+    objection = run(
+        engine, file_objection, listing, filed_by="当事人", reason="主体认定错误", routing=routing
+    )
+    before = last_notice(engine)
+    run(engine, decide_objection, objection, upheld=True, reviewer=REVIEWER,
+        reason="经核查，处罚决定书所列主体系同名另一单位", routing=routing)  # fmt: skip
+    letters = notices_since(engine, before, listing)
+    lifts = [n for n in letters if n.kind == "lift_request"]
+    assert lifts
+    for lift in lifts:
+        assert "撤销原因：经核查认定有误，撤销列入；撤销日期：2026年11月2日" in lift.body_text
+        assert "移出原因" not in lift.body_text + (lift.body_html or "")
+        assert "移出日期" not in lift.body_text
+        assert "撤销原因及日期" in (lift.body_html or "")
+    (notice,) = [n for n in letters if n.kind == "removal_notice"]
+    for body in (notice.body_text, notice.body_html or ""):
+        assert "处罚决定书所列主体系同名另一单位" in body
+        assert "经核查认定有误，撤销列入" in body
+
+
 def test_a_fraud_restore_tells_the_party_and_sends_restore_letters_not_push_letters(
     engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
 ) -> None:
@@ -172,3 +200,37 @@ def test_a_fraud_restore_tells_the_party_and_sends_restore_letters_not_push_lett
     assert {n.id for n in letters} <= set(shown)  # restore letters are in `listing show`
     assert "lift_request" in shown.values()
     assert "department_dispatch" in shown.values()
+
+
+def lift_again(session: Session, listing_ids: list[int], routing: Routing) -> StepResult:
+    return routing.finish(session, request_lifts(session, listing_ids, routing))
+
+
+def test_every_removal_and_restore_round_gets_its_own_letters_and_a_rerun_none(
+    engine: sa.Engine, catalogue: Catalogue, clock: FrozenClock, routing: Routing
+) -> None:
+    """Removed early, restored for fraud, removed early again and restored again, all on one
+    day: each round asks every department again (its own 解除函 / 恢复联合惩戒函) and tells the
+    party again; repeating a round's step queues nothing more."""
+    _batch, (listing,) = in_force(engine, catalogue, clock, routing, published=date(2026, 1, 12))
+    departments = catalogue.departments_of("mem-2023-art78")
+    clock_at(clock, date(2027, 1, 12))
+    before = last_notice(engine)
+    for _ in range(2):
+        run(engine, apply_for_removal, listing, evidence="已整改", commitment="公开承诺守法经营",
+            routing=routing)  # fmt: skip
+        run(engine, decide_removal, [listing], approve=True, reviewer=REVIEWER, reason=None,
+            routing=routing)  # fmt: skip
+        run(engine, lift_again, [listing], routing)  # a re-run of the step queues nothing
+        run(engine, restore_after_fraud, listing, reviewer=REVIEWER, reason="整改证明系伪造",
+            routing=routing)  # fmt: skip
+    letters = notices_since(engine, before, listing)
+    assert Counter(n.kind for n in letters) == {
+        "removal_notice": 2,
+        "lift_request": 2 * len(departments),
+        "restore_notice": 2,
+        "department_restore": 2 * len(departments),
+    }
+    lifts = Counter(n.department_code for n in letters if n.kind == "lift_request")
+    assert lifts == dict.fromkeys(departments, 2)
+    assert len({n.idempotency_key for n in letters}) == len(letters)
