@@ -34,7 +34,7 @@ from registry.db import session_scope
 from registry.models import ActionState, DepartmentAction, Listing, ListingState, Subject
 from registry.repository import add_batch
 from registry.vocabulary import NoticeKind
-from tests.factories.notices import SAMPLE_CONTEXTS
+from tests.factories.notices import unnumbered
 
 MEMORANDUM = "mem-2023-art78"  # the memorandum of `mem-2023-serious` (7 departments)
 RULE_SET = "mem-2023-serious"
@@ -321,7 +321,7 @@ def _queue_dispatch_notices(
             NoticeDraft(
                 kind=kind,
                 recipient=Recipient(department.mailbox, department.name),
-                context=SAMPLE_CONTEXTS[kind],
+                context=unnumbered(kind),
                 key=NoticeKey.for_listing(kind, listing, department.mailbox, "dispatch"),
                 department_code=department.code,
             )

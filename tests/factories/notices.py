@@ -707,3 +707,11 @@ RULE_SET_SAMPLES: dict[str, tuple[NoticeKind, NoticeContext]] = {
 }
 """Golden name (`<kind>--<rule-set>[--<repair rule>]`) → the letter under that rule-set;
 `<kind>--revoked`: the letter after an upheld objection (撤销列入)."""
+
+
+def unnumbered(kind: NoticeKind) -> NoticeContext:
+    """The sample letter of `kind` without its printed 发文字号, so the outbox numbers each copy
+    from the sequence: a number is printed on one letter only (notice.letter_number is unique)."""
+    context = SAMPLE_CONTEXTS[kind]
+    head = context.letterhead.model_copy(update={"reference": None})
+    return context.model_copy(update={"letterhead": head})

@@ -14,7 +14,7 @@ from registry.db import session_scope
 from registry.models import ContactFlag, Notice, NoticeAttempt, NoticeListing
 from registry.repository import add_batch
 from registry.vocabulary import NoticeKind
-from tests.factories.notices import SAMPLE_CONTEXTS
+from tests.factories.notices import unnumbered
 
 
 def empty_outbox(engine: sa.Engine) -> None:
@@ -58,7 +58,7 @@ def queue_notices(
         NoticeDraft(
             kind=kind,
             recipient=Recipient(address(i), name),
-            context=SAMPLE_CONTEXTS[kind],
+            context=unnumbered(kind),
             key=NoticeKey(kind, f"test:{run}-{i}", address(i), "dispatch"),
         )
         for i in range(count)

@@ -22,7 +22,7 @@ from registry.intake import import_batch
 from registry.routing import notify_proposed
 from registry.vocabulary import NoticeKind
 from tests.factories.import_files import good_rows, write_csv
-from tests.factories.notices import SAMPLE_CONTEXTS
+from tests.factories.notices import unnumbered
 from tests.factories.routing import make_routing
 
 
@@ -63,7 +63,7 @@ def import_and_notify(
                 NoticeDraft(
                     month,
                     report,
-                    SAMPLE_CONTEXTS[month],
+                    unnumbered(month),
                     NoticeKey(month, "month:2026-10", report.address),
                 )
             ],

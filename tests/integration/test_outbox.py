@@ -29,7 +29,7 @@ from registry.errors import NotFound
 from registry.installation import installation_token
 from registry.models import AttemptOutcome, AuditEvent, NoticeState
 from registry.vocabulary import NoticeKind
-from tests.factories.notices import SAMPLE_CONTEXTS
+from tests.factories.notices import unnumbered
 from tests.factories.outbox import a_batch, empty_outbox, notices, queue_notices
 
 LEASE = timedelta(minutes=5)
@@ -59,7 +59,7 @@ def test_enqueueing_the_same_step_twice_queues_one_notice(
     batch = a_batch(outbox, clock)
     recipient = Recipient("mem@example.org", "应急管理部")
     key = NoticeKey.for_batch(DISPATCH, batch, recipient.address, "dispatch")
-    context = SAMPLE_CONTEXTS[DISPATCH]
+    context = unnumbered(DISPATCH)
     with session_scope(outbox) as session:
         first = enqueue_notice(session, DISPATCH, recipient, context, key, now=clock.now())
     with session_scope(outbox) as session:
@@ -89,7 +89,7 @@ def test_a_bulk_enqueue_skips_keys_already_queued_and_repeated_in_the_input(
         return NoticeDraft(
             DISPATCH,
             Recipient(address),
-            SAMPLE_CONTEXTS[DISPATCH],
+            unnumbered(DISPATCH),
             NoticeKey.for_batch(DISPATCH, batch, address, "dispatch"),
         )
 
@@ -112,7 +112,7 @@ def test_a_key_of_another_kind_is_refused(outbox: sa.Engine, clock: FrozenClock)
             session,
             DISPATCH,
             Recipient("a@example.org"),
-            SAMPLE_CONTEXTS[DISPATCH],
+            unnumbered(DISPATCH),
             key,
             now=clock.now(),
         )

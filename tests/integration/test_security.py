@@ -114,7 +114,7 @@ from registry.vocabulary import NoticeKind
 from tests.factories.identities import KEY, leaks, new_resident_id
 from tests.factories.import_files import valid_uscc
 from tests.factories.listings import serve_prior_notices
-from tests.factories.notices import SAMPLE_CONTEXTS
+from tests.factories.notices import unnumbered
 from tests.factories.routing import NUMBERING
 from tests.integration.cli_runner import run
 
@@ -734,7 +734,7 @@ def test_a_failed_smtp_login_shows_no_password(tmp_path: Path) -> None:
     draft = NoticeDraft(
         kind=kind,
         recipient=Recipient("dept@example.org", "联系人"),
-        context=SAMPLE_CONTEXTS[kind],
+        context=unnumbered(kind),
         key=NoticeKey(kind, "test:smtp-login", "dept@example.org", "remind"),
     )
     with session_scope(engine) as session:

@@ -102,14 +102,15 @@ def test_a_second_drain_after_the_lease_sends_nothing_twice(
     outbox: sa.Engine, tmp_path: Path
 ) -> None:
     """The issue's first case, scaled down: `drain & sleep <lease + a bit>; drain`, where the
-    whole queue takes longer to send than one lease."""
-    ids = queue_notices(outbox, SystemClock(), 40)
+    whole queue (64 × 0.25 s over 4 connections, ~4 s) takes longer to send than one lease.
+    The lease is 3 s so that one send's deadline (0.4 lease) holds on a loaded machine too."""
+    ids = queue_notices(outbox, SystemClock(), 64)
     mail = tmp_path / "mail"
-    lease = timedelta(seconds=1.5)
+    lease = timedelta(seconds=3)
     options = DrainOptions(policy=RetryPolicy(max_attempts=MAX_ATTEMPTS), lease=lease)
     with running_sink(mail, handler=ScriptedSink(mail, delay=0.25)) as sink:
         config = SmtpConfig(host=sink.host, port=sink.port, timeout=10, connections=4)
-        first, second = _drains(outbox, config, options, starts=[0.0, 1.7])
+        first, second = _drains(outbox, config, options, starts=[0.0, 3.2])
 
     _assert_each_sent_once(outbox, mail, ids)
     assert first.lease_lost == second.lease_lost == 0

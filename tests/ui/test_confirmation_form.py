@@ -43,7 +43,9 @@ pytestmark = [
 ]
 
 RULE_SET = "saws-2017-incentive"
-DECISION_NUMBER = re.compile(r"^应急信列〔2026〕\d+号$")  # each listing its own, from the sequence
+DECISION_NUMBER = re.compile(
+    r"^应急信激〔2026〕\d+号$"
+)  # each red listing its own, from the sequence
 FIELD_TITLES = ("审核人（不得为提出人）", "决定书文号", "其余名单全部确认", "不予列入的名单")
 SUSPEND_SECONDS = 180.0
 ROUTED_SECONDS = 180.0
@@ -140,7 +142,7 @@ def test_the_operator_confirms_a_batch_in_the_browser(
         ).all()
     assert {tuple(a) for a in actions} == {(i, d) for i in ids for d in departments}
     assert {d[0] for d in decided} == {REVIEWER}
-    assert all(DECISION_NUMBER.match(d[1]) for d in decided)
+    assert all(DECISION_NUMBER.match(d[1] or "") for d in decided), decided
     assert len({d[1] for d in decided}) == len(decided)
 
     assert local_system.interrupt() == 0, local_system.logs()
