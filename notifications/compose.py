@@ -478,6 +478,17 @@ class _Digest:
             )
         ).one()
 
+    def response_due(self, session: Session) -> tuple[DueDate, DueDate]:
+        """When the department must acknowledge (响应) and report (反馈): 推送函, 恢复函."""
+        due = self.due(
+            session,
+            col(DepartmentAction.ack_due),
+            col(DepartmentAction.ack_provisional),
+            col(DepartmentAction.feedback_due),
+            col(DepartmentAction.feedback_provisional),
+        )
+        return DueDate(due=due[0], provisional=due[1]), DueDate(due=due[2], provisional=due[3])
+
     def draft(
         self,
         session: Session,
@@ -507,13 +518,7 @@ def _dispatch(
 ) -> NoticeDraft:
     """推送函: every listing of the batch this department must now apply its measures to."""
     digest = _Digest.of(request, rows, catalogue)
-    due = digest.due(
-        session,
-        col(DepartmentAction.ack_due),
-        col(DepartmentAction.ack_provisional),
-        col(DepartmentAction.feedback_due),
-        col(DepartmentAction.feedback_provisional),
-    )
+    ack_due, feedback_due = digest.response_due(session)
     context = DepartmentDispatchContext(
         letterhead=letterhead,
         department=digest.department.name,
@@ -536,8 +541,8 @@ def _dispatch(
             )
             for row in digest.rows
         ],
-        ack_due=DueDate(due=due[0], provisional=due[1]),
-        feedback_due=DueDate(due=due[2], provisional=due[3]),
+        ack_due=ack_due,
+        feedback_due=feedback_due,
         contact=issuer.contact(),
     )
     scope = f"batch:{request.batch_id}"
@@ -598,13 +603,7 @@ def _restore(
     """恢复联合惩戒函: listings restored after a fraudulent early removal, whose measures this
     department had lifted, to be applied again by the restored actions' due dates."""
     digest = _Digest.of(request, rows, catalogue)
-    due = digest.due(
-        session,
-        col(DepartmentAction.ack_due),
-        col(DepartmentAction.ack_provisional),
-        col(DepartmentAction.feedback_due),
-        col(DepartmentAction.feedback_provisional),
-    )
+    ack_due, feedback_due = digest.response_due(session)
     context = DepartmentRestoreContext(
         letterhead=letterhead,
         department=digest.department.name,
@@ -625,8 +624,8 @@ def _restore(
             )
             for row in digest.rows
         ],
-        ack_due=DueDate(due=due[0], provisional=due[1]),
-        feedback_due=DueDate(due=due[2], provisional=due[3]),
+        ack_due=ack_due,
+        feedback_due=feedback_due,
         contact=issuer.contact(),
     )
     scope = f"restore:{digest.memorandum.id}"
