@@ -478,6 +478,19 @@ class _Digest:
             )
         ).one()
 
+    def heading(self) -> dict[str, Any]:
+        """What a letter asking the department to apply measures (推送函, 恢复函) says first:
+        to whom, which list under which memorandum, which measures and the term's name."""
+        return {
+            "department": self.department.name,
+            "list_name": self.list_name,
+            "list_type": self.memorandum.list_type,
+            "memorandum": self.memorandum_ref,
+            "measures": self.measures,
+            "other_measures_in": self.other_measures_in,
+            "term_word": self.rule_set.term_word,
+        }
+
     def response_due(self, session: Session) -> tuple[DueDate, DueDate]:
         """When the department must acknowledge (响应) and report (反馈): 推送函, 恢复函."""
         due = self.due(
@@ -521,14 +534,8 @@ def _dispatch(
     ack_due, feedback_due = digest.response_due(session)
     context = DepartmentDispatchContext(
         letterhead=letterhead,
-        department=digest.department.name,
         batch_reference=digest.rows[0].batch_reference,
-        list_name=digest.list_name,
-        list_type=digest.memorandum.list_type,
-        memorandum=digest.memorandum_ref,
-        measures=digest.measures,
-        other_measures_in=digest.other_measures_in,
-        term_word=digest.rule_set.term_word,
+        **digest.heading(),
         entries=[
             DispatchEntry(
                 listing_reference=row.reference,
@@ -606,13 +613,7 @@ def _restore(
     ack_due, feedback_due = digest.response_due(session)
     context = DepartmentRestoreContext(
         letterhead=letterhead,
-        department=digest.department.name,
-        list_name=digest.list_name,
-        list_type=digest.memorandum.list_type,
-        memorandum=digest.memorandum_ref,
-        measures=digest.measures,
-        other_measures_in=digest.other_measures_in,
-        term_word=digest.rule_set.term_word,
+        **digest.heading(),
         entries=[
             RestoreEntry(
                 listing_reference=row.reference,
