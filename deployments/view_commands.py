@@ -22,8 +22,9 @@ from deployments.console import JsonFlag, emit_json, out, reported
 from registry import db
 from registry.audit import canonical_json
 from registry.clock import BUSINESS_TZ
+from registry.models import NoticeState
 from registry.references import resolve_batch, resolve_listing
-from registry.service_of_notices import is_party_kind, service_label
+from registry.service_of_notices import ServiceState, is_party_kind, service_label
 from registry.settings import Settings, get_settings
 from registry.views import (
     ActionLine,
@@ -373,7 +374,7 @@ def _print_notices(notices: list[NoticeLine]) -> None:
                     label(NOTICE_KIND_LABELS, n.kind) + ("" if n.listing_id else "（批次）"),
                     n.letter_number or "—",
                     n.recipient,
-                    label(NOTICE_STATE_LABELS, n.state),
+                    _state(n),
                     _when(n.sent_at),
                     label(CHANNEL_LABELS, n.channel),
                     _service(n),
@@ -383,6 +384,14 @@ def _print_notices(notices: list[NoticeLine]) -> None:
             ),
         )
     )
+
+
+def _state(notice: NoticeLine) -> str:
+    """A letter for post stays `for_post` in the outbox (no deliverer takes it); once an operator
+    recorded its service, the operator reads it as done, not as still to be posted."""
+    if notice.state == NoticeState.FOR_POST and notice.service_state == ServiceState.SERVED:
+        return "已送达"
+    return label(NOTICE_STATE_LABELS, notice.state)
 
 
 def _service(notice: NoticeLine) -> str:

@@ -290,7 +290,9 @@ async def test_listing_show_and_batch_show_name_each_letters_channel_and_service
         *("--by", "李操作"),
         env=later,
     )
-    assert "邮寄送达 2026-11-04" in cli(tmp_path, "listing", "show", str(by_post), env=later).stdout
+    shown = cli(tmp_path, "listing", "show", str(by_post), env=later).stdout
+    assert "邮寄送达 2026-11-04" in shown
+    assert "待邮寄" not in shown  # served: no longer shown as still to be posted
     assert "待送达：无" in cli(tmp_path, "batch", "show", str(batch), env=later).stdout
     with session_scope(engine) as session:
         assert batch_view(session, batch).awaiting_service == []
