@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from deployments.console import JsonFlag, emit_json, err, operator, out, reported
 from notifications.print_letters import index_html, letters_html
@@ -131,4 +132,4 @@ def print_letters(
         return
     if not letters:
         err.print("[yellow]没有须邮寄或直接送达的文书（nothing to print）[/]")
-    out.print(f"已写出 {len(letters)} 份文书及清单：{out_dir / 'index.html'}")
+    out.print(f"已写出 {len(letters)} 份文书及清单：{escape(str(out_dir / 'index.html'))}")

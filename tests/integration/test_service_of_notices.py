@@ -136,9 +136,10 @@ async def test_windows_run_from_service_and_an_unserved_party_blocks_only_itself
     assert position.awaiting_service == (by_post,)
 
     # The operator prints the letter, posts it, and records its service.
-    out = tmp_path / "print"
+    out = tmp_path / "print[bold]"  # a folder name is shown as typed, never read as markup
     printed = cli(tmp_path, "notice", "print", "--batch", str(batch), "--out", str(out), env=env)
     assert printed.returncode == 0, printed.stderr
+    assert str(out / "index.html") in printed.stdout
     page = (out / f"notice-{post_letter.id}.html").read_text(encoding="utf-8")
     assert "@page" in page
     assert "送达回证" in page
