@@ -5,16 +5,19 @@ applications, and the waiting forms passed in from Prefect with their batch."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from memoranda.loader import Catalogue
+from registry import db
 from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.models import ContactFlag, Notice, Objection, RemovalApplication, Subject
 from registry.views.inbox import WaitingForm, operator_inbox
 from tests.factories.listings import proposed_batch
 from tests.factories.outbox import queue_notices
+from tests.integration.cli_runner import run, run_json
 
 
 def test_the_inbox_lists_what_waits_for_a_person(
@@ -119,3 +122,26 @@ def test_without_prefect_the_forms_are_unknown_not_empty(
         inbox = operator_inbox(session, today=date(2026, 11, 27), now=clock.now(), forms=None)
     assert inbox.forms is None
     assert (inbox.parked, inbox.contacts, inbox.overdue) == ([], [], [])
+
+
+def test_jointcredit_inbox_prints_the_view_and_says_when_forms_cannot_be_listed(
+    tmp_path: Path, clock: FrozenClock
+) -> None:
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'var' / 'jointcredit.db'}")
+    (parked,) = queue_notices(engine, clock, 1)
+    with session_scope(engine) as session:
+        session.execute(
+            sa.update(Notice).where(Notice.id == parked).values(state="dead")  # type: ignore[arg-type]
+        )
+    engine.dispose()
+
+    result = run(tmp_path, "inbox", env={"PREFECT_API_URL": ""})
+    data = run_json(tmp_path, "inbox", env={"PREFECT_API_URL": ""})
+
+    assert result.returncode == 0, result.stderr
+    assert "无法列出待填写的表单" in result.stderr
+    assert "搁置的通知（1）" in result.stdout
+    assert f"通知 {parked} 推送函" in result.stdout
+    assert data["forms"] is None
+    assert [p["notice_id"] for p in data["parked"]] == [parked]
