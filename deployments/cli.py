@@ -27,6 +27,7 @@ from deployments.console import (
 )
 from deployments.contact_commands import contact_app
 from deployments.import_commands import import_file_command
+from deployments.inbox_commands import inbox
 from deployments.notice_commands import notice_app
 from deployments.ops_commands import serve_command, up_command
 from deployments.outbox_commands import mail_sink, outbox_app
@@ -69,6 +70,7 @@ app.command("confirm")(confirm)
 app.add_typer(batch_app, name="batch")
 app.add_typer(listing_app, name="listing")
 app.command("archive")(archive)
+app.command("inbox")(inbox)
 app.add_typer(removal_app, name="removal")
 app.add_typer(objection_app, name="objection")
 app.command("screen")(screen_command)

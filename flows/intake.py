@@ -12,13 +12,14 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
+from flows.run_names import intake_name
 from notifications.artifacts import intake_report
 from registry.routing import StepResult
 from tasks.intake import import_file
 from tasks.routing import notify_parties
 
 
-@flow(name="intake-batch")
+@flow(name="intake-batch", flow_run_name=intake_name)
 async def intake_batch(path: str, proposed_by: str, reporter: str | None = None) -> dict[str, Any]:
     """导入名单文件：校验、隔离问题行、生成待审核批次，并向当事人发出告知书。"""
     imported = import_file(path, proposed_by, reporter)

@@ -14,13 +14,15 @@ from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
 from flows.operator_ui import RemovalForm, ask_operator, form_with
+from flows.run_names import removals_name
 from notifications.artifacts import removal_report, removal_review_markdown
+from tasks.inbox import refresh_operator_inbox
 from tasks.removal import apply_removal_decisions, pending_decisions, review_expired_listings
 
 ACTOR = "flow:review-removals"
 
 
-@flow(name="review-removals")
+@flow(name="review-removals", flow_run_name=removals_name)
 async def review_removals(
     wait_for_operator: bool = True,
     decision_timeout_hours: float = 24.0,
@@ -49,4 +51,5 @@ async def review_removals(
         markdown=removal_report(review, pending, decided),
         description="移出审查结果（removal review）",
     )
+    await refresh_operator_inbox()
     return {"review": review.as_dict(), "pending": len(pending), "decided": decided}

@@ -13,6 +13,7 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
+from flows.run_names import report_name
 from notifications.artifacts import monthly_markdown
 from registry.reporting import ReportMonth
 from tasks.report import HTML_FILE, enqueue_report_mail_task, monthly_figures, write_report_files
@@ -23,7 +24,7 @@ def artifact_key(month: ReportMonth) -> str:
     return f"monthly-report-{month.key}"
 
 
-@flow(name="monthly-report")
+@flow(name="monthly-report", flow_run_name=report_name)
 async def monthly_report(month: str | None = None) -> dict[str, Any]:
     """典型案例月报：各辖区典型案例占比、部门办理时效、近12个月趋势；生成文件并报送领导。
 

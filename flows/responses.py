@@ -20,6 +20,7 @@ from prefect.input import RunInput
 from pydantic import Field
 
 from flows.operator_ui import ask_operator, form_with
+from flows.run_names import responses_name
 from notifications.artifacts import responses_report
 from registry.responses import ResponseRefused, parse_kind
 from registry.vocabulary import RESPONSE_KIND_LABELS, ResponseKind
@@ -65,7 +66,7 @@ FORM_DESCRIPTION = """### 录入部门答复（响应 / 反馈 / 解除确认）
 """
 
 
-@flow(name="record-responses")
+@flow(name="record-responses", flow_run_name=responses_name)
 async def record_responses(
     department: str | None = None,
     response: str | None = None,

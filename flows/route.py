@@ -16,8 +16,10 @@ from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
 from flows.operator_ui import ConfirmationForm, ask_operator, form_with
+from flows.run_names import route_batch_name
 from notifications.artifacts import batch_report
 from registry.routing import Waiting
+from tasks.inbox import refresh_operator_inbox
 from tasks.routing import (
     apply_decision,
     close_defence_windows,
@@ -31,7 +33,7 @@ from tasks.routing import (
 ACTOR = "flow:route-batch"
 
 
-@flow(name="route-batch")
+@flow(name="route-batch", flow_run_name=route_batch_name)
 async def route_batch(
     batch_id: int,
     wait_for_operator: bool = True,
@@ -42,6 +44,7 @@ async def route_batch(
     steps = [notify_parties(batch_id, ACTOR), close_defence_windows(batch_id, ACTOR)]
     position = read_position(batch_id)
     if position.waiting_on is Waiting.OPERATOR and wait_for_operator:
+        await refresh_operator_inbox(this_run_waits=True)
         form = await ask_operator(
             form_with(ConfirmationForm, review_table(batch_id)),
             key=f"confirm-batch-{batch_id}",

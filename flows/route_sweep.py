@@ -19,9 +19,11 @@ from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
 from flows.route import route_batch
+from flows.run_names import route_sweep_name
 from notifications.artifacts import sweep_report
 from registry.errors import JointcreditError
 from registry.route_queue import FormRequests, RoutedBatch
+from tasks.inbox import refresh_operator_inbox
 from tasks.route_queue import (
     find_batches_awaiting_operator,
     find_due_batches,
@@ -35,7 +37,7 @@ class BatchesFailed(JointcreditError):
     """Some batches could not be routed; the others were."""
 
 
-@flow(name="route-due-batches")
+@flow(name="route-due-batches", flow_run_name=route_sweep_name)
 async def route_due_batches(limit: int = 20, ask_operator: bool = True) -> dict[str, Any]:
     """定时推进批次：申辩期满、已确认待公开、已生效待推送的批次逐一推进；待确认的批次生成确认表单。"""
     due = find_due_batches(limit)
@@ -65,6 +67,7 @@ async def route_due_batches(limit: int = 20, ask_operator: bool = True) -> dict[
         description=f"定时推进：{len(routed)} 个批次，新确认表单 {len(forms.requested)} 份"
         "（routing sweep）",
     )
+    await refresh_operator_inbox()
     if failed:
         raise BatchesFailed(
             f"以下批次推进失败，其余已完成（batches failed）：{'、'.join(map(str, failed))}",

@@ -12,13 +12,15 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
+from flows.run_names import sla_sweep_name
 from notifications.artifacts import sla_markdown, sweep_markdown
+from tasks.inbox import refresh_operator_inbox
 from tasks.sla import sla_figures, sweep_overdue_actions
 
 ACTOR = "flow:sweep-sla"
 
 
-@flow(name="sweep-sla")
+@flow(name="sweep-sla", flow_run_name=sla_sweep_name)
 async def sweep_sla() -> dict[str, Any]:
     """时限巡查：对逾期未办的部门事项发催办函、提请督办，并统计各部门办理时限。"""
     swept = sweep_overdue_actions(ACTOR)
@@ -31,4 +33,5 @@ async def sweep_sla() -> dict[str, Any]:
         description=f"时限巡查：催办 {len(swept.reminded)} 项，督办 {len(swept.escalated)} 项"
         "（SLA sweep）",
     )
+    await refresh_operator_inbox()
     return {**swept.as_dict(), "departments": figures.as_dict()["departments"]}

@@ -101,6 +101,11 @@ class DrainReport:
         del found["last_batch"]
         return found
 
+    @property
+    def acted(self) -> bool:
+        """Whether the drain sent, will retry, parked or gave up anything (worth a report)."""
+        return bool(self.sent or self.retry or self.failed or self.dead)
+
     def counts(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in COUNTED}
 

@@ -116,7 +116,7 @@ async def request_confirmation_forms(batch_ids: list[int], deployment: str) -> F
             await client.create_flow_run_from_deployment(
                 target.id,
                 parameters={"batch_id": batch_id},
-                name=f"confirm-batch-{batch_id}",
+                name=f"batch-{batch_id}-确认",
                 tags=["confirmation", f"batch-{batch_id}"],
             )
             report.requested.append(batch_id)

@@ -9,6 +9,7 @@ of the definitions today. Builds deployment objects only: no server, no database
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from prefect.cli.deploy._models import PrefectYamlModel
 from prefect.cli.deploy._schedules import _schedule_config_to_deployment_schedule
 from prefect.deployments.runner import RunnerDeployment
 
-from deployments.definitions import DEFINITIONS, TIMEZONE, WORK_POOL, definition
+from deployments.definitions import DEFINITIONS, TIMEZONE, WORK_POOL, CronSchedule, definition
 from deployments.prefect_yaml import render_prefect_yaml
 from deployments.serve import PROJECT_ROOT, load_flow, runner_deployments
 
@@ -127,3 +128,33 @@ def _concurrency(deployment: RunnerDeployment) -> dict[str, Any] | None:
 def test_the_project_root_holds_the_prefect_project() -> None:
     assert (PROJECT_ROOT / "pyproject.toml").is_file()
     assert Path(__file__).resolve().is_relative_to(PROJECT_ROOT)
+
+
+@pytest.mark.parametrize(
+    ("cron", "sentence"),
+    [
+        ("* * * * *", "计划：每分钟一次（北京时间，Asia/Shanghai）"),
+        ("*/15 * * * *", "计划：每 15 分钟一次（北京时间，Asia/Shanghai）"),
+        (
+            "0 9-18 * * 1-5",
+            "计划：每周一至周五 9:00 至 18:00 每小时一次（北京时间，Asia/Shanghai）",
+        ),
+        ("0 8 * * *", "计划：每天 8:00（北京时间，Asia/Shanghai）"),
+        ("0 9 1 * *", "计划：每月 1 日 9:00（北京时间，Asia/Shanghai）"),
+    ],
+)
+def test_each_schedule_is_said_in_chinese_with_its_time_zone(cron: str, sentence: str) -> None:
+    assert CronSchedule(cron).sentence() == sentence
+
+
+def test_every_scheduled_description_ends_with_its_schedule_and_names_no_parameter() -> None:
+    for item in DEFINITIONS:
+        if item.schedule is not None:
+            assert item.description.endswith(item.schedule.sentence()), item.name
+            assert item.description.count("计划：") == 1, item.name
+        assert re.search(r"[a-z]+_[a-z]+", item.description) is None, item.name
+
+
+def test_a_cron_that_cannot_be_phrased_is_refused() -> None:
+    with pytest.raises(ValueError, match="not phrased"):
+        CronSchedule("0 9 * 1 *").sentence()

@@ -1,0 +1,67 @@
+"""The operator inbox as Markdown: the Prefect artifact `operator-inbox` (one key, always current).
+
+Lists, not tables: the artifact is read on a laptop and in the narrow panes of both Prefect UIs,
+and a wide table hides its right-hand columns. Every value goes through `markdown_cell`, the one
+escaper, so a name or a server's reply shows as stored.
+"""
+
+from __future__ import annotations
+
+from notifications.artifacts import markdown_cell
+from registry.views.inbox import OperatorInbox
+
+INBOX_KEY = "operator-inbox"
+INBOX_DESCRIPTION = "操作员待办"
+
+NO_PREFECT = "未配置 Prefect 服务器（PREFECT_API_URL），无法列出待填写的表单"
+
+
+def inbox_markdown(inbox: OperatorInbox) -> str:
+    """The whole inbox; each section's heading carries its count, an empty one says 无."""
+    lines = ["## 操作员待办", "", f"截至 {inbox.today.isoformat()}（北京时间）", ""]
+    if inbox.forms is None:
+        lines += ["### 待填写的表单", "", markdown_cell(NO_PREFECT)]
+    else:
+        lines += [f"### 待填写的表单（{len(inbox.forms)}）", ""]
+        lines += [
+            f"- [{markdown_cell(f.run_name)}]({f.url})：{markdown_cell(f.waits_for)}，"
+            f"已等待 {f.hours} 小时"
+            for f in inbox.forms
+        ] or ["无"]
+    lines += ["", f"### 搁置的通知（{inbox.parked_total}）", ""]
+    lines += [
+        f"- 通知 {p.notice_id} {markdown_cell(p.kind)} → {markdown_cell(p.recipient)}："
+        f"{markdown_cell(p.state)}；{markdown_cell(p.reason)}"
+        for p in inbox.parked
+    ] or ["无"]
+    lines += _more(inbox.parked_total, len(inbox.parked))
+    if inbox.parked:
+        lines += [
+            "",
+            "邮箱无误、只需再试的：`jointcredit outbox retry-failed --id <编号>`；"
+            "邮箱有误的，先更正联系方式（下一节），被搁置的通知随之重新投递。",
+        ]
+    lines += ["", f"### 需更正的联系方式（{len(inbox.contacts)}）", ""]
+    lines += [
+        f"- {markdown_cell(c.address)}（{markdown_cell('、'.join(c.holders))}）："
+        f"{markdown_cell(c.problem)}<br>更正：{markdown_cell(c.fix)}"
+        for c in inbox.contacts
+    ] or ["无"]
+    lines += ["", f"### 逾期未处理的异议与移出申请（{inbox.overdue_total}）", ""]
+    lines += [
+        f"- {o.kind} {o.case_id}（名单 {o.listing_id}）：{o.filed_on.isoformat()} 提出，"
+        f"应于 {o.due.isoformat()} 前办结，{o.level}"
+        for o in inbox.overdue
+    ] or ["无"]
+    lines += _more(inbox.overdue_total, len(inbox.overdue))
+    if inbox.overdue:
+        lines += [
+            "",
+            "异议用 `jointcredit objection decide`，移出申请在 review-removals 的表单中"
+            "或用 `jointcredit removal decide` 办理。",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _more(total: int, shown: int) -> list[str]:
+    return [f"- ……另有 {total - shown} 条，见 `jointcredit inbox --json`"] if total > shown else []

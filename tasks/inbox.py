@@ -1,0 +1,130 @@
+"""The operator inbox artifact (`operator-inbox`): gathered, rendered, written when it changed.
+
+The sweeps call `refresh_operator_inbox` at their end, and `route-batch` right before it waits
+for the operator. `deliver-notices` runs every minute: comparing with the latest version of the
+key keeps it from writing a new version each minute when nothing changed.
+
+The waiting forms come from the Prefect API (runs of our flows in a Paused state; Prefect's
+Suspended is a Paused-type state), the rest from our database (`registry.views.inbox`).
+`jointcredit inbox` uses `read_waiting_forms` and `read_inbox` without being a task.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prefect import task
+from prefect.artifacts import acreate_markdown_artifact
+from prefect.client.orchestration import PrefectClient, get_client
+from prefect.client.schemas.filters import (
+    ArtifactCollectionFilter,
+    ArtifactCollectionFilterKey,
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.runtime import flow_run
+from prefect.settings import get_current_settings
+
+from notifications.inbox import INBOX_DESCRIPTION, INBOX_KEY, inbox_markdown
+from registry.db import session_scope
+from registry.views.inbox import FLOW_WAITS_FOR, OperatorInbox, WaitingForm, operator_inbox
+from service.runtime import opened_runtime
+
+PAGE = 200
+
+
+def ui_url() -> str:
+    """Where the Prefect UI is: `PREFECT_UI_URL`, else the API URL without its `/api`."""
+    settings = get_current_settings()
+    found = settings.ui_url or (settings.api.url or "").removesuffix("/api")
+    return found.rstrip("/")
+
+
+def run_link(run_id: object) -> str:
+    """The V1 run page, as Prefect's own "View at" log line links it."""
+    return f"{ui_url()}/runs/flow-run/{run_id}"
+
+
+def _form(run: FlowRun, flow_name: str, since: datetime) -> WaitingForm:
+    batch = run.parameters.get("batch_id")
+    return WaitingForm(
+        run_id=str(run.id),
+        run_name=run.name,
+        flow_name=flow_name,
+        url=run_link(run.id),
+        waiting_since=since,
+        batch_id=batch if isinstance(batch, int) and not isinstance(batch, bool) else None,
+    )
+
+
+async def read_waiting_forms(client: PrefectClient) -> list[WaitingForm]:
+    """Every run of a flow of ours that waits on a form (paused or suspended), oldest first."""
+    ours = FlowFilter(name=FlowFilterName(any_=sorted(FLOW_WAITS_FOR)))
+    flows = {f.id: f.name for f in await client.read_flows(flow_filter=ours)}
+    if not flows:
+        return []
+    forms: list[WaitingForm] = []
+    offset = 0
+    while True:
+        runs = await client.read_flow_runs(
+            flow_filter=ours,
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+            ),
+            limit=PAGE,
+            offset=offset,
+        )
+        forms += [
+            _form(run, flows.get(run.flow_id, ""), run.state.timestamp)
+            for run in runs
+            if run.state is not None
+        ]
+        if len(runs) < PAGE:
+            return forms
+        offset += PAGE
+
+
+def read_inbox(forms: list[WaitingForm] | None) -> OperatorInbox:
+    """The inbox from our database, with the forms read from Prefect (None: not readable)."""
+    with opened_runtime() as runtime:
+        departments = {
+            code: (d.name, d.mailbox) for code, d in runtime.catalogue.departments.items()
+        }
+        with session_scope(runtime.engine) as session:
+            return operator_inbox(
+                session,
+                today=runtime.clock.today(),
+                now=datetime.now(UTC),  # Prefect's state times are wall-clock times
+                forms=forms,
+                department_mailboxes=departments,
+            )
+
+
+@task(name="refresh-operator-inbox")
+async def refresh_operator_inbox(this_run_waits: bool = False) -> bool:
+    """Write the `operator-inbox` artifact if its content changed; whether it was written.
+
+    `this_run_waits`: the calling run is about to wait on a form — list it already (it is
+    still Running at this point, so Prefect does not show it as paused yet).
+    """
+    async with get_client() as client:
+        forms = await read_waiting_forms(client)
+        if this_run_waits and flow_run.id:
+            run = await client.read_flow_run(flow_run.id)
+            if all(form.run_id != str(run.id) for form in forms):
+                forms.append(_form(run, flow_run.flow_name, datetime.now(UTC)))
+        markdown = inbox_markdown(read_inbox(forms))
+        latest = await client.read_latest_artifacts(
+            artifact_filter=ArtifactCollectionFilter(
+                key=ArtifactCollectionFilterKey(any_=[INBOX_KEY])
+            ),
+            limit=1,
+        )
+    if latest and latest[0].data == markdown:
+        return False
+    await acreate_markdown_artifact(key=INBOX_KEY, markdown=markdown, description=INBOX_DESCRIPTION)
+    return True
