@@ -196,6 +196,10 @@ def _print_batch(view: BatchView) -> None:
                 ("接收 / 拒收", f"{view.accepted_count} / {view.rejected_count}"),
                 ("创建时间（北京时间）", _when(view.created_at)),
                 ("最早陈述申辩期限", _due(view.next_defence_due, view.next_defence_provisional)),
+                ("审核人", "、".join(view.reviewers) or "尚未决定"),
+                ("决定时间（北京时间）", _when(view.decided_at)),
+                ("列入决定文号", _decision_numbers(view)),
+                ("不予列入", f"{view.rejected_total} 条"),
             ],
         )
     )
@@ -242,7 +246,30 @@ def _print_batch(view: BatchView) -> None:
             f"共 {view.listing_total} 条，仅显示前 {len(view.listings)} 条"
             f"（showing {len(view.listings)} of {view.listing_total}）"
         )
+    _print_rejected(view)
     _print_awaiting_service(view)
+
+
+def _decision_numbers(view: BatchView) -> str:
+    numbers = "、".join(view.decision_numbers)
+    if view.decision_number_total > len(view.decision_numbers):
+        numbers += f" 等，共 {view.decision_number_total} 个"
+    return numbers or "—"
+
+
+def _print_rejected(view: BatchView) -> None:
+    """不予列入: the listings the reviewer did not list, each with the reason given."""
+    if not view.rejected:
+        return
+    out.print(
+        _table(
+            f"不予列入（rejected）：{view.rejected_total} 条",
+            ("编号", "名单编号（函件）", "主体", "证件号", "理由"),
+            ((r.id, r.reference, r.subject_name, r.identifier, r.reason) for r in view.rejected),
+        )
+    )
+    if len(view.rejected) < view.rejected_total:
+        out.print(f"仅显示前 {len(view.rejected)} 条")
 
 
 def _print_awaiting_service(view: BatchView) -> None:
