@@ -34,6 +34,7 @@ from registry.views import (
     ListingView,
     NoticeLine,
     SubjectRef,
+    batch_quarantine,
     batch_view,
     credit_archive_by_identifier,
     listing_view,
@@ -96,6 +97,31 @@ def batch_show(
         emit_json(view.as_dict())
         return
     _print_batch(view)
+
+
+@batch_app.command("quarantine")
+def batch_quarantine_show(
+    batch: Annotated[
+        str,
+        typer.Argument(
+            help="批次编号或批次号，如 12 或 IMP-20261127-A1B2C3（batch id or reference）"
+        ),
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """查看导入时被隔离的全部问题行：行号、列、值、原因（every quarantined row of a batch）。"""
+    with reported(as_json):
+        view = _read(lambda session, _: batch_quarantine(session, resolve_batch(session, batch)[0]))
+    if as_json:
+        emit_json(view.as_dict())
+        return
+    out.print(
+        _table(
+            f"批次 {view.reference}（编号 {view.batch_id}）被隔离的问题行：{view.total} 条",
+            ("行号", "列", "值", "原因"),
+            ((e.row_number, e.column, e.value, e.reason_zh) for e in view.entries),
+        )
+    )
 
 
 @listing_app.command("show")

@@ -251,13 +251,15 @@ def sweep_report(routed: Sequence[RoutedBatch], failed: Sequence[int], forms: Fo
 
 # --- intake-batch --------------------------------------------------------------------------
 
-QUARANTINE_SHOWN = 100
+QUARANTINE_SHOWN = 2_000
 
 
 def intake_report(imported: ImportResult, notified: StepResult | None) -> str:
-    """The intake run's artifact: counts, then the quarantined rows with their reasons."""
+    """The intake run's artifact: counts, then every quarantined row (row, column, reason) up
+    to `QUARANTINE_SHOWN`, the rest counted with the command that prints them all; the report
+    file the reporter gets back is named last, as where it is kept, not as the way to read it."""
     lines = [
-        f"## 导入批次 {markdown_cell(imported.batch_reference)}",
+        f"## 导入批次 {markdown_cell(imported.batch_reference)}（编号 {imported.batch_id}）",
         "",
         "| 项目 | 数量 |",
         "|---|---:|",
@@ -266,14 +268,29 @@ def intake_report(imported: ImportResult, notified: StepResult | None) -> str:
         f"| 隔离的问题行 | {imported.rejected} |",
         f"| 已发出告知书 | {notified.notices_queued if notified else 0} |",
     ]
-    if imported.quarantine:
-        lines += ["", "### 问题行（前 100 条）", "", "| 行号 | 列 | 原因 |", "|---:|---|---|"]
+    lines += [f"\n提示：{markdown_cell(w)}" for w in imported.warnings]
+    shown = imported.quarantine[:QUARANTINE_SHOWN]
+    if shown:
+        lines += [
+            "",
+            f"### 问题行（共 {imported.quarantine_total} 条）",
+            "",
+            "| 行号 | 列 | 原因 |",
+            "|---:|---|---|",
+        ]
         lines += [
             f"| {q.row_number} | {markdown_cell(q.column)} | {markdown_cell(q.reason_zh)} |"
-            for q in imported.quarantine[:QUARANTINE_SHOWN]
+            for q in shown
+        ]
+    if imported.quarantine_total > len(shown):
+        lines += [
+            "",
+            f"另有 {imported.quarantine_total - len(shown)} 条未在此列出，全部问题行："
+            f"`jointcredit batch quarantine {imported.batch_id}`",
         ]
     if imported.quarantine_path:
-        lines += ["", f"完整隔离报告：`{imported.quarantine_path}`"]
+        name = markdown_cell(imported.quarantine_path.name)
+        lines += ["", f"隔离报告文件（退回报送单位用，在服务器数据目录的 quarantine 下）：{name}"]
     return "\n".join(lines) + "\n"
 
 

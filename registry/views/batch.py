@@ -1,11 +1,12 @@
-"""The batch view (`jointcredit batch show`): states, what the batch waits on, actions, notices."""
+"""The batch view (`jointcredit batch show`): states, what the batch waits on, actions, notices;
+and its quarantined rows (`jointcredit batch quarantine`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -13,6 +14,7 @@ from sqlmodel import Session
 from registry.errors import NotFound
 from registry.models import (
     ActionState,
+    ImportRejection,
     ListingState,
     NoticeState,
 )
@@ -32,6 +34,8 @@ from registry.views.common import (
 )
 
 BATCH_LISTING_LIMIT = 200
+
+QUARANTINE = cast(sa.Table, sa.inspect(ImportRejection).local_table)
 
 
 @dataclass(frozen=True)
@@ -400,3 +404,58 @@ def _listing_waits(
             parts.append(f"等待陈述申辩期满（{next_defence_due.isoformat()}{mark}）")
     parts += [text for state, text in _LATER_LISTING_WAITS if listing_states.get(state, 0)]
     return parts
+
+
+@dataclass(frozen=True)
+class QuarantineEntry(ReadView):
+    """One reason one row of the batch's file was refused (`import_rejection`, value masked)."""
+
+    row_number: int
+    column: str
+    value: str | None
+    reason_zh: str
+    reason_en: str
+
+
+@dataclass(frozen=True)
+class BatchQuarantine(ReadView):
+    """The quarantined rows of a batch's file (`jointcredit batch quarantine`): every one, by
+    row, unless `limit` cuts them; `total` counts all."""
+
+    batch_id: int
+    reference: str
+    total: int
+    entries: list[QuarantineEntry]
+
+
+def batch_quarantine(
+    session: Session, batch_id: int, *, limit: int | None = None
+) -> BatchQuarantine:
+    """Every quarantined row of the batch `batch_id` (or the first `limit`), by row number."""
+    reference = session.execute(
+        sa.select(BATCH.c.reference).where(BATCH.c.id == batch_id)
+    ).scalar_one_or_none()
+    if reference is None:
+        raise NotFound(f"批次不存在：{batch_id}（batch not found）", batch_id=batch_id)
+    rows = session.execute(
+        sa.select(
+            QUARANTINE.c.row_number,
+            QUARANTINE.c.column_name,
+            QUARANTINE.c.value,
+            QUARANTINE.c.reason_zh,
+            QUARANTINE.c.reason_en,
+            sa.func.count().over().label("total"),
+        )
+        .where(QUARANTINE.c.batch_id == batch_id)
+        .order_by(QUARANTINE.c.row_number, QUARANTINE.c.id)
+        .limit(limit)
+    ).all()
+    return BatchQuarantine(
+        batch_id=batch_id,
+        reference=reference,
+        total=int(rows[0].total) if rows else 0,
+        entries=[
+            QuarantineEntry(r.row_number, r.column_name, scrub(r.value), r.reason_zh, r.reason_en)
+            for r in rows
+        ],
+    )

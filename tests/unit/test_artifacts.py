@@ -13,14 +13,18 @@ from typing import Any
 from markdown_it import MarkdownIt
 
 from notifications.artifacts import (
+    QUARANTINE_SHOWN,
     batch_report,
     batch_report_description,
+    intake_report,
     removal_review_markdown,
     responses_report,
     review_markdown,
 )
+from registry.intake import ImportResult
 from registry.responses import Refusal, ResponseResult
 from registry.routing import BatchPosition, ReviewRow, StepResult, Waiting
+from registry.spreadsheet import QuarantineLine
 from registry.views.batch import AwaitingService, BatchView, RejectedListing
 from registry.views.removal_review import PendingRemoval
 from registry.vocabulary import LISTING_STATE_LABELS, ResponseKind
@@ -265,3 +269,37 @@ def test_a_typed_department_and_reason_keep_their_heading_and_list_item() -> Non
     assert lines[0] == "## 部门 mem<br>\\#\\# 伪造：响应"
     assert "- 名单 5：理由\\|一<br>- 伪造条目（why）" in lines
     assert not any(line.startswith(("## 伪造", "- 伪造")) for line in lines)
+
+
+def _imported(total: int, kept: int) -> ImportResult:
+    lines = [
+        QuarantineLine(i + 2, "名称", None, f"<script>x</script>第{i}行缺少名称*", "missing")
+        for i in range(kept)
+    ]
+    return ImportResult(
+        batch_id=4,
+        batch_reference="IMP-20261127-A1B2C3",
+        accepted=1,
+        rejected=total,
+        listing_ids=[1],
+        quarantine=lines,
+        quarantine_path=Path("/srv/jointcredit/var/quarantine/IMP-20261127-A1B2C3.csv"),
+        warnings=[],
+        quarantine_total=total,
+    )
+
+
+def test_the_intake_artifact_shows_every_quarantined_row_not_a_server_path() -> None:
+    text = intake_report(_imported(QUARANTINE_SHOWN, QUARANTINE_SHOWN), None)
+    rows = [line for line in text.splitlines() if re.match(r"\| \d+ \| ", line)]
+    assert len(rows) == QUARANTINE_SHOWN
+    assert rows[0] == "| 2 | 名称 | \\<script\\>x\\</script\\>第0行缺少名称\\* |"
+    assert "/srv/" not in text
+    assert text.rstrip().endswith("quarantine 下）：IMP-20261127-A1B2C3.csv")
+    assert "jointcredit batch quarantine" not in text  # nothing left out
+
+
+def test_the_intake_artifact_counts_the_rows_left_out_and_names_the_command() -> None:
+    text = intake_report(_imported(QUARANTINE_SHOWN + 5, QUARANTINE_SHOWN), None)
+    assert f"### 问题行（共 {QUARANTINE_SHOWN + 5} 条）" in text
+    assert "另有 5 条未在此列出，全部问题行：`jointcredit batch quarantine 4`" in text
