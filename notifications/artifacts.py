@@ -472,9 +472,50 @@ def monthly_markdown(report: MonthlyReport, *, location: str | None = None) -> s
             f"| {c.open_on_time} | {c.open_overdue} |"
             for c in report.party_cases
         ]
+    lines += _monthly_detail(report)
     if location:
-        lines += ["", f"完整报告（HTML、CSV）：`{location}`"]
+        lines += [
+            "",
+            "以上即本月报告的内容。同一报告的 HTML、CSV 文件（报送领导的邮件附有链接）"
+            f"存放在服务器目录：{markdown_cell(location)}",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _monthly_detail(report: MonthlyReport) -> list[str]:
+    """The rest of the report's content: each department, grounds, industries, the trend."""
+    lines: list[str] = []
+    if report.departments:
+        lines += [
+            "",
+            "#### 各部门办理时效",
+            "",
+            "| 部门 | 推送事项 | 按时响应率 | 按时反馈率 | 逾期未办 | 已督办 |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {markdown_cell(d.name)} | {d.actions} | {percent_text(d.ack_on_time_ratio)} "
+            f"| {percent_text(d.feedback_on_time_ratio)} | {d.overdue_open} | {d.escalated} |"
+            for d in report.departments
+        ]
+    for title, counts in (("按认定依据", report.grounds), ("按行业", report.industries)):
+        if counts:
+            lines += ["", f"#### {title}", "", "| 类别 | 名单数 | 典型案例 |", "|---|---:|---:|"]
+            lines += [f"| {markdown_cell(c.label)} | {c.entries} | {c.typical} |" for c in counts]
+    if report.trend:
+        lines += [
+            "",
+            "#### 近期趋势",
+            "",
+            "| 月份 | 红名单 | 黑名单 | 典型案例 | 占比 |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {markdown_cell(t.label)} | {t.red} | {t.black} | {t.typical} "
+            f"| {percent_text(t.ratio)} |"
+            for t in report.trend
+        ]
+    return lines
 
 
 def _target_status(line: JurisdictionFigures) -> str:
