@@ -34,6 +34,7 @@ from registry.views import (
     ListingView,
     NoticeLine,
     SubjectRef,
+    batch_quarantine,
     batch_view,
     credit_archive_by_identifier,
     listing_view,
@@ -96,6 +97,31 @@ def batch_show(
         emit_json(view.as_dict())
         return
     _print_batch(view)
+
+
+@batch_app.command("quarantine")
+def batch_quarantine_show(
+    batch: Annotated[
+        str,
+        typer.Argument(
+            help="批次编号或批次号，如 12 或 IMP-20261127-A1B2C3（batch id or reference）"
+        ),
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """查看导入时被隔离的全部问题行：行号、列、值、原因（every quarantined row of a batch）。"""
+    with reported(as_json):
+        view = _read(lambda session, _: batch_quarantine(session, resolve_batch(session, batch)[0]))
+    if as_json:
+        emit_json(view.as_dict())
+        return
+    out.print(
+        _table(
+            f"批次 {view.reference}（编号 {view.batch_id}）被隔离的问题行：{view.total} 条",
+            ("行号", "列", "值", "原因"),
+            ((e.row_number, e.column, e.value, e.reason_zh) for e in view.entries),
+        )
+    )
 
 
 @listing_app.command("show")
@@ -196,6 +222,10 @@ def _print_batch(view: BatchView) -> None:
                 ("接收 / 拒收", f"{view.accepted_count} / {view.rejected_count}"),
                 ("创建时间（北京时间）", _when(view.created_at)),
                 ("最早陈述申辩期限", _due(view.next_defence_due, view.next_defence_provisional)),
+                ("审核人", "、".join(view.reviewers) or "尚未决定"),
+                ("决定时间（北京时间）", _when(view.decided_at)),
+                ("列入决定文号", _decision_numbers(view)),
+                ("不予列入", f"{view.rejected_total} 条"),
             ],
         )
     )
@@ -242,7 +272,30 @@ def _print_batch(view: BatchView) -> None:
             f"共 {view.listing_total} 条，仅显示前 {len(view.listings)} 条"
             f"（showing {len(view.listings)} of {view.listing_total}）"
         )
+    _print_rejected(view)
     _print_awaiting_service(view)
+
+
+def _decision_numbers(view: BatchView) -> str:
+    numbers = "、".join(view.decision_numbers)
+    if view.decision_number_total > len(view.decision_numbers):
+        numbers += f" 等，共 {view.decision_number_total} 个"
+    return numbers or "—"
+
+
+def _print_rejected(view: BatchView) -> None:
+    """不予列入: the listings the reviewer did not list, each with the reason given."""
+    if not view.rejected:
+        return
+    out.print(
+        _table(
+            f"不予列入（rejected）：{view.rejected_total} 条",
+            ("编号", "名单编号（函件）", "主体", "证件号", "理由"),
+            ((r.id, r.reference, r.subject_name, r.identifier, r.reason) for r in view.rejected),
+        )
+    )
+    if len(view.rejected) < view.rejected_total:
+        out.print(f"仅显示前 {len(view.rejected)} 条")
 
 
 def _print_awaiting_service(view: BatchView) -> None:

@@ -17,7 +17,7 @@ from prefect.artifacts import acreate_markdown_artifact
 
 from flows.operator_ui import ConfirmationForm, ask_operator, form_with
 from flows.run_names import route_batch_name
-from notifications.artifacts import batch_report
+from notifications.artifacts import batch_report, batch_report_description
 from registry.routing import Waiting
 from tasks.inbox import refresh_operator_inbox
 from tasks.routing import (
@@ -29,6 +29,7 @@ from tasks.routing import (
     read_position,
     review_table,
 )
+from tasks.views import read_batch_view
 
 ACTOR = "flow:route-batch"
 
@@ -64,9 +65,10 @@ async def route_batch(
             )
     steps += [publish_listings(batch_id, ACTOR), dispatch_departments(batch_id, ACTOR)]
     position = read_position(batch_id)
+    view = read_batch_view(batch_id)  # what `jointcredit batch show` prints
     await acreate_markdown_artifact(
         key=f"batch-{batch_id}",
-        markdown=batch_report(position, steps),
-        description=f"批次 {position.reference}：{position.label}",
+        markdown=batch_report(view, steps),
+        description=batch_report_description(view),
     )
     return {**position.as_dict(), "steps": [step.as_dict() for step in steps]}

@@ -9,10 +9,12 @@ name, a reason or a server reply may hold either.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 
 from notifications.delivery import DrainReport
+from registry.clock import BUSINESS_TZ
 from registry.intake import ImportResult
 from registry.reporting import MonthlyReport
 from registry.reporting.monthly import NO_RATIO, JurisdictionFigures, percent_text
@@ -20,55 +22,119 @@ from registry.reporting.sla import COLUMNS, DepartmentSla, median_label, totals
 from registry.responses import ResponseResult
 from registry.route_queue import FormRequests, RoutedBatch
 from registry.routing import BatchPosition, ReviewRow, StepResult
+from registry.service_of_notices import service_label
 from registry.sla_sweep import SweepResult
+from registry.views.batch import BatchView
 from registry.views.removal_review import PendingRemoval
-from registry.vocabulary import LISTING_STATE_LABELS, REMOVAL_REVIEW_REASON_LABELS, STEP_LABELS
+from registry.vocabulary import (
+    CHANNEL_LABELS,
+    LISTING_STATE_LABELS,
+    NOTICE_KIND_LABELS,
+    REMOVAL_REVIEW_REASON_LABELS,
+    STEP_LABELS,
+    label,
+)
+
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]<>|~&#")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def markdown_cell(text: object) -> str:
-    """A value in one table cell, heading or list item: `|` becomes `/`, and line breaks and
-    runs of spaces become one space, so a value never breaks the line it stands on."""
-    return " ".join(str(text).replace("|", "/").split())
+    """Any stored value put into Markdown (a table cell, heading, list item, line or an
+    artifact's description), so that the Prefect UI shows it exactly as stored.
+
+    Each character Markdown or HTML could read as syntax (`\\ ` * _ { } [ ] < > | ~ & #`) is
+    backslash-escaped — CommonMark shows the character itself, in both Prefect UIs, in
+    paragraphs, list items and GFM table cells (a `\\|` does not end a cell); so
+    `<script>` shows as typed and is never run or dropped, `*x*` is no emphasis, `[a](b)` no
+    link. Each line break (CRLF, LF or CR) becomes `<br>`, which both UIs show as a line break,
+    also inside a cell, so a value never ends the line, row or item it stands on. Every other
+    character, spaces included, is kept as stored (a browser shows a run of spaces as one, as
+    it does everywhere else). A value always follows other text on its line, so a leading
+    `-`, `+` or `1.` cannot start a list.
+    """
+    escaped = "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in str(text))
+    return _LINE_BREAK.sub("<br>", escaped)
 
 
 # --- route-batch ---------------------------------------------------------------------------
 
 
-def review_markdown(position: BatchPosition, rows: Sequence[ReviewRow], limit: int = 50) -> str:
-    """The Markdown above the confirmation form: five short columns (the modal is narrow)."""
-    lines = [
-        f"### 批次 {markdown_cell(position.reference)} 待确认名单（共 {len(rows)} 条）",
-        "",
-        "| 编号 | 主体 | 证件 | 认定依据 | 申辩 / 提示 |",
-        "|---:|---|---|---|---|",
-    ]
+REVIEW_SHOWN = 50
+REFUSALS_SHOWN = 50
+
+
+def review_markdown(
+    position: BatchPosition, rows: Sequence[ReviewRow], limit: int = REVIEW_SHOWN
+) -> str:
+    """The Markdown above the confirmation form, made to fit the ~450 px modal of either UI.
+
+    The count needing attention comes first, then the listings with something to check (a
+    warning, 需人工核对), then the rest, each by number. One list item per listing, its lines
+    joined by `<br>` (no table: five columns overflow the modal): number, name and identifier,
+    认定依据, 申辩, then each warning in bold on its own line. At most `limit` listings; the note
+    under them says where the rest are.
+    """
+    attention = [r for r in rows if r.needs_attention]
+    ordered = [*attention, *(r for r in rows if not r.needs_attention)]
+    count = f"共 {len(rows)} 条" + (f"，其中 {len(attention)} 条需核对" if attention else "")
+    lines = [f"### 批次 {markdown_cell(position.reference)} 待确认名单（{count}）", ""]
+    lines += [_review_item(r) for r in ordered[:limit]]
+    hidden = ordered[limit:]
+    if hidden:
+        still = sum(r.needs_attention for r in hidden)
+        lines += [
+            "",
+            f"另有 {len(hidden)} 条未在此列出"
+            + (f"（其中 {still} 条需核对）" if still else "（均无提示）")
+            + f"，见本批次报告或 `jointcredit batch show {position.batch_id}`。",
+        ]
     lines += [
-        f"| {r.listing_id} | {markdown_cell(r.subject)} | {markdown_cell(r.identifier)} | "
-        f"{markdown_cell(r.grounds)} | "
-        f"{markdown_cell(r.defence + ('；' + r.warnings if r.warnings != '—' else ''))} |"
-        for r in rows[:limit]
-    ]
-    if len(rows) > limit:
-        lines.append(f"| … | 另有 {len(rows) - limit} 条，见批次报告 | | | |")
-    lines += [
         "",
-        "默认确认全部名单。对不予列入的名单，请在“不予列入”中逐条填写名单编号和理由；"
+        "默认确认全部名单。对不予列入的名单，请在“不予列入的名单”中逐条选择名单编号并填写理由；"
         "审核人不得为提出人。",
     ]
     return "\n".join(lines)
 
 
-def batch_report(position: BatchPosition, steps: Sequence[StepResult]) -> str:
-    """The run's Markdown artifact: where the batch stands and what each step did."""
+def _review_item(row: ReviewRow) -> str:
+    parts = [
+        f"**{row.listing_id}** {markdown_cell(row.subject)}（{markdown_cell(row.identifier)}）",
+        f"认定依据：{markdown_cell(row.grounds)}",
+        f"申辩：{markdown_cell(row.defence)}",
+        *(_bold_warning(w) for w in row.warnings),
+    ]
+    return "- " + "<br>".join(parts)
+
+
+def _bold_warning(text: str) -> str:
+    # Bold closes only next to a non-space: the ends of a stored warning are trimmed.
+    return f"**⚠ {markdown_cell(text.strip())}**"
+
+
+NUMBERS_SHOWN = 20
+
+
+def batch_report(view: BatchView, steps: Sequence[StepResult]) -> str:
+    """`route-batch`'s artifact: the batch view `jointcredit batch show` prints — the same
+    “当前等待” sentence, the decision (reviewer, decision numbers), the listings not listed with
+    their reasons, the parties still to be served by other means — then what each step of this
+    run did."""
     lines = [
-        f"## 批次 {markdown_cell(position.reference)}：{position.label}",
+        f"## 批次 {markdown_cell(view.reference)}（编号 {view.id}）",
+        "",
+        f"**当前等待：**{markdown_cell(view.waiting_on)}",
         "",
         "| 状态 | 名单数 |",
         "|---|---:|",
         *(
-            f"| {markdown_cell(LISTING_STATE_LABELS.get(state, state))} | {count} |"
-            for state, count in position.states.items()
+            f"| {markdown_cell(label(LISTING_STATE_LABELS, state))} | {count} |"
+            for state, count in view.listing_states.items()
         ),
+        "",
+        *_decision_lines(view),
+        *_awaiting_service_lines(view),
+        "### 本次运行各步骤",
         "",
         "| 步骤 | 变更名单 | 新建部门事项 | 入队通知 | 待邮寄/直接送达 |",
         "|---|---:|---:|---:|---:|",
@@ -82,9 +148,76 @@ def batch_report(position: BatchPosition, steps: Sequence[StepResult]) -> str:
     if refused:
         lines += ["", "### 未能推进的名单", ""]
         lines += [
-            f"- 名单 {k}：{markdown_cell('；'.join(v))}" for k, v in list(refused.items())[:50]
+            f"- 名单 {markdown_cell(k)}：{markdown_cell('；'.join(v))}"
+            for k, v in list(refused.items())[:REFUSALS_SHOWN]
         ]
+        if len(refused) > REFUSALS_SHOWN:
+            lines.append(f"- 另有 {len(refused) - REFUSALS_SHOWN} 条，见本次运行的日志")
+    lines += ["", f"全部名单及各部门响应：`jointcredit batch show {view.id}`"]
     return "\n".join(lines) + "\n"
+
+
+def batch_report_description(view: BatchView) -> str:
+    """The artifact's one-line description: the batch and what it waits on."""
+    return f"批次 {markdown_cell(view.reference)}：{markdown_cell(view.waiting_on)}"
+
+
+def _decision_lines(view: BatchView) -> list[str]:
+    if not view.reviewers and not view.rejected_total and not view.decision_number_total:
+        return ["操作员决定：尚未决定", ""]
+    numbers = "、".join(markdown_cell(n) for n in view.decision_numbers[:NUMBERS_SHOWN])
+    if view.decision_number_total > NUMBERS_SHOWN:
+        numbers += f" 等，共 {view.decision_number_total} 个"
+    decided_at = (
+        view.decided_at.astimezone(BUSINESS_TZ).strftime("%Y-%m-%d %H:%M")
+        if view.decided_at
+        else "—"
+    )
+    lines = [
+        "### 操作员决定",
+        "",
+        f"- 审核人：{'、'.join(markdown_cell(r) for r in view.reviewers) or '—'}",
+        f"- 决定时间（北京时间）：{decided_at}",
+        f"- 列入决定文号：{numbers or '—'}",
+        f"- 不予列入：{view.rejected_total} 条",
+        "",
+    ]
+    if view.rejected:
+        lines += [f"### 不予列入的名单（{view.rejected_total} 条）", ""]
+        lines += [
+            f"- **{r.id}** {markdown_cell(r.subject_name)}（{markdown_cell(r.identifier)}）"
+            f"<br>理由：{markdown_cell(r.reason) or '—'}"
+            for r in view.rejected
+        ]
+        if view.rejected_total > len(view.rejected):
+            lines.append(f"- 另有 {view.rejected_total - len(view.rejected)} 条，见 `batch show`")
+        lines.append("")
+    return lines
+
+
+def _awaiting_service_lines(view: BatchView) -> list[str]:
+    """The party letters not served yet: their windows do not run until they are."""
+    if not view.awaiting_service:
+        return ["待送达的当事人文书：无", ""]
+    lines = [f"### 待送达的当事人文书（{view.awaiting_service_total} 份）", ""]
+    lines += [
+        f"- **{a.listing_id}** {markdown_cell(a.subject_name)}（{markdown_cell(a.identifier)}）"
+        f"<br>{markdown_cell(label(NOTICE_KIND_LABELS, a.kind))}"
+        f"{'，' + markdown_cell(a.letter_number) if a.letter_number else ''}"
+        f"（通知编号 {a.notice_id}）<br>"
+        f"送达途径：{markdown_cell(label(CHANNEL_LABELS, a.channel))}，"
+        f"{markdown_cell(service_label(a.service_state, None, None))}"
+        for a in view.awaiting_service
+    ]
+    if view.awaiting_service_total > len(view.awaiting_service):
+        lines.append(f"- 另有 {view.awaiting_service_total - len(view.awaiting_service)} 份")
+    lines += [
+        "",
+        "邮寄或直接送达的文书用 `jointcredit notice print` 打印，"
+        "送达后用 `jointcredit notice served` 登记；未送达的当事人，其期限不起算。",
+        "",
+    ]
+    return lines
 
 
 def sweep_report(routed: Sequence[RoutedBatch], failed: Sequence[int], forms: FormRequests) -> str:
@@ -118,13 +251,15 @@ def sweep_report(routed: Sequence[RoutedBatch], failed: Sequence[int], forms: Fo
 
 # --- intake-batch --------------------------------------------------------------------------
 
-QUARANTINE_SHOWN = 100
+QUARANTINE_SHOWN = 2_000
 
 
 def intake_report(imported: ImportResult, notified: StepResult | None) -> str:
-    """The intake run's artifact: counts, then the quarantined rows with their reasons."""
+    """The intake run's artifact: counts, then every quarantined row (row, column, reason) up
+    to `QUARANTINE_SHOWN`, the rest counted with the command that prints them all; the report
+    file the reporter gets back is named last, as where it is kept, not as the way to read it."""
     lines = [
-        f"## 导入批次 {markdown_cell(imported.batch_reference)}",
+        f"## 导入批次 {markdown_cell(imported.batch_reference)}（编号 {imported.batch_id}）",
         "",
         "| 项目 | 数量 |",
         "|---|---:|",
@@ -133,39 +268,56 @@ def intake_report(imported: ImportResult, notified: StepResult | None) -> str:
         f"| 隔离的问题行 | {imported.rejected} |",
         f"| 已发出告知书 | {notified.notices_queued if notified else 0} |",
     ]
-    if imported.quarantine:
-        lines += ["", "### 问题行（前 100 条）", "", "| 行号 | 列 | 原因 |", "|---:|---|---|"]
+    lines += [f"\n提示：{markdown_cell(w)}" for w in imported.warnings]
+    shown = imported.quarantine[:QUARANTINE_SHOWN]
+    if shown:
+        lines += [
+            "",
+            f"### 问题行（共 {imported.quarantine_total} 条）",
+            "",
+            "| 行号 | 列 | 原因 |",
+            "|---:|---|---|",
+        ]
         lines += [
             f"| {q.row_number} | {markdown_cell(q.column)} | {markdown_cell(q.reason_zh)} |"
-            for q in imported.quarantine[:QUARANTINE_SHOWN]
+            for q in shown
+        ]
+    if imported.quarantine_total > len(shown):
+        lines += [
+            "",
+            f"另有 {imported.quarantine_total - len(shown)} 条未在此列出，全部问题行："
+            f"`jointcredit batch quarantine {imported.batch_id}`",
         ]
     if imported.quarantine_path:
-        lines += ["", f"完整隔离报告：`{imported.quarantine_path}`"]
+        name = markdown_cell(imported.quarantine_path.name)
+        lines += ["", f"隔离报告文件（退回报送单位用，在服务器数据目录的 quarantine 下）：{name}"]
     return "\n".join(lines) + "\n"
 
 
 # --- review-removals -----------------------------------------------------------------------
 
 
-def removal_review_markdown(pending: Sequence[PendingRemoval], limit: int = 50) -> str:
-    """The table above the removal form: what waits for a decision, and why."""
-    lines = [
-        f"### 待决定的移出（共 {len(pending)} 条）",
-        "",
-        "| 编号 | 主体 | 规则 | 原因 | 有效期至 |",
-        "|---:|---|---|---|---|",
-    ]
-    lines += [
-        f"| {p.id} | {markdown_cell(p.name)} | {markdown_cell(p.rule_set)} | "
-        + markdown_cell(
-            f"{REMOVAL_REVIEW_REASON_LABELS.get(p.removal_reason or '', p.removal_reason)}"
-            f"{'（申请 #' + str(p.application_id) + '）' if p.application_id else ''}"
-        )
-        + f" | {p.expires_on} |"
-        for p in pending[:limit]
-    ]
+def removal_review_markdown(pending: Sequence[PendingRemoval], limit: int = REVIEW_SHOWN) -> str:
+    """The Markdown above the removal form, in the confirmation form's compact style (one list
+    item per listing, no table): what waits for a decision, and why."""
+    lines = [f"### 待决定的移出（共 {len(pending)} 条）", ""]
+    lines += [_removal_item(p) for p in pending[:limit]]
+    if len(pending) > limit:
+        lines += ["", f"另有 {len(pending) - limit} 条未在此列出，本次决定后下次审查时再列出。"]
     lines += ["", "在“同意移出”中填入名单编号；不同意的请在“不予移出”中逐条说明理由。"]
     return "\n".join(lines)
+
+
+def _removal_item(pending: PendingRemoval) -> str:
+    reason = REMOVAL_REVIEW_REASON_LABELS.get(pending.removal_reason or "", pending.removal_reason)
+    application = f"（申请 #{pending.application_id}）" if pending.application_id else ""
+    parts = [
+        f"**{pending.id}** {markdown_cell(pending.name)}",
+        f"规则：{markdown_cell(pending.rule_set)}",
+        f"原因：{markdown_cell(reason)}{application}",
+        f"有效期至：{pending.expires_on}",
+    ]
+    return "- " + "<br>".join(parts)
 
 
 def removal_report(review: StepResult, pending: Sequence[PendingRemoval], decided: int) -> str:
@@ -181,8 +333,6 @@ def removal_report(review: StepResult, pending: Sequence[PendingRemoval], decide
 
 
 # --- record-responses ----------------------------------------------------------------------
-
-REFUSALS_SHOWN = 50
 
 
 def responses_report(department: str, kind_label: str, result: ResponseResult) -> str:
@@ -322,9 +472,50 @@ def monthly_markdown(report: MonthlyReport, *, location: str | None = None) -> s
             f"| {c.open_on_time} | {c.open_overdue} |"
             for c in report.party_cases
         ]
+    lines += _monthly_detail(report)
     if location:
-        lines += ["", f"完整报告（HTML、CSV）：`{location}`"]
+        lines += [
+            "",
+            "以上即本月报告的内容。同一报告的 HTML、CSV 文件（报送领导的邮件附有链接）"
+            f"存放在服务器目录：{markdown_cell(location)}",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def _monthly_detail(report: MonthlyReport) -> list[str]:
+    """The rest of the report's content: each department, grounds, industries, the trend."""
+    lines: list[str] = []
+    if report.departments:
+        lines += [
+            "",
+            "#### 各部门办理时效",
+            "",
+            "| 部门 | 推送事项 | 按时响应率 | 按时反馈率 | 逾期未办 | 已督办 |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {markdown_cell(d.name)} | {d.actions} | {percent_text(d.ack_on_time_ratio)} "
+            f"| {percent_text(d.feedback_on_time_ratio)} | {d.overdue_open} | {d.escalated} |"
+            for d in report.departments
+        ]
+    for title, counts in (("按认定依据", report.grounds), ("按行业", report.industries)):
+        if counts:
+            lines += ["", f"#### {title}", "", "| 类别 | 名单数 | 典型案例 |", "|---|---:|---:|"]
+            lines += [f"| {markdown_cell(c.label)} | {c.entries} | {c.typical} |" for c in counts]
+    if report.trend:
+        lines += [
+            "",
+            "#### 近期趋势",
+            "",
+            "| 月份 | 红名单 | 黑名单 | 典型案例 | 占比 |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {markdown_cell(t.label)} | {t.red} | {t.black} | {t.typical} "
+            f"| {percent_text(t.ratio)} |"
+            for t in report.trend
+        ]
+    return lines
 
 
 def _target_status(line: JurisdictionFigures) -> str:

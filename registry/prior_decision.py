@@ -18,9 +18,9 @@ from sqlmodel import Session, col
 
 from registry.clock import BUSINESS_TZ
 from registry.db import in_list_chunks
+from registry.free_text import mask_resident_ids  # not views.scrub: the batch view imports us
 from registry.models import AuditEvent, Listing
 from registry.models import ListingState as S
-from registry.views.common import scrub
 
 UNDECIDED = (S.PROPOSED.value, S.NOTIFIED.value, S.AWAITING_CONFIRMATION.value)
 
@@ -119,14 +119,14 @@ def prior_decision(
             .order_by(col(AuditEvent.seq))
         ).all()
         for entity_id, actor, at, after in events:
-            rejected[int(entity_id)] = scrub(str((after or {}).get("reason") or "")) or ""
+            rejected[int(entity_id)] = mask_resident_ids(str((after or {}).get("reason") or ""))
             reviewers[actor] = None
             times.append(at)
     for listing_id in rejected_ids:
         rejected.setdefault(listing_id, "")
     return PriorDecision(
         batch_id=batch_id,
-        reviewers=[scrub(r) or "" for r in reviewers],
+        reviewers=[mask_resident_ids(r) for r in reviewers],
         decided_at=max(times) if times else None,
         decision_numbers=list(numbers),
         confirmed=confirmed,

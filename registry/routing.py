@@ -645,7 +645,12 @@ class ReviewRow:
     identifier: str
     grounds: str
     defence: str
-    warnings: str
+    # What the operator must check, one item each (需人工核对 first); empty when nothing.
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.warnings)
 
 
 def awaiting_review(session: Session, batch_id: int, catalogue: Catalogue) -> list[ReviewRow]:
@@ -687,7 +692,7 @@ def awaiting_review(session: Session, batch_id: int, catalogue: Catalogue) -> li
                 identifier=row.uscc or row.id_masked or "—",
                 grounds="；".join(f"{code}（{titles.get(code, '?')}）" for code in row.grounds),
                 defence=defence,
-                warnings="；".join(warnings) or "—",
+                warnings=tuple(warnings),
             )
         )
     return review

@@ -5,18 +5,20 @@
 """
 
 from registry.views.archive import CreditArchive, credit_archive, credit_archive_by_identifier
-from registry.views.batch import BatchView, batch_view
+from registry.views.batch import BatchQuarantine, BatchView, batch_quarantine, batch_view
 from registry.views.common import ActionLine, HistoryEntry, NoticeLine, SubjectRef, scrub
 from registry.views.listing import ListingView, listing_view
 
 __all__ = [
     "ActionLine",
+    "BatchQuarantine",
     "BatchView",
     "CreditArchive",
     "HistoryEntry",
     "ListingView",
     "NoticeLine",
     "SubjectRef",
+    "batch_quarantine",
     "batch_view",
     "credit_archive",
     "credit_archive_by_identifier",

@@ -1,11 +1,12 @@
-"""The batch view (`jointcredit batch show`): states, what the batch waits on, actions, notices."""
+"""The batch view (`jointcredit batch show`): states, what the batch waits on, actions, notices;
+and its quarantined rows (`jointcredit batch quarantine`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -13,9 +14,11 @@ from sqlmodel import Session
 from registry.errors import NotFound
 from registry.models import (
     ActionState,
+    ImportRejection,
     ListingState,
     NoticeState,
 )
+from registry.prior_decision import prior_decision
 from registry.references import listing_reference
 from registry.service_of_notices import PARTY_LETTER_UNSERVED
 from registry.views.common import (
@@ -31,6 +34,8 @@ from registry.views.common import (
 )
 
 BATCH_LISTING_LIMIT = 200
+
+QUARANTINE = cast(sa.Table, sa.inspect(ImportRejection).local_table)
 
 
 @dataclass(frozen=True)
@@ -67,13 +72,28 @@ class AwaitingService(ReadView):
 
 
 @dataclass(frozen=True)
+class RejectedListing(ReadView):
+    """A listing the operator decided not to list (不予列入), with the reason given."""
+
+    id: int
+    reference: str
+    subject_name: str
+    identifier: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class BatchView(ReadView):
     """批次 status: its row, how many listings/actions/notices are where, and what it waits on.
 
     `listings` holds at most `BATCH_LISTING_LIMIT` lines (by id); `listing_total` counts all.
     `next_defence_due` is the earliest 陈述申辩 deadline among listings still in `notified`.
     `awaiting_service` lists the party letters not yet served (at most `BATCH_LISTING_LIMIT`,
-    oldest first); `awaiting_service_total` counts all.
+    oldest first); `awaiting_service_total` counts all. The operator's decision: `reviewers`,
+    `decided_at`, the `decision_numbers` of the confirmed listings (at most the limit, in
+    listing order; `decision_number_total` counts all) and the `rejected` listings with their
+    reasons (at most the limit; `rejected_total` counts all). The batch report artifact of
+    `route-batch` renders this same view (`notifications.artifacts.batch_report`).
     """
 
     id: int
@@ -100,6 +120,12 @@ class BatchView(ReadView):
     waiting_on: str
     awaiting_service: list[AwaitingService]
     awaiting_service_total: int
+    reviewers: list[str]
+    decided_at: datetime | None
+    decision_numbers: list[str]
+    decision_number_total: int
+    rejected: list[RejectedListing]
+    rejected_total: int
 
     @property
     def listings_truncated(self) -> bool:
@@ -223,6 +249,18 @@ def batch_view(
         .all()
     )
     action_states = {str(state): int(count) for state, count, _ in action_rows}
+    decision = prior_decision(session, batch_id)
+    rejected_ids = sorted(decision.rejected)[:listing_limit]
+    rejected = (
+        session.execute(
+            sa.select(LISTING.c.id, SUBJECT.c.name, SUBJECT.c.uscc, SUBJECT.c.id_masked)
+            .join(SUBJECT, SUBJECT.c.id == LISTING.c.subject_id)
+            .where(LISTING.c.id.in_(rejected_ids))
+            .order_by(LISTING.c.id)
+        ).all()
+        if rejected_ids
+        else []
+    )
     next_due = defence[0] if defence else None
     provisional = bool(defence[1]) if defence else False
     return BatchView(
@@ -238,6 +276,21 @@ def batch_view(
         listings=[_batch_listing(row, batch["reference"]) for row in lines],
         awaiting_service=[_awaiting(row, batch["reference"]) for row in unserved],
         awaiting_service_total=int(unserved[0]["total"]) if unserved else 0,
+        reviewers=decision.reviewers,
+        decided_at=decision.decided_at,
+        decision_numbers=decision.decision_numbers[:listing_limit],
+        decision_number_total=len(decision.decision_numbers),
+        rejected=[
+            RejectedListing(
+                id=listing_id,
+                reference=listing_reference(batch["reference"], listing_id),
+                subject_name=name,
+                identifier=subject_identifier(uscc, id_masked),
+                reason=decision.rejected[listing_id],
+            )
+            for listing_id, name, uscc, id_masked in rejected
+        ],
+        rejected_total=len(decision.rejected),
         waiting_on=waiting_on(
             list_type=batch["list_type"],
             listing_states=listing_states,
@@ -351,3 +404,58 @@ def _listing_waits(
             parts.append(f"等待陈述申辩期满（{next_defence_due.isoformat()}{mark}）")
     parts += [text for state, text in _LATER_LISTING_WAITS if listing_states.get(state, 0)]
     return parts
+
+
+@dataclass(frozen=True)
+class QuarantineEntry(ReadView):
+    """One reason one row of the batch's file was refused (`import_rejection`, value masked)."""
+
+    row_number: int
+    column: str
+    value: str | None
+    reason_zh: str
+    reason_en: str
+
+
+@dataclass(frozen=True)
+class BatchQuarantine(ReadView):
+    """The quarantined rows of a batch's file (`jointcredit batch quarantine`): every one, by
+    row, unless `limit` cuts them; `total` counts all."""
+
+    batch_id: int
+    reference: str
+    total: int
+    entries: list[QuarantineEntry]
+
+
+def batch_quarantine(
+    session: Session, batch_id: int, *, limit: int | None = None
+) -> BatchQuarantine:
+    """Every quarantined row of the batch `batch_id` (or the first `limit`), by row number."""
+    reference = session.execute(
+        sa.select(BATCH.c.reference).where(BATCH.c.id == batch_id)
+    ).scalar_one_or_none()
+    if reference is None:
+        raise NotFound(f"批次不存在：{batch_id}（batch not found）", batch_id=batch_id)
+    rows = session.execute(
+        sa.select(
+            QUARANTINE.c.row_number,
+            QUARANTINE.c.column_name,
+            QUARANTINE.c.value,
+            QUARANTINE.c.reason_zh,
+            QUARANTINE.c.reason_en,
+            sa.func.count().over().label("total"),
+        )
+        .where(QUARANTINE.c.batch_id == batch_id)
+        .order_by(QUARANTINE.c.row_number, QUARANTINE.c.id)
+        .limit(limit)
+    ).all()
+    return BatchQuarantine(
+        batch_id=batch_id,
+        reference=reference,
+        total=int(rows[0].total) if rows else 0,
+        entries=[
+            QuarantineEntry(r.row_number, r.column_name, scrub(r.value), r.reason_zh, r.reason_en)
+            for r in rows
+        ],
+    )

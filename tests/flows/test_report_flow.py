@@ -94,6 +94,11 @@ async def test_the_flow_writes_the_files_shows_the_artifact_and_mails_once(
     # the party's cases of October (`tests.factories.reports`): O1 on time, R1 late, O2 overdue
     assert "| 异议 | 2 | 1 | 0 | 0 | 1 |" in shown
     assert "| 移出申请 | 1 | 0 | 1 | 0 | 0 |" in shown
+    # The report's content is in the artifact; where its files are is named last, not linked.
+    assert "#### 各部门办理时效" in shown
+    assert "#### 近期趋势" in shown
+    assert "完整报告" not in shown
+    assert shown.rstrip().splitlines()[-1].startswith("以上即本月报告的内容。")
     assert (folder / "party_cases.csv").read_text(encoding="utf-8-sig").splitlines()[1:] == [
         "异议,2,1,0,0,1",
         "移出申请,1,0,1,0,0",

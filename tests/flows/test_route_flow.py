@@ -19,6 +19,7 @@ from sqlmodel import col
 from flows.intake import intake_batch
 from flows.route import route_batch
 from memoranda.loader import Catalogue
+from notifications.artifacts import markdown_cell
 from registry.audit import verify
 from registry.clock import FrozenClock
 from registry.db import session_scope
@@ -80,7 +81,7 @@ async def test_the_operator_confirms_in_the_pause_form(
         )
     shown = " ".join(json.loads(k.value) for k in keys if k.key.endswith("description"))
     assert "待确认名单" in shown
-    assert "110105********123X" in shown
+    assert markdown_cell("110105********123X") in shown  # masked, `*` escaped (as stored)
     await aresume_flow_run(
         paused.id,
         run_input={

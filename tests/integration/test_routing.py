@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from memoranda.loader import Catalogue
-from notifications.artifacts import review_markdown
+from notifications.artifacts import markdown_cell, review_markdown
 from registry.audit import verify
 from registry.clock import FrozenClock
 from registry.db import session_scope
@@ -82,7 +82,7 @@ def test_a_black_batch_goes_from_proposed_to_dispatched_once(
         rows = awaiting_review(session, batch, catalogue)
         markdown = review_markdown(batch_position(session, batch, today=clock.today()), rows)
     assert len(rows) == 3
-    assert "110105********123X" in markdown
+    assert markdown_cell("110105********123X") in markdown  # the masked ID, shown as stored
     assert "期满未提出" in markdown
 
     decision = Decision(REVIEWER, rejections={ids[1]: "证据不足，退回补充调查"})

@@ -293,8 +293,9 @@ def test_a_view_costs_the_same_few_queries_however_large_the_batch(
                 view = batch_view(session, batch_id)
             assert view.listing_total == count
             costs.append(len(seen))
-    # batch, states, defence, dispatch, actions, notices, lines, letters awaiting service
-    assert costs[0] == costs[1] == 8
+    # batch, states, defence, dispatch, actions, notices, lines, letters awaiting service, and
+    # the decision (reviewers, decision numbers; rejections cost their reasons and names)
+    assert costs[0] == costs[1] == 9
 
 
 def test_unknown_ids_are_not_found_in_chinese(engine: sa.Engine) -> None:

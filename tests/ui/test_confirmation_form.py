@@ -106,7 +106,8 @@ def test_the_operator_confirms_a_batch_in_the_browser(
     page.get_by_role("menuitem", name="Resume").click()
     form = page.get_by_role("dialog")
     expect(form.get_by_text("待确认名单（共 2 条）")).to_be_visible()
-    expect(form.get_by_role("cell", name=str(ids[0]), exact=True)).to_be_visible()
+    # one compact item per listing (no table): its number in bold
+    expect(form.locator("strong").filter(has_text=re.compile(rf"^{ids[0]}$"))).to_be_visible()
     expect(form.locator("label").first).to_be_visible()
     labels = form.locator("label").all_inner_texts()
     missing = [t for t in FIELD_TITLES if not any(t in label for label in labels)]
