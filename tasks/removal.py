@@ -36,13 +36,19 @@ def pending_decisions() -> list[PendingRemoval]:
         return run_query(runtime, pending_removals)
 
 
+class _Rehearsed(Exception):
+    """Ends the rehearsal's transaction: every decision was accepted, none is kept."""
+
+
 @task(name="apply-removal-decisions")
 def apply_removal_decisions(
     reviewer: str, approve: list[int], refusals: dict[int, str]
 ) -> list[StepResult] | AnswerRefused:
-    """The form's decisions, all or nothing: one transaction, so a refusal the rules make (a
-    listing not in removal review, a refusal without a reason) leaves every listing as it was
-    and is returned — the form asks again — instead of failing the run half applied."""
+    """The form's decisions, all or nothing: rehearsed together in one transaction that is
+    rolled back, so a refusal the rules make (a listing not in removal review, a refusal
+    without a reason) leaves every listing as it was and is returned — the form asks again —
+    instead of failing the run half applied. Then each decision is its own transaction, as
+    `jointcredit removal decide` makes it (the crash suite's boundaries are per decision)."""
     try:
         check_removal_form(approve, refusals)
     except RemovalRefused as both:
@@ -54,22 +60,25 @@ def apply_removal_decisions(
         for listing_id, reason in refusals.items()
     ]
 
-    def every_decision(session: Session, routing: Routing) -> list[StepResult]:
-        return [decision(session, routing) for decision in decisions]
+    def rehearsal(session: Session, routing: Routing) -> None:
+        for decision in decisions:
+            decision(session, routing)
+        raise _Rehearsed
 
     with opened_runtime() as runtime:
-        hook = boundary_hook(runtime.settings.kill_at, FLOW)
         try:
-            results = run_core(
-                runtime,
-                every_decision,
-                actor=reviewer,
-                source=SOURCE,
-                on_boundary=hook,
-                step="decide",
-            )
+            run_core(runtime, rehearsal, actor=reviewer, source=SOURCE, step="rehearse")
         except (RemovalRefused, NotFound, TransitionRefused) as refused:
             return AnswerRefused.of(refused)
+        except _Rehearsed:
+            pass
+        hook = boundary_hook(runtime.settings.kill_at, FLOW)
+        results = [
+            run_core(
+                runtime, decision, actor=reviewer, source=SOURCE, on_boundary=hook, step="decide"
+            )
+            for decision in decisions
+        ]
     get_run_logger().info("%s", removal_line(reviewer, approve, refusals))
     return results
 
