@@ -174,7 +174,7 @@ def main() -> None:
         for url in urls.values():
             put_in_force(url)
         os.environ["JOINTCREDIT_DATABASE_URL"] = urls["batch"]
-        asyncio.run(deliver_notices(limit=0))  # start the ephemeral Prefect server (not timed)
+        asyncio.run(deliver_notices(limit=1))  # start the ephemeral Prefect server (not timed)
         started = time.perf_counter()
         asyncio.run(route_batch(batches["batch"], wait_for_operator=False))
         result["batch_s"] = time.perf_counter() - started

@@ -38,7 +38,7 @@ def monthly(
         require_ready_database()
         from flows.report import monthly_report  # Prefect only for the commands that run it
 
-        result = asyncio.run(monthly_report(month))
+        result = asyncio.run(monthly_report(month or ""))
     if as_json:
         emit_json(result)
         return

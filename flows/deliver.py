@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
+from flows.operator_ui import TECHNICAL, parameter
 from flows.run_names import deliver_name
 from notifications.artifacts import drain_report_markdown
 from tasks.delivery import drain_outbox_task
@@ -14,9 +15,18 @@ from tasks.inbox import refresh_operator_inbox
 
 
 @flow(name="deliver-notices", flow_run_name=deliver_name)
-async def deliver_notices(limit: int | None = None) -> dict[str, Any]:
-    """投递通知：发出发件箱中所有到期的通知（limit 为本次最多处理的封数）。"""
-    report = await drain_outbox_task(limit)
+async def deliver_notices(
+    limit: Annotated[
+        int,
+        parameter(
+            "本次最多投递封数",
+            f"{TECHNICAL}本次运行最多处理多少封到期通知，0 表示不限（其余留待下次运行）",
+            ge=0,
+        ),
+    ] = 0,
+) -> dict[str, Any]:
+    """投递通知：发出发件箱中所有到期的通知。"""
+    report = await drain_outbox_task(limit or None)
     if report.acted:  # every minute: an idle tick leaves no artifact
         await acreate_markdown_artifact(
             key="deliver-notices",

@@ -1,26 +1,47 @@
 """What operators fill in the Prefect UI: the forms (each a `RunInput`) and how a run waits.
 
-The UI renders a form under its Markdown table (`notifications.artifacts`); titles are Chinese,
-and a boolean is named so that its field name reads well (the UI shows booleans by name). A run
-waits for its form through `ask_operator`: suspended (no process held, re-run from the top on
-resume) when it came from a deployment, paused (the run keeps its process) when started by hand.
+The UI renders a form under its Markdown review text (`notifications.artifacts`); titles are
+Chinese, and a boolean is named so that its field name reads well (the UI shows booleans by
+name). Where the answer must be one of a few known values (the batch's listings awaiting a
+decision, the catalogue's departments) the form offers exactly those as a select.
+
+A run waits for its form through `ask_operator`: suspended (no process held, re-run from the top
+on resume) when it came from a deployment, paused (the run keeps its process) when started by
+hand. `ask_until_accepted` asks until the answer is accepted: a refused answer records nothing
+and the same form comes back with the reasons above it — a mistake in a form is answered in the
+form, never by a Failed run.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, TypeVar
+import logging
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal, TypeVar
 
 import pydantic
 from prefect import get_run_logger
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import apause_flow_run, asuspend_flow_run
 from prefect.input import RunInput
+from prefect.input.actions import acreate_flow_run_input, aread_flow_run_input
 from prefect.runtime import deployment
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 from pydantic.fields import FieldInfo
 
+from notifications.artifacts import markdown_cell
+from tasks.form_answers import AnswerRefused
+
 Form = TypeVar("Form", bound=RunInput)
+Model = TypeVar("Model", bound=BaseModel)
+Outcome = TypeVar("Outcome")
+
+CHOICES_LIMIT = 500
+"""Above this many choices a select is no help (and its JSON schema bloats every stored run
+input): the field stays a plain number, and the decision itself refuses a wrong one."""
+MAX_ATTEMPTS = 20
+"""Refused answers after which a run stops asking (the batch still waits; see the warning)."""
+FORM_ERRORS_HEADING = "### 表单有误，请修改后重新提交"
 
 
 def form_with(form: type[Form], description: str, **defaults: Any) -> type[Form]:
@@ -58,14 +79,12 @@ class Rejection(BaseModel):
 
 
 class ConfirmationForm(RunInput):
+    """The decision on a batch. No decision number: the system numbers each confirmed listing
+    from the authority's sequence (issue 14); a paper decision's number goes through
+    `jointcredit confirm --decision-number`."""
+
     reviewer: str = Field(
         title="审核人（不得为提出人）", min_length=1, max_length=100, pattern=NOT_BLANK
-    )
-    decision_number: str = Field(
-        title="决定书文号",
-        description="一般不填：列入决定文号由系统逐条自动编号。仅当本次只确认一条名单且已有纸质决定书时填写其文号",
-        default="",
-        max_length=100,
     )
     approve_others: bool = Field(title="其余名单全部确认", default=True)
     rejections: list[Rejection] = Field(title="不予列入的名单", default_factory=list)
@@ -82,24 +101,211 @@ class RemovalForm(RunInput):
     refusals: list[RemovalRefusal] = Field(title="不予移出的名单", default_factory=list)
 
 
+TECHNICAL = "一般无需修改。"
+"""How a run form's technical parameter (a timeout, a poll interval) starts its description."""
+POLL_HELP = f"{TECHNICAL}手动运行（非部署）暂停等待表单时，每隔多少秒查看一次是否已提交"
+
+
+def parameter(title: str, description: str, **constraints: Any) -> Any:
+    """A flow parameter's Chinese title and help in the run form (`Annotated[T, parameter(…)]`).
+
+    Prefect's parameter schema sets each title to the parameter's name and its description
+    from the docstring, but merges `json_schema_extra` last: both go there."""
+    return Field(json_schema_extra={"title": title, "description": description}, **constraints)
+
+
+DECISIONS_NUMBERED = "列入决定书文号由系统逐条自动编号，表单中无需填写。"
+
+
+def choice_of(values: Sequence[Any]) -> Any:
+    """`Literal[v1, v2, …]`, which the UI shows as a select of exactly these values; None when
+    there is nothing to choose or more than `CHOICES_LIMIT` choices."""
+    distinct = tuple(dict.fromkeys(values))
+    if not distinct or len(distinct) > CHOICES_LIMIT:
+        return None
+    kind = "integer" if all(isinstance(v, int) for v in distinct) else "string"
+    # Spelled out: pydantic writes a single choice as `const`, which the UI shows as no select.
+    shown = WithJsonSchema({"type": kind, "enum": list(distinct)})
+    return Annotated[Literal.__getitem__(distinct), shown]
+
+
+def retyped(
+    model: type[Model], described: dict[str, str] | None = None, **types: Any
+) -> type[Model]:
+    """`model` with some fields' types replaced (a `Literal` of the allowed values), each field
+    keeping its title, constraints and default; `described` replaces fields' descriptions."""
+    fields: dict[str, Any] = {}
+    for name in {*types, *(described or {})}:
+        original = model.model_fields[name]
+        info = FieldInfo.merge_field_infos(original)
+        if described and name in described:
+            info = FieldInfo.merge_field_infos(original, description=described[name])
+        if name in types:
+            info.metadata = []  # `ge=1` and the like mean nothing to a choice of values
+        fields[name] = (types.get(name, original.annotation), info)
+    made: type[Model] = pydantic.create_model(model.__name__, __base__=model, **fields)
+    return made
+
+
+def with_errors(errors: Sequence[str], description: str) -> str:
+    """The form's Markdown: when an answer was refused, why — one line each — above the rest."""
+    if not errors:
+        return description
+    return "\n".join(
+        [FORM_ERRORS_HEADING, "", *(f"- {markdown_cell(e)}" for e in errors), "", description]
+    )
+
+
+def confirmation_form(
+    review: str, awaiting: Sequence[int], errors: Sequence[str] = ()
+) -> type[ConfirmationForm]:
+    """The confirmation form of a batch: rejections choose among its listings awaiting a
+    decision (a listing of another batch cannot be picked)."""
+    form = ConfirmationForm
+    choice = choice_of(awaiting)
+    if choice is not None:
+        rejection = retyped(Rejection, listing_id=choice)
+        form = retyped(ConfirmationForm, rejections=list[rejection])  # type: ignore[valid-type]
+    return form_with(form, with_errors(errors, f"{review}\n\n{DECISIONS_NUMBERED}\n"))
+
+
+def removal_form(
+    review: str, pending: Sequence[int], errors: Sequence[str] = ()
+) -> type[RemovalForm]:
+    """The removal form: approvals and refusals choose among the listings in removal review."""
+    form = RemovalForm
+    choice = choice_of(pending)
+    if choice is not None:
+        refusal = retyped(RemovalRefusal, listing_id=choice)
+        form = retyped(
+            RemovalForm,
+            approve=list[choice],  # type: ignore[valid-type]
+            refusals=list[refusal],  # type: ignore[valid-type]
+        )
+    return form_with(form, with_errors(errors, review))
+
+
+class ExpectedWaitIsNotAnError(logging.Filter):
+    """Prefect logs an async flow's end in any state but Completed at ERROR — including the
+    Suspended and Paused of a run that waits for its form, which is the plan, not a fault. The
+    record is turned into INFO before any handler (the API's included) sees it."""
+
+    WAITING = ("Finished in state Suspended", "Finished in state Paused")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR and str(record.msg).startswith(self.WAITING):
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+        return True
+
+
+def quiet_expected_waits() -> None:
+    """Install `ExpectedWaitIsNotAnError` on Prefect's flow-run logger, once per process."""
+    logger = logging.getLogger("prefect.flow_runs")
+    if not any(isinstance(f, ExpectedWaitIsNotAnError) for f in logger.filters):
+        logger.addFilter(ExpectedWaitIsNotAnError())
+
+
 async def ask_operator(
-    form: type[Form], *, key: str, timeout_hours: float, poll_seconds: int, unanswered: str
+    form: type[Form],
+    *,
+    key: str,
+    timeout_hours: float,
+    poll_seconds: int,
+    unanswered: str,
+    waiting: str = "填写表单",
 ) -> Form | None:
     """The operator's answer to `form`; None when nobody answered in time.
 
     Suspends when the run came from a deployment (Prefect suspends only those), else pauses,
-    polling every `poll_seconds`. On a timeout `unanswered` is logged as a warning, with
-    `{hours}` replaced by the timeout in hours.
+    polling every `poll_seconds`. Before waiting it logs what it waits for (`waiting`, e.g.
+    "确认批次 12"); on a timeout `unanswered` is logged as a warning, with `{hours}` replaced by
+    the timeout in hours. A key already answered returns that answer at once (a suspended run
+    re-run from the top replays its earlier answers), loaded with this `form`: an answer the
+    current form no longer accepts raises `pydantic.ValidationError`.
     """
+    quiet_expected_waits()
+    logger = get_run_logger()
     timeout = int(timeout_hours * 3600)
+    suspend = bool(deployment.id)
+    stored = await aread_flow_run_input(f"{'suspended' if suspend else 'paused'}-{key}-response")
+    if stored is None:
+        logger.info(
+            "等待操作员在表单中%s（%s）",
+            waiting,
+            "运行已挂起，不占用进程；提交后从头继续"
+            if suspend
+            else f"运行已暂停，本进程每 {poll_seconds} 秒查看一次是否已提交",
+        )
     try:
-        if deployment.id:
+        if suspend:
             answer = await asuspend_flow_run(wait_for_input=form, timeout=timeout, key=key)
         else:
             answer = await apause_flow_run(
                 wait_for_input=form, timeout=timeout, poll_interval=poll_seconds, key=key
             )
     except FlowPauseTimeout:
-        get_run_logger().warning(unanswered.format(hours=f"{timeout_hours:.0f}"))
+        logger.warning(unanswered.format(hours=f"{timeout_hours:.0f}"))
         return None
     return answer
+
+
+STALE_ANSWER = "此前提交的答复已不符合当前表单（例如所选名单已不再等待决定），请重新填写"
+
+
+async def ask_until_accepted(
+    make_form: Callable[[Sequence[str]], type[Form]],
+    apply: Callable[[Form], Outcome | AnswerRefused],
+    *,
+    key: str,
+    timeout_hours: float,
+    poll_seconds: int,
+    unanswered: str,
+    waiting: str = "填写表单",
+) -> Outcome | None:
+    """Ask with `make_form(errors)` until `apply(answer)` accepts the answer; None when nobody
+    answered in time, or after `MAX_ATTEMPTS` refused answers.
+
+    `apply` records the answer, all or nothing, or returns `AnswerRefused` having recorded
+    nothing; the form is then shown again with the reasons above it (`with_errors`). Attempt n
+    waits under key `key` (first), then `key-2`, `key-3` …: a suspended run re-run from the top
+    gets its earlier answers back in order, and each refusal is stored beside its answer, so a
+    replay neither applies a refused answer twice nor depends on what changed since.
+    """
+    errors: Sequence[str] = ()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        attempt_key = key if attempt == 1 else f"{key}-{attempt}"
+        try:
+            answer = await ask_operator(
+                make_form(errors),
+                key=attempt_key,
+                timeout_hours=timeout_hours,
+                poll_seconds=poll_seconds,
+                unanswered=unanswered,
+                waiting=waiting,
+            )
+        except pydantic.ValidationError:
+            errors = [STALE_ANSWER]
+            continue
+        if answer is None:
+            return None
+        refused_key = f"{attempt_key}-refused"
+        replayed = await aread_flow_run_input(refused_key)
+        if replayed is not None:
+            errors = [str(message) for message in replayed]
+            continue
+        outcome = apply(answer)
+        if not isinstance(outcome, AnswerRefused):
+            return outcome
+        errors = list(outcome.messages)
+        await acreate_flow_run_input(key=refused_key, value=errors)
+        get_run_logger().warning(
+            "表单答复未被接受（第 %d 次），未记录任何内容，已重新显示表单：%s",
+            attempt,
+            "；".join(errors),
+        )
+    get_run_logger().warning(
+        "表单已连续 %d 次被退回，本次运行不再等待（%s）；请核对后重新运行，或使用命令行办理",
+        MAX_ATTEMPTS,
+        waiting,
+    )
+    return None

@@ -8,14 +8,18 @@ decide`. Every removal queues the removal notice and a lift request to each depa
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
+from pydantic import Field
 
-from flows.operator_ui import RemovalForm, ask_operator, form_with
+from flows.operator_ui import POLL_HELP, RemovalForm, ask_until_accepted, parameter, removal_form
 from flows.run_names import removals_name
 from notifications.artifacts import removal_report, removal_review_markdown
+from registry.routing import StepResult
+from tasks.form_answers import AnswerRefused
 from tasks.inbox import refresh_operator_inbox
 from tasks.removal import apply_removal_decisions, pending_decisions, review_expired_listings
 
@@ -24,26 +28,54 @@ ACTOR = "flow:review-removals"
 
 @flow(name="review-removals", flow_run_name=removals_name)
 async def review_removals(
-    wait_for_operator: bool = True,
-    decision_timeout_hours: float = 24.0,
-    decision_poll_seconds: int = 10,
+    wait_for_operator: Annotated[
+        bool,
+        Field(
+            json_schema_extra={
+                "title": "有待决定的移出时等待操作员",
+                "description": "一般无需修改。开启时，有待决定的移出则显示移出决定表单并等待；"
+                "关闭时只做期满自动移出（也可用 jointcredit removal decide 决定）",
+            }
+        ),
+    ] = True,
+    decision_timeout_hours: Annotated[
+        float,
+        Field(
+            gt=0,
+            json_schema_extra={
+                "title": "移出决定表单等待时限（小时）",
+                "description": "一般无需修改。表单在此时限内无人提交则本次运行结束，"
+                "待决定的移出留待下次运行",
+            },
+        ),
+    ] = 24.0,
+    decision_poll_seconds: Annotated[int, parameter("查看表单间隔（秒）", POLL_HELP, ge=1)] = 10,
 ) -> dict[str, Any]:
     """移出审查：期满自动移出或提交操作员决定，发出移出告知和解除函。"""
     review = review_expired_listings(ACTOR)
     pending = pending_decisions()
     decided = 0
     if pending and wait_for_operator:
-        form = await ask_operator(
-            form_with(RemovalForm, removal_review_markdown(pending)),
+
+        def form(errors: Sequence[str]) -> type[RemovalForm]:
+            waiting = pending_decisions()
+            return removal_form(removal_review_markdown(waiting), [p.id for p in waiting], errors)
+
+        def decide(answer: RemovalForm) -> list[StepResult] | AnswerRefused:
+            refusals = {r.listing_id: r.reason for r in answer.refusals}
+            return apply_removal_decisions(answer.reviewer, answer.approve, refusals)
+
+        await refresh_operator_inbox(this_run_waits=True)
+        results = await ask_until_accepted(
+            form,
+            decide,
             key="removals",
             timeout_hours=decision_timeout_hours,
             poll_seconds=decision_poll_seconds,
             unanswered="移出决定在 {hours} 小时内无人处理，仍在等待",
+            waiting=f"决定 {len(pending)} 条待决定的移出",
         )
-        if form is not None:
-            results = apply_removal_decisions(
-                form.reviewer, form.approve, {r.listing_id: r.reason for r in form.refusals}
-            )
+        if results is not None:
             decided = sum(len(r.moved) for r in results)
             pending = pending_decisions()
     await acreate_markdown_artifact(

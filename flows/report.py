@@ -8,11 +8,12 @@ files and the artifact with the current figures, and enqueues no second mail.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
+from flows.operator_ui import parameter
 from flows.run_names import report_name
 from notifications.artifacts import monthly_markdown
 from registry.reporting import ReportMonth
@@ -25,14 +26,13 @@ def artifact_key(month: ReportMonth) -> str:
 
 
 @flow(name="monthly-report", flow_run_name=report_name)
-async def monthly_report(month: str | None = None) -> dict[str, Any]:
-    """典型案例月报：各辖区典型案例占比、部门办理时效、近12个月趋势；生成文件并报送领导。
-
-    month 为报告月份（YYYY-MM），默认为上个月。
-    """
+async def monthly_report(
+    month: Annotated[str, parameter("报告月份", "格式 YYYY-MM（如 2026-10）；留空为上个月")] = "",
+) -> dict[str, Any]:
+    """典型案例月报：各辖区典型案例占比、部门办理时效、近12个月趋势；生成文件并报送领导。"""
     if month:
         ReportMonth.parse(month)  # a bad month fails the run before any work
-    report = monthly_figures(month)
+    report = monthly_figures(month or None)
     files = write_report_files(report)
     mail = enqueue_report_mail_task(report, files[HTML_FILE])
     folder = str(Path(files[HTML_FILE]).parent)

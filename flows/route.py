@@ -10,20 +10,30 @@ from a deployment.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
+from pydantic import Field
 
-from flows.operator_ui import ConfirmationForm, ask_operator, form_with
+from flows.operator_ui import (
+    POLL_HELP,
+    ConfirmationForm,
+    ask_until_accepted,
+    confirmation_form,
+    parameter,
+)
 from flows.run_names import route_batch_name
 from notifications.artifacts import batch_report, batch_report_description
-from registry.routing import Waiting
+from registry.routing import StepResult, Waiting
+from tasks.form_answers import AnswerRefused
 from tasks.inbox import refresh_operator_inbox
 from tasks.routing import (
     apply_decision,
     close_defence_windows,
     dispatch_departments,
+    listings_awaiting_decision,
     notify_parties,
     publish_listings,
     read_position,
@@ -36,33 +46,67 @@ ACTOR = "flow:route-batch"
 
 @flow(name="route-batch", flow_run_name=route_batch_name)
 async def route_batch(
-    batch_id: int,
-    wait_for_operator: bool = True,
-    confirmation_timeout_hours: float = 24.0,
-    confirmation_poll_seconds: int = 10,
+    batch_id: Annotated[
+        int,
+        Field(
+            ge=1,
+            json_schema_extra={
+                "title": "批次编号",
+                "description": "要推进的批次编号（jointcredit batch list 或导入结果中的编号）",
+            },
+        ),
+    ],
+    wait_for_operator: Annotated[
+        bool,
+        Field(
+            json_schema_extra={
+                "title": "需要时等待操作员确认",
+                "description": "一般无需修改。开启时，批次待确认则显示确认表单并等待；"
+                "关闭时只推进无需人工的步骤（定时推进使用）",
+            }
+        ),
+    ] = True,
+    confirmation_timeout_hours: Annotated[
+        float,
+        Field(
+            gt=0,
+            json_schema_extra={
+                "title": "确认表单等待时限（小时）",
+                "description": "一般无需修改。表单在此时限内无人提交则本次运行结束，"
+                "批次仍待确认，定时推进会再次生成表单",
+            },
+        ),
+    ] = 24.0,
+    confirmation_poll_seconds: Annotated[
+        int, parameter("查看表单间隔（秒）", POLL_HELP, ge=1)
+    ] = 10,
 ) -> dict[str, Any]:
     """推进批次：告知 → 陈述申辩期满 → 操作员确认 → 公开 → 向备忘录各部门推送。"""
     steps = [notify_parties(batch_id, ACTOR), close_defence_windows(batch_id, ACTOR)]
     position = read_position(batch_id)
     if position.waiting_on is Waiting.OPERATOR and wait_for_operator:
+
+        def form(errors: Sequence[str]) -> type[ConfirmationForm]:
+            return confirmation_form(
+                review_table(batch_id), listings_awaiting_decision(batch_id), errors
+            )
+
+        def decide(answer: ConfirmationForm) -> StepResult | AnswerRefused:
+            rejections = {r.listing_id: r.reason for r in answer.rejections}
+            return apply_decision(batch_id, answer.reviewer, "", rejections, answer.approve_others)
+
         await refresh_operator_inbox(this_run_waits=True)
-        form = await ask_operator(
-            form_with(ConfirmationForm, review_table(batch_id)),
+        decided = await ask_until_accepted(
+            form,
+            decide,
             key=f"confirm-batch-{batch_id}",
             timeout_hours=confirmation_timeout_hours,
             poll_seconds=confirmation_poll_seconds,
             unanswered=f"批次 {batch_id} 在 {{hours}} 小时内无人确认，仍在等待",
+            waiting=f"确认批次 {position.reference}（编号 {batch_id}）",
         )
-        if form is not None:
-            steps.append(
-                apply_decision(
-                    batch_id,
-                    form.reviewer,
-                    form.decision_number,
-                    {r.listing_id: r.reason for r in form.rejections},
-                    form.approve_others,
-                )
-            )
+        if decided is not None:
+            steps.append(decided)
     steps += [publish_listings(batch_id, ACTOR), dispatch_departments(batch_id, ACTOR)]
     position = read_position(batch_id)
     view = read_batch_view(batch_id)  # what `jointcredit batch show` prints

@@ -13,11 +13,12 @@ A batch whose subflow fails does not stop the others; the sweep fails at the end
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
+from flows.operator_ui import TECHNICAL, parameter
 from flows.route import route_batch
 from flows.run_names import route_sweep_name
 from notifications.artifacts import sweep_report
@@ -38,7 +39,24 @@ class BatchesFailed(JointcreditError):
 
 
 @flow(name="route-due-batches", flow_run_name=route_sweep_name)
-async def route_due_batches(limit: int = 20, ask_operator: bool = True) -> dict[str, Any]:
+async def route_due_batches(
+    limit: Annotated[
+        int,
+        parameter(
+            "本次最多推进批次数",
+            f"{TECHNICAL}每次运行最多推进多少个批次（最早的优先），其余由下次运行继续",
+            ge=1,
+        ),
+    ] = 20,
+    ask_operator: Annotated[
+        bool,
+        parameter(
+            "为待确认批次生成确认表单",
+            f"{TECHNICAL}开启时，为等待操作员确认且尚无表单的批次启动一次 route-batch，"
+            "在界面中显示确认表单",
+        ),
+    ] = True,
+) -> dict[str, Any]:
     """定时推进批次：申辩期满、已确认待公开、已生效待推送的批次逐一推进；待确认的批次生成确认表单。"""
     due = find_due_batches(limit)
     routed: list[RoutedBatch] = []

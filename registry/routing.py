@@ -653,6 +653,11 @@ class ReviewRow:
         return bool(self.warnings)
 
 
+def awaiting_decision(session: Session, batch_id: int) -> list[int]:
+    """The ids of the batch's listings awaiting a decision: the choices of the form."""
+    return [i for i, _ in _listings(session, batch_id, S.AWAITING_CONFIRMATION)]
+
+
 def awaiting_review(session: Session, batch_id: int, catalogue: Catalogue) -> list[ReviewRow]:
     """The batch's listings awaiting a decision; persons appear with their masked ID only."""
     rows = session.execute(

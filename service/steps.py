@@ -163,11 +163,19 @@ def removal_decision(
 
 
 def record_response(
-    runtime: Runtime, response: Response, *, recorded_by: str, source: str
+    runtime: Runtime,
+    response: Response,
+    *,
+    recorded_by: str,
+    source: str,
+    all_or_nothing: bool = False,
 ) -> ResponseResult:
-    """One department's answer in one transaction: the CLI and `record-responses` share it."""
+    """One department's answer in one transaction: the CLI and `record-responses` share it.
+
+    `all_or_nothing` (a form's answer): any refusal rolls the whole answer back and raises
+    `ResponseRefused`, so the operator corrects the form and nothing is half recorded."""
     with db.session_scope(runtime.engine) as session:
-        return record_responses(
+        result = record_responses(
             session,
             responses=[response],
             catalogue=runtime.catalogue,
@@ -175,3 +183,6 @@ def record_response(
             recorded_by=recorded_by,
             source=source,
         )
+        if all_or_nothing:
+            result.raise_if_refused()
+        return result

@@ -85,7 +85,7 @@ async def request_confirmation_forms(batch_ids: list[int], deployment: str) -> F
                 "部署 %s 不存在，无法在界面生成确认表单；请用 jointcredit confirm 确认批次 %s"
                 "（deployment missing: confirm from the command line）",
                 deployment,
-                batch_ids,
+                "、".join(map(str, batch_ids)),
             )
             report.deployment_missing = True
             return report

@@ -11,18 +11,22 @@ from prefect import get_run_logger, task
 from prefect.events import emit_event
 
 from notifications.artifacts import review_markdown
-from registry.errors import JointcreditError
+from registry.errors import JointcreditError, TransitionRefused
 from registry.faults import boundary_hook
+from registry.free_text import clean_single_line
 from registry.routing import (
     AlreadyDecided,
     BatchPosition,
     Decision,
+    DecisionError,
     StepResult,
+    awaiting_decision,
     awaiting_review,
 )
 from registry.vocabulary import NOTICE_KIND_LABELS, Step, label
 from service.runtime import opened_runtime
 from service.steps import position, record_decision, run_query, run_step, states_of
+from tasks.form_answers import AnswerRefused
 
 SOURCE = "flow:route-batch"
 FLOW = "route-batch"
@@ -99,8 +103,12 @@ def apply_decision(
     decision_number: str,
     rejections: dict[int, str],
     approve_others: bool,
-) -> StepResult:
+) -> StepResult | AnswerRefused:
+    """The operator's decision, all or nothing. One the rules refuse (a listing not awaiting a
+    decision, the reviewer proposed the batch, a reason missing) changes no listing and is
+    returned, not raised: the form asks again (its attempt stays on the audit trail)."""
     decision = Decision(reviewer, decision_number, rejections, approve_others)
+    logger = get_run_logger()
     with opened_runtime() as runtime:
         hook = boundary_hook(runtime.settings.kill_at, FLOW)
         try:
@@ -108,12 +116,37 @@ def apply_decision(
         except AlreadyDecided as lost:
             # `jointcredit confirm` answered first: the form's answer changes nothing, the run
             # routes on with the decision that stands, and the log says whose it is.
-            get_run_logger().warning("%s", lost.message)
+            logger.warning("%s", lost.message)
             return StepResult(Step.DECIDE)
+        except (DecisionError, TransitionRefused) as refused:
+            return AnswerRefused.of(refused)
         states = states_of(runtime, result.moved)
+        reference = position(runtime, batch_id).reference
     if result.moved:
         _emit(batch_id, Step.DECIDE, states, result)
+    logger.info("%s", decision_line(reference, batch_id, decision, result))
     return result
+
+
+def decision_line(reference: str, batch_id: int, decision: Decision, result: StepResult) -> str:
+    """One Chinese line for the log: who decided, how many confirmed, which rejected and why
+    (free text masked as it is stored: an ID number typed into a reason never reaches a log)."""
+    moved = set(result.moved)
+    rejected = [(i, r) for i, r in sorted(decision.rejections.items()) if i in moved]
+    why = "；".join(f"名单 {i}：{clean_single_line(r).strip()}" for i, r in rejected)
+    reviewer = clean_single_line(decision.reviewer)
+    return (
+        f"批次 {reference}（编号 {batch_id}）已决定：审核人 {reviewer}，"
+        f"确认列入 {len(moved) - len(rejected)} 条，不予列入 {len(rejected)} 条"
+        + (f"（{why}）" if why else "")
+    )
+
+
+@task(name="listings-awaiting-decision")
+def listings_awaiting_decision(batch_id: int) -> list[int]:
+    """The choices of the confirmation form's 名单编号."""
+    with opened_runtime() as runtime:
+        return run_query(runtime, lambda session: awaiting_decision(session, batch_id))
 
 
 @task(name="read-batch-position")

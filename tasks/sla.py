@@ -46,7 +46,9 @@ def sweep_overdue_actions(actor: str) -> SweepResult:
     if result.unknown_departments:
         logger.warning(
             "以下部门已不在 departments.yml 中，其逾期事项无法催办：%s",
-            result.unknown_departments,
+            "、".join(
+                f"{code}（{n} 项）" for code, n in sorted(result.unknown_departments.items())
+            ),
         )
     return result
 

@@ -14,7 +14,7 @@ from flows.removal import review_removals
 from memoranda.loader import Catalogue
 from registry.clock import FrozenClock
 from registry.routing import Routing
-from tests.factories.flow_runs import paused_run
+from tests.factories.flow_runs import form_description, paused_run
 from tests.factories.listings import REVIEWER, clock_at, in_force, states
 
 
@@ -49,3 +49,47 @@ async def test_expiry_removes_automatically_and_asks_about_the_legacy_listing(
     assert states(database, legacy) == {"removed": 1}
     again = await review_removals(wait_for_operator=False)
     assert again["review"]["moved"] == 0
+
+
+async def test_a_refused_removal_answer_is_answered_in_the_form(
+    prefect_server: None,
+    database: sa.Engine,
+    catalogue: Catalogue,
+    routing: Routing,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: an approval beside a refusal without a reason records neither; the form comes
+    back with the reason above it and the run stays paused until a good answer."""
+    _b, legacy = in_force(
+        database,
+        catalogue,
+        clock,
+        routing,
+        published=date(2025, 11, 3),
+        rule_set="saws-2017-sanction",
+        units=2,
+    )
+    clock_at(clock, date(2026, 11, 27))
+    monkeypatch.setenv("JOINTCREDIT_NOW", clock.now().isoformat())
+
+    running = asyncio.create_task(review_removals(decision_poll_seconds=1))
+    paused = await paused_run("review-removals")
+    await aresume_flow_run(
+        paused.id,
+        run_input={
+            "reviewer": REVIEWER,
+            "approve": [legacy[0]],
+            "refusals": [{"listing_id": legacy[1], "reason": "   "}],
+        },
+    )
+    again = await form_description(paused.id, "removals-2")
+    assert again.startswith("### 表单有误，请修改后重新提交")
+    assert "不予移出须说明理由" in again
+    assert states(database, legacy) == {"removal_review": 2}  # the approval was not recorded
+    assert not running.done()
+
+    await aresume_flow_run(paused.id, run_input={"reviewer": REVIEWER, "approve": legacy})
+    result = await asyncio.wait_for(running, timeout=120)
+    assert (result["pending"], result["decided"]) == (0, 2)
+    assert states(database, legacy) == {"removed": 2}

@@ -31,6 +31,7 @@ from registry.responses import ResponseRefused
 from registry.routing import Decision
 from service.runtime import opened_runtime
 from service.steps import record_decision, run_step
+from tests.factories.flow_runs import form_description
 from tests.factories.listings import REVIEWER, proposed_batch
 
 
@@ -127,6 +128,31 @@ async def test_parameters_given_record_at_once_and_a_refusal_fails_the_run(
     assert states(database, ids, "ndrc") == ["acknowledged"] * 2
 
     with pytest.raises(ResponseRefused) as raised:
-        await record_responses(department="ndrc", response="lift", listing_ids=ids)
+        await record_responses(
+            department="ndrc", response="lift", listing_ids=" ".join(map(str, ids))
+        )
     assert "未收到解除函" in raised.value.message
+    assert states(database, ids, "ndrc") == ["acknowledged"] * 2
+
+
+async def test_a_refused_form_answer_records_nothing_and_the_form_asks_again(
+    prefect_server: None, database: sa.Engine, catalogue: Catalogue, clock: FrozenClock
+) -> None:
+    """Issue 15: a lift never requested is refused in the form; nothing is recorded, the run
+    stays paused with the reason above the form, and a good answer then completes it."""
+    _batch, ids = dispatched(database, catalogue, clock)
+
+    running = asyncio.create_task(record_responses(form_poll_seconds=1))
+    paused = await paused_run()
+    answer = {"department": "ndrc", "listing_ids": f"{ids[0]} {ids[1]}", "recorded_by": "赵敏"}
+    await aresume_flow_run(paused.id, run_input={**answer, "response": "解除确认"})
+    again = await form_description(paused.id, "record-responses-2")
+    assert again.startswith("### 表单有误，请修改后重新提交")
+    assert "未收到解除函" in again
+    assert states(database, ids, "ndrc") == ["dispatched"] * 2
+    assert not running.done()
+
+    await aresume_flow_run(paused.id, run_input={**answer, "response": "响应"})
+    result = await asyncio.wait_for(running, timeout=120)
+    assert (result["recorded"], result["refused"]) == (2, 0)
     assert states(database, ids, "ndrc") == ["acknowledged"] * 2

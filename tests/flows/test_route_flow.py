@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from collections import Counter
 from datetime import timedelta
@@ -28,9 +29,9 @@ from registry.routing import Decision
 from service.runtime import opened_runtime
 from service.steps import record_decision
 from tasks.routing import InjectedFault
-from tests.factories.flow_runs import paused_run
+from tests.factories.flow_runs import form_description, paused_run
 from tests.factories.import_files import good_rows, write_csv
-from tests.factories.listings import REVIEWER, proposed_batch, serve_prior_notices
+from tests.factories.listings import PROPOSER, REVIEWER, proposed_batch, serve_prior_notices
 from tests.integration.cli_runner import run
 
 DECISION_NUMBER = re.compile(r"^应急信列〔2026〕\d+号$")  # from the sequence, per listing
@@ -290,3 +291,55 @@ async def test_a_mixed_file_goes_from_intake_to_in_force_through_the_form(
         for d in catalogue.departments_of(m.id)
     }
     assert kinds[("department_dispatch", "email")] == len(digests)
+
+
+async def test_a_refused_answer_is_answered_in_the_form_and_the_run_waits_again(
+    prefect_server: None,
+    database: sa.Engine,
+    catalogue: Catalogue,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 15: the proposer as reviewer changes nothing; the same form comes back with the
+    reason above the review, the run stays paused, and the right answer then completes it."""
+    batch, ids = proposed_batch(
+        database, catalogue, clock, rule_set="saws-2017-incentive", units=2, persons=0
+    )
+    _at(monkeypatch, clock)
+    await route_batch(batch, wait_for_operator=False)
+    assert _states(database, batch) == {"awaiting_confirmation": 2}
+
+    caplog.set_level(logging.INFO)
+    running = asyncio.create_task(route_batch(batch, confirmation_poll_seconds=1))
+    paused = await paused_run()
+    first = await form_description(paused.id, f"confirm-batch-{batch}")
+    assert "表单有误" not in first
+    assert "系统逐条自动编号" in first
+    await aresume_flow_run(paused.id, run_input={"reviewer": PROPOSER})
+
+    again = await form_description(paused.id, f"confirm-batch-{batch}-2")
+    assert again.startswith("### 表单有误，请修改后重新提交\n\n- ")
+    assert "审核人不得为提出人" in again
+    assert "待确认名单" in again
+    assert _states(database, batch) == {"awaiting_confirmation": 2}  # nothing recorded
+    assert not running.done()
+
+    await aresume_flow_run(
+        paused.id,
+        run_input={
+            "reviewer": REVIEWER,
+            "rejections": [{"listing_id": ids[1], "reason": "材料不全，暂不列入"}],
+        },
+    )
+    result = await asyncio.wait_for(running, timeout=120)
+    assert _states(database, batch) == {"in_force": 1, "rejected": 1}
+    assert result["waiting_on"] == "nothing"
+    logged = [r for r in caplog.records if r.name.startswith("prefect")]
+    messages = [r.getMessage() for r in logged]
+    assert any("等待操作员在表单中确认批次" in m and "运行已暂停" in m for m in messages)
+    assert any(
+        f"审核人 {REVIEWER}，确认列入 1 条，不予列入 1 条（名单 {ids[1]}：材料不全，暂不列入）" in m
+        for m in messages
+    ), messages
+    assert [r.getMessage() for r in logged if r.levelno >= logging.ERROR] == []

@@ -582,7 +582,7 @@ def apply_form(
     if name == "confirmation":  # route-batch → apply_decision → record_decision
         decision = Decision(
             form.reviewer,
-            form.decision_number,
+            "",  # numbered by the system: the form asks no decision number
             {r.listing_id: r.reason for r in form.rejections},
             form.approve_others,
         )

@@ -46,7 +46,7 @@ RULE_SET = "saws-2017-incentive"
 DECISION_NUMBER = re.compile(
     r"^应急信激〔2026〕\d+号$"
 )  # each red listing its own, from the sequence
-FIELD_TITLES = ("审核人（不得为提出人）", "决定书文号", "其余名单全部确认", "不予列入的名单")
+FIELD_TITLES = ("审核人（不得为提出人）", "其余名单全部确认", "不予列入的名单")
 SUSPEND_SECONDS = 180.0
 ROUTED_SECONDS = 180.0
 
