@@ -216,6 +216,21 @@ def clean_single_line(value: str | None) -> str | None:
     return mask_resident_ids(_without_controls(joined)).strip()
 
 
+def same_person(written: str, other: str) -> bool:
+    """Whether two written names name the same person, as a reader sees them: compatibility
+    forms folded (NFKC: a full-width space is a space), invisible format characters (zero-width
+    space, bidi marks: Unicode category Cf) dropped, every run of whitespace (a no-break space
+    too) one space, case ignored. The four-eyes rule (DESIGN.md: reviewer ≠ proposer) must not
+    be passed by a character nobody can see."""
+    return _person_key(written) == _person_key(other)
+
+
+def _person_key(name: str) -> str:
+    normal = unicodedata.normalize("NFKC", name)
+    visible = "".join(c for c in normal if unicodedata.category(c) != "Cf")
+    return " ".join(visible.split()).casefold()
+
+
 def clean_json(value: Any) -> Any:
     """An audit event's detail with every string in it through `clean_free_text` (keys too)."""
     if isinstance(value, str):

@@ -32,7 +32,7 @@ from registry.calendar import WorkingCalendar
 from registry.clock import Clock
 from registry.db import in_list_chunks
 from registry.errors import NotFound, TransitionRefused
-from registry.free_text import clean_free_text, clean_single_line
+from registry.free_text import clean_free_text, clean_single_line, same_person
 from registry.models import Listing
 from registry.models import ListingState as S
 from registry.numbering import DECISION_KINDS, Numbering
@@ -112,7 +112,7 @@ def defence_window_closed(listing: ListingView, request: Request, _c: Catalogue)
 def reviewer_differs_from_proposer(
     listing: ListingView, request: Request, _c: Catalogue
 ) -> str | None:
-    if request.actor == listing.proposed_by:
+    if same_person(request.actor, listing.proposed_by):
         return f"审核人不得为提出人 {listing.proposed_by}（reviewer must differ from proposer）"
     return None
 

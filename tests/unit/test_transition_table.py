@@ -7,6 +7,7 @@ makes of the catalogue fails here before it reaches a listing.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 
 import pytest
@@ -213,3 +214,25 @@ def test_guards_run_in_the_tables_order(catalogue: Catalogue) -> None:
     ]
     red = _view("saws-2017-incentive", "awaiting_confirmation", list_type="red", grounds=["R"])
     assert refusals(red, E.CONFIRM, _request(), catalogue) == []
+
+
+@pytest.mark.parametrize(
+    "reviewer",
+    [
+        "提出人\u00a0张伟",  # a no-break space, as pasted from a word processor
+        "提出人 \u200b张伟",  # a zero-width space
+        "提出人\u3000张伟",  # a full-width space
+        "提出人  张伟",  # two spaces
+        "\u200e提出人 张伟",  # a left-to-right mark
+        "提出人 张伟\ufeff",  # a byte-order mark
+    ],
+)
+def test_the_proposer_cannot_review_behind_an_invisible_character(
+    catalogue: Catalogue, reviewer: str
+) -> None:
+    listing = _view("saws-2017-incentive", "awaiting_confirmation", list_type="red", grounds=["R"])
+    listing = dataclasses.replace(listing, proposed_by="提出人 张伟")
+    why = refusals(listing, E.CONFIRM, _request(actor=reviewer), catalogue)
+    assert why == ["审核人不得为提出人 提出人 张伟（reviewer must differ from proposer）"]
+    other = refusals(listing, E.CONFIRM, _request(actor="审核人 李娜"), catalogue)
+    assert other == []
