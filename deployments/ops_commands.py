@@ -102,6 +102,9 @@ def up_command(
     previous = _on_stop_signals(lambda: stop.set())
     with reported(False):
         settings = get_settings()
+        # The deployments read and write the database from their first tick: on a new data
+        # directory they would fail every minute ("no such table") while `up` said ready.
+        revision = _schema_ready(settings.database_url)
         data_dir = settings.data_dir.resolve()
         stack = LocalStack(
             port=port,
@@ -127,6 +130,10 @@ def up_command(
             raise
     out.print(f"[bold green]已就绪（ready）[/] Prefect 界面（UI）：{stack.ui_url}")
     out.print(f"  API：{stack.api_url}")
+    out.print(f"  数据库结构版本（schema）：{revision}")
+    out.print(
+        f"  在另一终端使用命令行前执行（other terminals）：export PREFECT_API_URL={stack.api_url}"
+    )
     if sink:
         out.print(f"  本地收信服务（mail sink）：smtp://{sink[0]}:{sink[1]} → {sink[2]}")
     elif not no_sink:
@@ -150,6 +157,19 @@ def up_command(
         )
         raise typer.Exit(2)
     out.print("已全部停止（all stopped）")
+
+
+def _schema_ready(database_url: str) -> str | None:
+    """Migrate the schema to the latest revision (as `jointcredit db upgrade`; a no-op when it
+    is current) and return that revision."""
+    from registry import db
+
+    db.upgrade(database_url)
+    engine = db.make_engine(database_url)
+    try:
+        return db.current_revision(engine)
+    finally:
+        engine.dispose()
 
 
 def child_environment(

@@ -19,6 +19,7 @@ from deployments.console import JsonFlag, emit_json, err, operator, out, reporte
 from registry.errors import JointcreditError
 from registry.references import resolve_batch, resolve_listing
 from registry.routing import Decision, Waiting
+from registry.views import batch_view
 from registry.vocabulary import (
     LISTING_STATE_LABELS,
     NOTICE_KIND_LABELS,
@@ -47,6 +48,7 @@ def route(batch: BatchArg, as_json: JsonFlag = False) -> None:
         from flows.route import route_batch  # Prefect is imported only by the commands that run it
 
         result = asyncio.run(route_batch(batch_id, wait_for_operator=False))
+        result["waiting_sentence"] = _waiting_sentence(batch_id)
     _show(result, as_json)
 
 
@@ -100,7 +102,15 @@ def confirm(
                     run_step(runtime, batch_id, step, actor=operator(), source="cli:confirm")
                 )
             after = position(runtime, batch_id)
-    _show({**after.as_dict(), "steps": [s.as_dict() for s in steps]}, as_json)
+        result = {**after.as_dict(), "steps": [s.as_dict() for s in steps]}
+        result["waiting_sentence"] = _waiting_sentence(batch_id)
+    _show(result, as_json)
+
+
+def _waiting_sentence(batch_id: int) -> str:
+    """What the batch waits on, as `jointcredit batch show` and the batch artifact say it."""
+    with opened_runtime() as runtime:
+        return run_query(runtime, lambda session: batch_view(session, batch_id).waiting_on)
 
 
 def _rejections(values: list[str]) -> dict[str, str]:
@@ -137,7 +147,7 @@ def _show(result: dict[str, Any], as_json: bool) -> None:
                 f"{label(NOTICE_KIND_LABELS, letter['kind'])}须邮寄或直接送达"
                 "（jointcredit notice print）[/]"
             )
-    out.print(f"当前：{result['waiting_label']}")
+    out.print(f"当前：{result['waiting_sentence']}")
     if result["waiting_on"] == Waiting.OPERATOR.value:
         out.print(
             "请在 Prefect 界面确认，或执行 "

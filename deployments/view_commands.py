@@ -42,6 +42,7 @@ from registry.views import (
 from registry.vocabulary import (
     ACTION_STATE_LABELS,
     AUDIT_ACTION_LABELS,
+    BATCH_LIST_TYPE_LABELS,
     CHANNEL_LABELS,
     LIST_TYPE_LABELS,
     LISTING_STATE_LABELS,
@@ -213,12 +214,11 @@ def _print_batch(view: BatchView) -> None:
         _fields(
             f"批次 {view.reference}（编号 {view.id}）",
             [
-                ("名单类型", label(LIST_TYPE_LABELS, view.list_type)),
+                ("名单类型", label(BATCH_LIST_TYPE_LABELS, view.list_type)),
                 ("规则", view.rule_set),
                 ("来源", f"{view.source_kind} {view.source_name or ''}".strip()),
                 ("报送单位", view.reporter),
                 ("提出人", view.proposed_by),
-                ("批次状态", view.status),
                 ("接收 / 拒收", f"{view.accepted_count} / {view.rejected_count}"),
                 ("创建时间（北京时间）", _when(view.created_at)),
                 ("最早陈述申辩期限", _due(view.next_defence_due, view.next_defence_provisional)),

@@ -76,6 +76,8 @@ class ResponseKind(StrEnum):
 
 
 LIST_TYPE_LABELS: dict[str, str] = {ListType.BLACK: "黑名单", ListType.RED: "红名单"}
+BATCH_LIST_TYPE_LABELS: dict[str, str] = {**LIST_TYPE_LABELS, "mixed": "红黑名单混合"}
+"""A batch holds one list type, or both (`mixed`, as intake writes a file of both)."""
 SUBJECT_KIND_LABELS: dict[str, str] = {SubjectKind.UNIT: "单位", SubjectKind.PERSON: "个人"}
 LISTING_STATE_LABELS: dict[str, str] = {
     ListingState.PROPOSED: "已提出",

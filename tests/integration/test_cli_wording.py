@@ -24,6 +24,7 @@ NOW = "2026-11-27T10:00:00+08:00"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 BOX = re.compile(r"[\s│┃┆┊║|]")
 UNIT = "91320500MA1X2Y3W4" + uscc.calc_check_digit("91320500MA1X2Y3W4")
+RED_UNIT = "91320500MA1X2Y3R7" + uscc.calc_check_digit("91320500MA1X2Y3R7")
 
 
 @pytest.fixture
@@ -154,3 +155,41 @@ def test_a_mistyped_setting_is_explained_in_chinese(
     assert refused["error"] == "ConfigurationError"
     assert chinese in refused["message"]
     assert refused["message"].index(chinese) < refused["message"].index("Input should")
+
+
+def test_confirm_says_what_the_batch_waits_on_as_batch_show_does(
+    workdir: tuple[Path, dict[str, str]],
+) -> None:
+    """`confirm` ended with 当前：已无待办 while `batch show` and the batch artifact said
+    等待部门响应: all three read the batch view's sentence now."""
+    cwd, env = workdir
+    (cwd / "红名单.csv").write_text(
+        "名单类型,主体类型,名称,统一社会信用代码,认定依据,处罚决定日期,联系邮箱,同意电子送达\n"
+        f"红名单,单位,苏州守信样本有限公司,{UNIT},R,2026-05-20,anquan@example.org,是\n",
+        encoding="utf-8",
+    )
+    batch = run_json(cwd, "import", "红名单.csv", env={**env, "JOINTCREDIT_OPERATOR": "张伟"})
+    routed = run(cwd, "route", str(batch["batch_id"]), env=env)  # red: straight to confirmation
+    assert routed.returncode == 0, routed.stderr
+    waiting = run_json(cwd, "batch", "show", str(batch["batch_id"]), env=env)["waiting_on"]
+    assert f"当前：{waiting}" in routed.stdout, routed.stdout
+    confirmed = run(cwd, "confirm", str(batch["batch_id"]), "--reviewer", "李娜", env=env)
+    assert confirmed.returncode == 0, confirmed.stderr
+    shown = run_json(cwd, "batch", "show", str(batch["batch_id"]), env=env)
+    assert "部门" in shown["waiting_on"], shown["waiting_on"]
+    assert f"当前：{shown['waiting_on']}" in confirmed.stdout, confirmed.stdout
+
+
+def test_batch_show_names_a_mixed_batch_in_chinese(workdir: tuple[Path, dict[str, str]]) -> None:
+    cwd, env = workdir
+    (cwd / "混合.csv").write_text(
+        "名单类型,主体类型,名称,统一社会信用代码,认定依据,处罚决定日期\n"
+        f"黑名单,单位,苏州标识样本有限公司,{UNIT},A4,2026-05-20\n"
+        f"红名单,单位,苏州守信样本有限公司,{RED_UNIT},R,2026-05-20\n",
+        encoding="utf-8",
+    )
+    batch = run_json(cwd, "import", "混合.csv", env=env)["batch_id"]
+    shown = run(cwd, "batch", "show", str(batch), env={**env, "COLUMNS": "200"})
+    assert "红黑名单混合" in shown.stdout, shown.stdout
+    assert "mixed" not in shown.stdout
+    assert "open" not in shown.stdout

@@ -1,9 +1,10 @@
 """Fixtures for browser tests: the whole system as `jointcredit up` runs it, and Chromium.
 
-- `local_system` (module): a temporary data directory and SQLite database, migrated, then
-  `python -m deployments.ops_commands up` (the `jointcredit up` command) on free ports in a
-  subprocess — Prefect server and UI, mail sink, every deployment served — with the clock frozen
-  at `NOW`. The test process's Prefect client points at that server while the module runs.
+- `local_system` (module): a temporary, empty data directory, then
+  `python -m deployments.ops_commands up` (the `jointcredit up` command, which creates the
+  schema) on free ports in a subprocess — Prefect server and UI, mail sink, every deployment
+  served — with the clock frozen at `NOW`. The test process's Prefect client points at that
+  server while the module runs.
 - `page` (function): a Chromium page from the apt package (never a downloaded browser), started
   with the flags DESIGN.md §7 lists; a failing test leaves a screenshot next to the logs.
 
@@ -103,7 +104,8 @@ def local_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSyst
 
     workdir = tmp_path_factory.mktemp("local-system")
     url = f"sqlite:///{workdir / 'var' / 'jointcredit.db'}"
-    db.upgrade(url)
+    # No `db upgrade` here: `up` on a new data directory creates the schema itself.
+    (workdir / "var").mkdir()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("JOINTCREDIT_", "PREFECT_"))}
     env.update(
