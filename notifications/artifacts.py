@@ -92,7 +92,7 @@ def review_markdown(
     lines += [
         "",
         "默认确认全部名单。对不予列入的名单，请在“不予列入的名单”中逐条选择名单编号并填写理由；"
-        "审核人不得为提出人。",
+        f"审核人不得为提出人（本批次提出人：{markdown_cell(position.proposed_by)}）。",
     ]
     return "\n".join(lines)
 

@@ -104,6 +104,8 @@ def test_the_review_counts_what_needs_attention_and_lists_it_first() -> None:
         "**⚠ 统一社会信用代码 91350100M0001TGQXM 校验位不符**",
     ]
     assert review_markdown(POSITION, rows[:1]).splitlines()[0].endswith("（共 1 条）")
+    # Who may not review is named before the reviewer field, not first in the error.
+    assert lines[-1].endswith("审核人不得为提出人（本批次提出人：李四）。")
 
 
 def test_the_review_has_no_wide_table_and_its_warnings_render_bold() -> None:
