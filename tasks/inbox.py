@@ -33,7 +33,13 @@ from prefect.settings import get_current_settings
 
 from notifications.inbox import INBOX_DESCRIPTION, INBOX_KEY, inbox_markdown
 from registry.db import session_scope
-from registry.views.inbox import FLOW_WAITS_FOR, OperatorInbox, WaitingForm, operator_inbox
+from registry.views.inbox import (
+    FLOW_WAITS_FOR,
+    SHOWN,
+    OperatorInbox,
+    WaitingForm,
+    operator_inbox,
+)
 from service.runtime import opened_runtime
 
 PAGE = 200
@@ -90,8 +96,9 @@ async def read_waiting_forms(client: PrefectClient) -> list[WaitingForm]:
         offset += PAGE
 
 
-def read_inbox(forms: list[WaitingForm] | None) -> OperatorInbox:
-    """The inbox from our database, with the forms read from Prefect (None: not readable)."""
+def read_inbox(forms: list[WaitingForm] | None, shown: int | None = SHOWN) -> OperatorInbox:
+    """The inbox from our database, with the forms read from Prefect (None: not readable);
+    `shown` lines per section (None: all, for `jointcredit inbox --all`)."""
     with opened_runtime() as runtime:
         departments = {
             code: (d.name, d.mailbox) for code, d in runtime.catalogue.departments.items()
@@ -103,6 +110,7 @@ def read_inbox(forms: list[WaitingForm] | None) -> OperatorInbox:
                 now=datetime.now(UTC),  # Prefect's state times are wall-clock times
                 forms=forms,
                 department_mailboxes=departments,
+                shown=shown,
             )
 
 
