@@ -3,21 +3,30 @@ artifact `operator-inbox` (`registry.views.inbox`).
 
 The waiting forms live in Prefect: they are listed when `PREFECT_API_URL` names a server, else
 the command says it cannot list them (it never starts a temporary server just to find none).
+Like the artifact it shows the first `SHOWN` lines of each section and counts the rest;
+`--all` lists every line (with `--json` too).
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 import httpx
+import typer
 from rich.markup import escape
 
 from deployments.console import JsonFlag, emit_json, err, out, reported
-from notifications.inbox import NO_PREFECT
-from registry.views.inbox import OperatorInbox, WaitingForm
+from notifications.inbox import NO_PREFECT, more_line
+from registry.views.inbox import SHOWN, OperatorInbox, WaitingForm
+
+AllFlag = Annotated[
+    bool,
+    typer.Option("--all", help=f"列出每一节的全部条目，默认每节前 {SHOWN} 条（list every line）"),
+]
 
 
-def inbox(as_json: JsonFlag = False) -> None:
+def inbox(as_json: JsonFlag = False, everything: AllFlag = False) -> None:
     """操作员待办：待填的表单、搁置的通知、待更正的联系方式、逾期的异议与移出申请（inbox）。"""
     from prefect.settings import PREFECT_API_URL
 
@@ -33,7 +42,7 @@ def inbox(as_json: JsonFlag = False) -> None:
                 f"无法连接 Prefect 服务器 {PREFECT_API_URL.value()}，未能列出待填写的表单：{exc}"
             )
     with reported(as_json):
-        view = read_inbox(forms)
+        view = read_inbox(forms, shown=None if everything else SHOWN)
     if as_json:
         emit_json(view.as_dict())
         return
@@ -57,8 +66,9 @@ def _print(view: OperatorInbox) -> None:
         out.print("\n[bold]待填写的表单[/]\n  无法列出（未配置 Prefect 服务器）")
     else:
         _section(
-            f"待填写的表单（{len(view.forms)}）",
+            f"待填写的表单（{view.forms_total}）",
             [f"{f.run_name}：{f.waits_for}，已等待 {f.hours} 小时  {f.url}" for f in view.forms],
+            total=view.forms_total,
         )
     _section(
         f"搁置的通知（{view.parked_total}）",
@@ -66,14 +76,15 @@ def _print(view: OperatorInbox) -> None:
             f"通知 {p.notice_id} {p.kind} → {p.recipient}：{p.state}；{p.reason}"
             for p in view.parked
         ],
-        more=view.parked_total - len(view.parked),
+        total=view.parked_total,
     )
     _section(
-        f"需更正的联系方式（{len(view.contacts)}）",
+        f"需更正的联系方式（{view.contacts_total}）",
         [
             f"{c.address}（{'、'.join(c.holders)}）：{c.problem}\n    更正：{c.fix}"
             for c in view.contacts
         ],
+        total=view.contacts_total,
     )
     _section(
         f"逾期未处理的异议与移出申请（{view.overdue_total}）",
@@ -82,13 +93,12 @@ def _print(view: OperatorInbox) -> None:
             f"应于 {o.due.isoformat()} 前办结，{o.level}"
             for o in view.overdue
         ],
-        more=view.overdue_total - len(view.overdue),
+        total=view.overdue_total,
     )
 
 
-def _section(heading: str, lines: list[str], *, more: int = 0) -> None:
+def _section(heading: str, lines: list[str], *, total: int) -> None:
     out.print(f"\n[bold]{escape(heading)}[/]")
-    for line in lines or ["无"]:
+    more = more_line(total, len(lines))
+    for line in (lines or ["无"]) + ([more] if more else []):
         out.print(f"  {escape(line)}")
-    if more > 0:
-        out.print(f"  ……另有 {more} 条（--json 列出前 50 条）")

@@ -2,7 +2,8 @@
 
 Lists, not tables: the artifact is read on a laptop and in the narrow panes of both Prefect UIs,
 and a wide table hides its right-hand columns. Every value goes through `markdown_cell`, the one
-escaper, so a name or a server's reply shows as stored.
+escaper, so a name or a server's reply shows as stored. Each section shows what the view kept
+(`registry.views.inbox.SHOWN` lines) and says how many more `jointcredit inbox --all` lists.
 """
 
 from __future__ import annotations
@@ -15,6 +16,15 @@ INBOX_DESCRIPTION = "操作员待办"
 
 NO_PREFECT = "未配置 Prefect 服务器（PREFECT_API_URL），无法列出待填写的表单"
 
+ALL_COMMAND = "jointcredit inbox --all"
+"""The command that lists every line of every section (the artifact and the plain command
+show the first `SHOWN`)."""
+
+
+def more_line(total: int, shown: int) -> str | None:
+    """What a capped section says below its lines; None when nothing was left out."""
+    return f"……另有 {total - shown} 条，用 {ALL_COMMAND} 查看全部" if total > shown else None
+
 
 def inbox_markdown(inbox: OperatorInbox) -> str:
     """The whole inbox; each section's heading carries its count, an empty one says 无."""
@@ -22,12 +32,13 @@ def inbox_markdown(inbox: OperatorInbox) -> str:
     if inbox.forms is None:
         lines += ["### 待填写的表单", "", markdown_cell(NO_PREFECT)]
     else:
-        lines += [f"### 待填写的表单（{len(inbox.forms)}）", ""]
+        lines += [f"### 待填写的表单（{inbox.forms_total}）", ""]
         lines += [
             f"- [{markdown_cell(f.run_name)}]({f.url})：{markdown_cell(f.waits_for)}，"
             f"已等待 {f.hours} 小时"
             for f in inbox.forms
         ] or ["无"]
+        lines += _more(inbox.forms_total, len(inbox.forms))
     lines += ["", f"### 搁置的通知（{inbox.parked_total}）", ""]
     lines += [
         f"- 通知 {p.notice_id} {markdown_cell(p.kind)} → {markdown_cell(p.recipient)}："
@@ -41,12 +52,13 @@ def inbox_markdown(inbox: OperatorInbox) -> str:
             "邮箱无误、只需再试的：`jointcredit outbox retry-failed --id <编号>`；"
             "邮箱有误的，先更正联系方式（下一节），被搁置的通知随之重新投递。",
         ]
-    lines += ["", f"### 需更正的联系方式（{len(inbox.contacts)}）", ""]
+    lines += ["", f"### 需更正的联系方式（{inbox.contacts_total}）", ""]
     lines += [
         f"- {markdown_cell(c.address)}（{markdown_cell('、'.join(c.holders))}）："
         f"{markdown_cell(c.problem)}<br>更正：{markdown_cell(c.fix)}"
         for c in inbox.contacts
     ] or ["无"]
+    lines += _more(inbox.contacts_total, len(inbox.contacts))
     lines += ["", f"### 逾期未处理的异议与移出申请（{inbox.overdue_total}）", ""]
     lines += [
         f"- {o.kind} {o.case_id}（名单 {o.listing_id}）：{o.filed_on.isoformat()} 提出，"
@@ -64,4 +76,5 @@ def inbox_markdown(inbox: OperatorInbox) -> str:
 
 
 def _more(total: int, shown: int) -> list[str]:
-    return [f"- ……另有 {total - shown} 条，见 `jointcredit inbox --json`"] if total > shown else []
+    line = more_line(total, shown)
+    return [] if line is None else [f"- {line.replace(ALL_COMMAND, f'`{ALL_COMMAND}`')}"]

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from prefect import task
+import httpx
+from prefect import get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact
 from prefect.client.orchestration import PrefectClient, get_client
 from prefect.client.schemas.filters import (
@@ -26,12 +27,19 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 from prefect.settings import get_current_settings
 
 from notifications.inbox import INBOX_DESCRIPTION, INBOX_KEY, inbox_markdown
 from registry.db import session_scope
-from registry.views.inbox import FLOW_WAITS_FOR, OperatorInbox, WaitingForm, operator_inbox
+from registry.views.inbox import (
+    FLOW_WAITS_FOR,
+    SHOWN,
+    OperatorInbox,
+    WaitingForm,
+    operator_inbox,
+)
 from service.runtime import opened_runtime
 
 PAGE = 200
@@ -88,8 +96,9 @@ async def read_waiting_forms(client: PrefectClient) -> list[WaitingForm]:
         offset += PAGE
 
 
-def read_inbox(forms: list[WaitingForm] | None) -> OperatorInbox:
-    """The inbox from our database, with the forms read from Prefect (None: not readable)."""
+def read_inbox(forms: list[WaitingForm] | None, shown: int | None = SHOWN) -> OperatorInbox:
+    """The inbox from our database, with the forms read from Prefect (None: not readable);
+    `shown` lines per section (None: all, for `jointcredit inbox --all`)."""
     with opened_runtime() as runtime:
         departments = {
             code: (d.name, d.mailbox) for code, d in runtime.catalogue.departments.items()
@@ -101,7 +110,13 @@ def read_inbox(forms: list[WaitingForm] | None) -> OperatorInbox:
                 now=datetime.now(UTC),  # Prefect's state times are wall-clock times
                 forms=forms,
                 department_mailboxes=departments,
+                shown=shown,
             )
+
+
+PREFECT_FAULTS = (httpx.HTTPError, OSError, ObjectNotFound)
+"""What reading or writing through the Prefect API raises when the server is slow, down or
+answers with an error (`PrefectHTTPStatusError` is an `httpx.HTTPStatusError`)."""
 
 
 @task(name="refresh-operator-inbox")
@@ -110,21 +125,46 @@ async def refresh_operator_inbox(this_run_waits: bool = False) -> bool:
 
     `this_run_waits`: the calling run is about to wait on a form — list it already (it is
     still Running at this point, so Prefect does not show it as paused yet).
+
+    Best-effort: the inbox is a summary, never the work of the run that refreshes it. When the
+    Prefect API cannot be read or written, one warning says so and the run goes on (the next
+    sweep refreshes it). A database failure is let through: the run works on the same
+    database, so that is a fault of the run itself, not of the summary.
     """
-    async with get_client() as client:
-        forms = await read_waiting_forms(client)
-        if this_run_waits and flow_run.id:
-            run = await client.read_flow_run(flow_run.id)
-            if all(form.run_id != str(run.id) for form in forms):
-                forms.append(_form(run, flow_run.flow_name, datetime.now(UTC)))
-        markdown = inbox_markdown(read_inbox(forms))
-        latest = await client.read_latest_artifacts(
-            artifact_filter=ArtifactCollectionFilter(
-                key=ArtifactCollectionFilterKey(any_=[INBOX_KEY])
-            ),
-            limit=1,
-        )
-    if latest and latest[0].data == markdown:
+    logger = get_run_logger()
+    try:
+        async with get_client() as client:
+            forms = await read_waiting_forms(client)
+            if this_run_waits and flow_run.id:
+                run = await client.read_flow_run(flow_run.id)
+                if all(form.run_id != str(run.id) for form in forms):
+                    forms.append(_form(run, flow_run.flow_name, datetime.now(UTC)))
+    except PREFECT_FAULTS as exc:
+        logger.warning(_not_refreshed("读取待填写的表单", exc))
         return False
-    await acreate_markdown_artifact(key=INBOX_KEY, markdown=markdown, description=INBOX_DESCRIPTION)
+    markdown = inbox_markdown(read_inbox(forms))
+    try:
+        async with get_client() as client:
+            latest = await client.read_latest_artifacts(
+                artifact_filter=ArtifactCollectionFilter(
+                    key=ArtifactCollectionFilterKey(any_=[INBOX_KEY])
+                ),
+                limit=1,
+            )
+        if latest and latest[0].data == markdown:
+            return False
+        await acreate_markdown_artifact(
+            key=INBOX_KEY, markdown=markdown, description=INBOX_DESCRIPTION
+        )
+    except PREFECT_FAULTS as exc:
+        logger.warning(_not_refreshed("写入操作员待办", exc))
+        return False
     return True
+
+
+def _not_refreshed(step: str, exc: BaseException) -> str:
+    return (
+        f"通过 Prefect API {step}失败（{type(exc).__name__}: {exc}），"
+        f"本次未更新操作员待办（{INBOX_KEY}）；本次运行的结果不受影响，下一次巡检会重试"
+        "（operator inbox not refreshed this time; the next sweep retries）"
+    )

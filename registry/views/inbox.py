@@ -10,7 +10,13 @@ answer by (`registry.party_deadlines`).
 No Prefect here: the waiting forms are read from the Prefect API by the caller
 (`tasks.inbox`) and passed in as plain `WaitingForm`s; `None` means they could not be read
 (no Prefect server configured), which the view keeps apart from "none waiting". Pure reads on
-the caller's session; free text (a server's reply) is masked as every view masks it.
+the caller's session.
+
+Every section shows at most `SHOWN` lines (its heading carries the full count), so a backlog of
+thousands of refused mailboxes does not turn the artifact into a megabyte rewritten every
+minute; `jointcredit inbox --all` lists everything (`shown=None`). Every value shown is masked
+(`scrub`): a person's mailbox may embed a resident ID number (`510104…0351@qq.com`), and so may
+a server's reply quoting it.
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ out of reach here): notices that wait for a person."""
 
 SHOWN = 50
 """Lines shown per section; the count in the heading is always the full one."""
+
+ADDRESSES_PER_QUERY = 500
+"""Addresses looked up per query: bounded bind parameters whatever `--all` asks for."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,8 @@ class OperatorInbox:
     contacts: list[ContactLine] = field(default_factory=list)
     overdue: list[OverdueLine] = field(default_factory=list)
     overdue_total: int = 0
+    forms_total: int = 0
+    contacts_total: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,23 +130,35 @@ def operator_inbox(
     now: datetime,
     forms: Sequence[WaitingForm] | None,
     department_mailboxes: Mapping[str, tuple[str, str]] | None = None,
+    shown: int | None = SHOWN,
 ) -> OperatorInbox:
     """The inbox as of `now`. `department_mailboxes`: code → (name, catalogue mailbox), so a
-    refused department mailbox names its department."""
-    parked, parked_total = _parked(session)
-    overdue, overdue_total = _overdue(session, today)
+    refused department mailbox names its department. `shown`: lines per section (None: all)."""
+    parked, parked_total = _parked(session, shown)
+    contacts, contacts_total = _contacts(session, department_mailboxes or {}, shown)
+    overdue, overdue_total = _overdue(session, today, shown)
     return OperatorInbox(
         today=today,
-        forms=None if forms is None else _forms(session, forms, now),
+        forms=None if forms is None else _forms(session, forms, now, shown),
         parked=parked,
         parked_total=parked_total,
-        contacts=_contacts(session, department_mailboxes or {}),
+        contacts=contacts,
         overdue=overdue,
         overdue_total=overdue_total,
+        forms_total=0 if forms is None else len(forms),
+        contacts_total=contacts_total,
     )
 
 
-def _forms(session: Session, forms: Sequence[WaitingForm], now: datetime) -> list[FormLine]:
+def _shown(text: object) -> str:
+    """A stored value as shown: resident ID numbers masked."""
+    return scrub(str(text)) or ""
+
+
+def _forms(
+    session: Session, forms: Sequence[WaitingForm], now: datetime, shown: int | None
+) -> list[FormLine]:
+    forms = sorted(forms, key=lambda f: (f.waiting_since, f.run_name))[:shown]
     batch_ids = sorted({f.batch_id for f in forms if f.batch_id is not None})
     references: dict[int, str] = {}
     awaiting: dict[int, int] = {}
@@ -158,17 +181,17 @@ def _forms(session: Session, forms: Sequence[WaitingForm], now: datetime) -> lis
             )
         }
     lines = []
-    for form in sorted(forms, key=lambda f: (f.waiting_since, f.run_name)):
+    for form in forms:
         what = FLOW_WAITS_FOR.get(form.flow_name, form.flow_name)
         if form.batch_id is not None:
             reference = references.get(form.batch_id, str(form.batch_id))
             what = f"批次 {reference} {what}（待确认 {awaiting.get(form.batch_id, 0)} 条）"
         hours = max(int((now - form.waiting_since).total_seconds() // 3600), 0)
-        lines.append(FormLine(form.run_name, form.url, what, hours))
+        lines.append(FormLine(_shown(form.run_name), form.url, _shown(what), hours))
     return lines
 
 
-def _parked(session: Session) -> tuple[list[ParkedLine], int]:
+def _parked(session: Session, shown: int | None) -> tuple[list[ParkedLine], int]:
     where = NOTICE.c.state.in_(PARKED_STATES)
     total = int(session.execute(sa.select(sa.func.count()).where(where)).scalar_one())
     rows = session.execute(
@@ -182,13 +205,13 @@ def _parked(session: Session) -> tuple[list[ParkedLine], int]:
         )
         .where(where)
         .order_by(NOTICE.c.id)
-        .limit(SHOWN)
+        .limit(shown)
     ).all()
     return [
         ParkedLine(
             notice_id=int(row.id),
             kind=label(NOTICE_KIND_LABELS, row.kind),
-            recipient=str(row.recipient),
+            recipient=_shown(row.recipient),
             state=label(NOTICE_STATE_LABELS, row.state),
             reason=scrub(row.smtp_reply or row.last_error) or "—",
         )
@@ -196,7 +219,9 @@ def _parked(session: Session) -> tuple[list[ParkedLine], int]:
     ], total
 
 
-def _contacts(session: Session, departments: Mapping[str, tuple[str, str]]) -> list[ContactLine]:
+def _contacts(
+    session: Session, departments: Mapping[str, tuple[str, str]], shown: int | None
+) -> tuple[list[ContactLine], int]:
     problems: dict[str, str] = {}
     for row in session.execute(
         sa.select(FLAG.c.address, FLAG.c.reason, FLAG.c.failures)
@@ -211,24 +236,36 @@ def _contacts(session: Session, departments: Mapping[str, tuple[str, str]]) -> l
     ):
         problems.setdefault(str(row.recipient).lower(), f"地址无效：{scrub(row.reason) or '—'}")
     if not problems:
-        return []
-    addresses = sorted(problems)
-    subjects = session.execute(
-        sa.select(SUBJECT.c.id, SUBJECT.c.name, sa.func.lower(SUBJECT.c.contact_email).label("a"))
-        .where(sa.func.lower(SUBJECT.c.contact_email).in_(addresses))
-        .order_by(SUBJECT.c.id)
-    ).all()
+        return [], 0
+    addresses = sorted(problems)[:shown]
+    subjects = [
+        row
+        for first in range(0, len(addresses), ADDRESSES_PER_QUERY)
+        for row in session.execute(
+            sa.select(
+                SUBJECT.c.id, SUBJECT.c.name, sa.func.lower(SUBJECT.c.contact_email).label("a")
+            )
+            .where(
+                sa.func.lower(SUBJECT.c.contact_email).in_(
+                    addresses[first : first + ADDRESSES_PER_QUERY]
+                )
+            )
+            .order_by(SUBJECT.c.id)
+        )
+    ]
+    holding: dict[str, list[sa.Row[Any]]] = {}
+    for row in subjects:
+        holding.setdefault(str(row.a), []).append(row)
     stored = {
         str(row.department_code): str(row.address).lower()
         for row in session.execute(sa.select(MAILBOX.c.department_code, MAILBOX.c.address))
     }
     lines = []
     for address in addresses:
-        holders = [f"主体 {row.id} {row.name}" for row in subjects if row.a == address]
+        holders = [f"主体 {row.id} {row.name}" for row in holding.get(address, [])]
         fixes = [
             f"jointcredit contact set --subject {row.id} --address 新邮箱"
-            for row in subjects
-            if row.a == address
+            for row in holding.get(address, [])
         ]
         for code, (name, mailbox) in sorted(departments.items()):
             if stored.get(code, mailbox.lower()) == address:
@@ -236,16 +273,16 @@ def _contacts(session: Session, departments: Mapping[str, tuple[str, str]]) -> l
                 fixes.append(f"jointcredit contact set --department {code} --address 新邮箱")
         lines.append(
             ContactLine(
-                address=address,
+                address=_shown(address),
                 problem=problems[address],
-                holders=holders or ["（无主体或部门使用此邮箱，可能已更正）"],
+                holders=[_shown(h) for h in holders] or ["（无主体或部门使用此邮箱，可能已更正）"],
                 fix="；".join(fixes) or "—",
             )
         )
-    return lines
+    return lines, len(problems)
 
 
-def _overdue(session: Session, today: date) -> tuple[list[OverdueLine], int]:
+def _overdue(session: Session, today: date, shown: int | None) -> tuple[list[OverdueLine], int]:
     lines: list[OverdueLine] = []
     for kind, table, filed, due in (
         ("异议", OBJECTION, "filed_at", "answer_due"),
@@ -275,4 +312,4 @@ def _overdue(session: Session, today: date) -> tuple[list[OverdueLine], int]:
             for row in rows
         ]
     lines.sort(key=lambda line: (line.due, line.kind, line.case_id))
-    return lines[:SHOWN], len(lines)
+    return lines[:shown], len(lines)

@@ -268,9 +268,11 @@ def _read_only_args(scenario: Scenario) -> dict[str, list[str]]:
         # Nothing anchored the scenario's head (see STATE_CHANGING): as from a monthly report.
         "audit verify": ["audit", "verify", "--head", f"{seq}:{digest}"],
         "batch show": ["batch", "show", scenario.values["awaiting_batch"]],
+        "batch quarantine": ["batch", "quarantine", scenario.values["awaiting_batch"]],
         "calendar status": ["calendar", "status"],
         "catalogue validate": ["catalogue", "validate"],
         "deadline": ["deadline", "--from", "2026-11-27", "--working-days", "5"],
+        "inbox": ["inbox", "--all"],
         "listing show": ["listing", "show", scenario.values["objected"]],
         "notice print": ["notice", "print", "--out", str(scenario.directory / "printed")],
         "outbox status": ["outbox", "status"],
