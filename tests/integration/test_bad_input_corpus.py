@@ -577,8 +577,8 @@ def apply_form(
 
     from registry.errors import TransitionRefused
     from registry.removal import check_removal_form, decide_removal
-    from registry.routing import reasons_by_listing
     from registry.responses import record_responses, response_request
+    from registry.routing import reasons_by_listing
 
     if name == "confirmation":  # route-batch → apply_decision → record_decision
         decision = Decision(
