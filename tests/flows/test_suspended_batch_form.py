@@ -34,7 +34,8 @@ from service.steps import record_decision
 from tasks.route_queue import NO_LONGER_NEEDED, request_confirmation_forms
 from tests.factories.listings import REVIEWER, proposed_batch, states
 
-DEPLOYMENT = "route-batch/route-batch"
+DEPLOYMENT = "route-batch/suspended-form-tests"
+"""A deployment of its own: other tests count the runs of `route-batch/route-batch`."""
 
 
 @flow(name="confirmation-forms-probe")
@@ -45,7 +46,7 @@ async def sweep(batch_ids: list[int]) -> FormRequests:
 
 @pytest.fixture
 async def deployment(prefect_server: None) -> AsyncIterator[Any]:
-    yield await (await route_batch.ato_deployment(name="route-batch")).apply()
+    yield await (await route_batch.ato_deployment(name=DEPLOYMENT.split("/")[1])).apply()
     # A suspended run waits for good now: none may be left for another test's `paused_run`.
     async with get_client() as client:
         for run in await client.read_flow_runs():
