@@ -6,10 +6,12 @@ name). Where the answer must be one of a few known values (the batch's listings 
 decision, the catalogue's departments) the form offers exactly those as a select.
 
 A run waits for its form through `ask_operator`: suspended (no process held, re-run from the top
-on resume) when it came from a deployment, paused (the run keeps its process) when started by
-hand. `ask_until_accepted` asks until the answer is accepted: a refused answer records nothing
-and the same form comes back with the reasons above it — a mistake in a form is answered in the
-form, never by a Failed run.
+on resume, no time limit) when it came from a deployment, paused (the run keeps its process, for
+at most the run's timeout) when started by hand. `ask_until_accepted` asks until the answer is
+accepted: a refused answer records nothing and the same form comes back with the reasons above
+it — a mistake in a form is answered in the form, never by a Failed run. Once an answer is dealt
+with, Prefect's stored copy of it is masked (`settle_answers`): a resident ID number typed into a
+reason lives on only masked, as in our database.
 """
 
 from __future__ import annotations
@@ -24,12 +26,17 @@ from prefect import get_run_logger
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import apause_flow_run, asuspend_flow_run
 from prefect.input import RunInput
-from prefect.input.actions import acreate_flow_run_input, aread_flow_run_input
+from prefect.input.actions import (
+    acreate_flow_run_input,
+    adelete_flow_run_input,
+    aread_flow_run_input,
+)
 from prefect.runtime import deployment
 from pydantic import BaseModel, Field, WithJsonSchema
 from pydantic.fields import FieldInfo
 
 from notifications.artifacts import markdown_cell
+from registry.free_text import mask_resident_ids
 from tasks.form_answers import AnswerRefused
 
 Form = TypeVar("Form", bound=RunInput)
@@ -104,6 +111,12 @@ class RemovalForm(RunInput):
 TECHNICAL = "一般无需修改。"
 """How a run form's technical parameter (a timeout, a poll interval) starts its description."""
 POLL_HELP = f"{TECHNICAL}手动运行（非部署）暂停等待表单时，每隔多少秒查看一次是否已提交"
+TIMEOUT_HELP = (
+    f"{TECHNICAL}仅对手动运行（非部署）有效：暂停等待表单占用进程，超过此时限无人提交则本次运行结束"
+    "{after}。由部署（定时推进、收件箱链接）发起的运行挂起等待，不占用进程，不设时限，"
+    "表单一直可以提交"
+)
+"""How a form's timeout parameter is described: `{after}` says what is left after a timeout."""
 
 
 def parameter(title: str, description: str, **constraints: Any) -> Any:
@@ -216,10 +229,13 @@ async def ask_operator(
 ) -> Form | None:
     """The operator's answer to `form`; None when nobody answered in time.
 
-    Suspends when the run came from a deployment (Prefect suspends only those), else pauses,
-    polling every `poll_seconds`. Before waiting it logs what it waits for (`waiting`, e.g.
-    "确认批次 12"); on a timeout `unanswered` is logged as a warning, with `{hours}` replaced by
-    the timeout in hours. A key already answered returns that answer at once (a suspended run
+    Suspends when the run came from a deployment (Prefect suspends only those), without a time
+    limit: a suspended run holds no process, the inbox lists it and it stays answerable — a
+    Prefect timeout would leave it showing Suspended yet fail it on a late answer, the answer
+    lost. Else pauses, polling every `poll_seconds`, for at most `timeout_hours` (a paused run
+    holds its process). Before waiting it logs what it waits for (`waiting`, e.g. "确认批次
+    12"); on a timeout `unanswered` is logged as a warning, with `{hours}` replaced by the
+    timeout in hours. A key already answered returns that answer at once (a suspended run
     re-run from the top replays its earlier answers), loaded with this `form`: an answer the
     current form no longer accepts raises `pydantic.ValidationError`.
     """
@@ -232,13 +248,13 @@ async def ask_operator(
         logger.info(
             "等待操作员在表单中%s（%s）",
             waiting,
-            "运行已挂起，不占用进程；提交后从头继续"
+            "运行已挂起，不占用进程，不设时限；提交后从头继续"
             if suspend
             else f"运行已暂停，本进程每 {poll_seconds} 秒查看一次是否已提交",
         )
     try:
         if suspend:
-            answer = await asuspend_flow_run(wait_for_input=form, timeout=timeout, key=key)
+            answer = await asuspend_flow_run(wait_for_input=form, timeout=None, key=key)
         else:
             answer = await apause_flow_run(
                 wait_for_input=form, timeout=timeout, poll_interval=poll_seconds, key=key
@@ -247,6 +263,66 @@ async def ask_operator(
         logger.warning(unanswered.format(hours=f"{timeout_hours:.0f}"))
         return None
     return answer
+
+
+def _masked(value: Any) -> Any:
+    """`value` (a stored answer: JSON) with every resident ID number in its text masked."""
+    if isinstance(value, str):
+        return mask_resident_ids(value)
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    if isinstance(value, dict):
+        return {name: _masked(item) for name, item in value.items()}
+    return value
+
+
+RESPONSE_KINDS = ("suspended", "paused")
+"""How `ask_operator` stores an answer: `{kind}-{key}-response` (Prefect's keyset)."""
+
+
+async def mask_stored_answer(key: str) -> None:
+    """Overwrite Prefect's stored answer(s) under `key` with the answer masked: the flow run
+    input keeps what the operator typed, a resident ID number included, for as long as the run
+    exists. Prefect has no update: the input is deleted and written again."""
+    for kind in RESPONSE_KINDS:
+        stored_key = f"{kind}-{key}-response"
+        value = await aread_flow_run_input(stored_key)
+        if value is None:
+            continue
+        masked = _masked(value)
+        if masked != value:
+            await adelete_flow_run_input(stored_key)
+            await acreate_flow_run_input(key=stored_key, value=masked)
+
+
+async def settle_answers(key: str, attempts: int) -> None:
+    """Mark the answers of attempts 1…`attempts` under `key` dealt with (applied, or not
+    applied because someone decided elsewhere) and mask what Prefect stored of them."""
+    for attempt in range(1, attempts + 1):
+        attempt_key = key if attempt == 1 else f"{key}-{attempt}"
+        await mask_stored_answer(attempt_key)
+    last = key if attempts == 1 else f"{key}-{attempts}"
+    if await aread_flow_run_input(f"{last}-settled") is None:
+        await acreate_flow_run_input(key=f"{last}-settled", value=True)
+
+
+async def unapplied_answer(key: str) -> tuple[dict[str, Any], int] | None:
+    """An answer submitted under `key` (or `key-2` …) that was neither refused nor settled, with
+    its attempt number: what a run re-run after the form's submission finds when the matter was
+    decided elsewhere in between, and must not drop in silence."""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        attempt_key = key if attempt == 1 else f"{key}-{attempt}"
+        answers = [
+            await aread_flow_run_input(f"{kind}-{attempt_key}-response") for kind in RESPONSE_KINDS
+        ]
+        answer = next((a for a in answers if a is not None), None)
+        if answer is None:
+            return None
+        if await aread_flow_run_input(f"{attempt_key}-settled") is not None:
+            return None
+        if await aread_flow_run_input(f"{attempt_key}-refused") is None:
+            return (answer if isinstance(answer, dict) else {}), attempt
+    return None
 
 
 STALE_ANSWER = "此前提交的答复已不符合当前表单（例如所选名单已不再等待决定），请重新填写"
@@ -269,7 +345,9 @@ async def ask_until_accepted(
     nothing; the form is then shown again with the reasons above it (`with_errors`). Attempt n
     waits under key `key` (first), then `key-2`, `key-3` …: a suspended run re-run from the top
     gets its earlier answers back in order, and each refusal is stored beside its answer, so a
-    replay neither applies a refused answer twice nor depends on what changed since.
+    replay neither applies a refused answer twice nor depends on what changed since. A refused
+    answer is masked in Prefect once its refusal is stored; the accepted one once applied, when
+    the last attempt is marked settled (`unapplied_answer` then finds nothing).
     """
     errors: Sequence[str] = ()
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -295,9 +373,12 @@ async def ask_until_accepted(
             continue
         outcome = apply(answer)
         if not isinstance(outcome, AnswerRefused):
+            await settle_answers(key, attempt)
             return outcome
-        errors = list(outcome.messages)
+        errors = [mask_resident_ids(message) for message in outcome.messages]
         await acreate_flow_run_input(key=refused_key, value=errors)
+        # Superseded: only its refusal is replayed, so its ID numbers can go now.
+        await mask_stored_answer(attempt_key)
         get_run_logger().warning(
             "表单答复未被接受（第 %d 次），未记录任何内容，已重新显示表单：%s",
             attempt,

@@ -11,19 +11,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from pydantic import Field
 
-from flows.operator_ui import POLL_HELP, RemovalForm, ask_until_accepted, parameter, removal_form
+from flows.operator_ui import (
+    POLL_HELP,
+    TIMEOUT_HELP,
+    RemovalForm,
+    ask_until_accepted,
+    parameter,
+    removal_form,
+    settle_answers,
+    unapplied_answer,
+)
 from flows.run_names import removals_name
 from notifications.artifacts import removal_report, removal_review_markdown
+from registry.free_text import clean_single_line, mask_resident_ids
 from registry.routing import StepResult
 from tasks.form_answers import AnswerRefused
 from tasks.inbox import refresh_operator_inbox
 from tasks.removal import apply_removal_decisions, pending_decisions, review_expired_listings
 
 ACTOR = "flow:review-removals"
+FORM_KEY = "removals"
 
 
 @flow(name="review-removals", flow_run_name=removals_name)
@@ -44,8 +55,7 @@ async def review_removals(
             gt=0,
             json_schema_extra={
                 "title": "移出决定表单等待时限（小时）",
-                "description": "一般无需修改。表单在此时限内无人提交则本次运行结束，"
-                "待决定的移出留待下次运行",
+                "description": TIMEOUT_HELP.format(after="，待决定的移出留待下次运行"),
             },
         ),
     ] = 24.0,
@@ -55,6 +65,18 @@ async def review_removals(
     review = review_expired_listings(ACTOR)
     pending = pending_decisions()
     decided = 0
+    if not pending and wait_for_operator:
+        # Re-run after the form was submitted, but `jointcredit removal decide` decided every
+        # pending removal in between: the answer changes nothing, and the log says so.
+        lost = await unapplied_answer(FORM_KEY)
+        if lost is not None:
+            answer, attempt = lost
+            get_run_logger().warning(
+                "移出决定表单提交后，待决定的移出已由他人办理（jointcredit removal decide），"
+                "以其决定为准；表单中由 %s 提交的答复未生效（the form's answer was not applied）",
+                mask_resident_ids(clean_single_line(str(answer.get("reviewer", "")))),
+            )
+            await settle_answers(FORM_KEY, attempt)
     if pending and wait_for_operator:
 
         def form(errors: Sequence[str]) -> type[RemovalForm]:
@@ -62,14 +84,14 @@ async def review_removals(
             return removal_form(removal_review_markdown(waiting), [p.id for p in waiting], errors)
 
         def decide(answer: RemovalForm) -> list[StepResult] | AnswerRefused:
-            refusals = {r.listing_id: r.reason for r in answer.refusals}
-            return apply_removal_decisions(answer.reviewer, answer.approve, refusals)
+            refused = [(r.listing_id, r.reason) for r in answer.refusals]
+            return apply_removal_decisions(answer.reviewer, answer.approve, refused)
 
         await refresh_operator_inbox(this_run_waits=True)
         results = await ask_until_accepted(
             form,
             decide,
-            key="removals",
+            key=FORM_KEY,
             timeout_hours=decision_timeout_hours,
             poll_seconds=decision_poll_seconds,
             unanswered="移出决定在 {hours} 小时内无人处理，仍在等待",

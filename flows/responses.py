@@ -24,7 +24,7 @@ from pydantic import Field
 
 from flows.operator_ui import (
     POLL_HELP,
-    TECHNICAL,
+    TIMEOUT_HELP,
     ask_until_accepted,
     choice_of,
     form_with,
@@ -191,7 +191,7 @@ async def record_responses(
             gt=0,
             json_schema_extra={
                 "title": "表单等待时限（小时）",
-                "description": f"{TECHNICAL}表单在此时限内无人提交则本次运行结束，不记录任何内容",
+                "description": TIMEOUT_HELP.format(after="，不记录任何内容"),
             },
         ),
     ] = 24.0,

@@ -13,25 +13,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from prefect import flow
+from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
 from pydantic import Field
 
 from flows.operator_ui import (
     POLL_HELP,
+    TIMEOUT_HELP,
     ConfirmationForm,
     ask_until_accepted,
     confirmation_form,
     parameter,
+    settle_answers,
+    unapplied_answer,
 )
 from flows.run_names import route_batch_name
 from notifications.artifacts import batch_report, batch_report_description
-from registry.routing import StepResult, Waiting
+from registry.free_text import clean_single_line, mask_resident_ids
+from registry.routing import DecisionError, StepResult, Waiting, reasons_by_listing
 from tasks.form_answers import AnswerRefused
 from tasks.inbox import refresh_operator_inbox
 from tasks.routing import (
     apply_decision,
     close_defence_windows,
+    decision_that_stands,
     dispatch_departments,
     listings_awaiting_decision,
     notify_parties,
@@ -72,8 +77,7 @@ async def route_batch(
             gt=0,
             json_schema_extra={
                 "title": "确认表单等待时限（小时）",
-                "description": "一般无需修改。表单在此时限内无人提交则本次运行结束，"
-                "批次仍待确认，定时推进会再次生成表单",
+                "description": TIMEOUT_HELP.format(after="，批次仍待确认"),
             },
         ),
     ] = 24.0,
@@ -84,6 +88,22 @@ async def route_batch(
     """推进批次：告知 → 陈述申辩期满 → 操作员确认 → 公开 → 向备忘录各部门推送。"""
     steps = [notify_parties(batch_id, ACTOR), close_defence_windows(batch_id, ACTOR)]
     position = read_position(batch_id)
+    key = f"confirm-batch-{batch_id}"
+    if wait_for_operator and position.waiting_on is not Waiting.OPERATOR:
+        # Re-run after the form was submitted, but `jointcredit confirm` decided in between:
+        # the answer changes nothing, and the log says so and whose decision stands.
+        lost = await unapplied_answer(key)
+        if lost is not None:
+            answer, attempt = lost
+            get_run_logger().warning(
+                "批次 %s（编号 %d）在表单提交后已由他人决定，以其决定为准：%s。"
+                "表单中由 %s 提交的答复未生效（the form's answer was not applied）",
+                position.reference,
+                batch_id,
+                decision_that_stands(batch_id),
+                mask_resident_ids(clean_single_line(str(answer.get("reviewer", "")))),
+            )
+            await settle_answers(key, attempt)
     if position.waiting_on is Waiting.OPERATOR and wait_for_operator:
 
         def form(errors: Sequence[str]) -> type[ConfirmationForm]:
@@ -92,14 +112,17 @@ async def route_batch(
             )
 
         def decide(answer: ConfirmationForm) -> StepResult | AnswerRefused:
-            rejections = {r.listing_id: r.reason for r in answer.rejections}
+            try:
+                rejections = reasons_by_listing((r.listing_id, r.reason) for r in answer.rejections)
+            except DecisionError as twice:
+                return AnswerRefused.of(twice)
             return apply_decision(batch_id, answer.reviewer, "", rejections, answer.approve_others)
 
         await refresh_operator_inbox(this_run_waits=True)
         decided = await ask_until_accepted(
             form,
             decide,
-            key=f"confirm-batch-{batch_id}",
+            key=key,
             timeout_hours=confirmation_timeout_hours,
             poll_seconds=confirmation_poll_seconds,
             unanswered=f"批次 {batch_id} 在 {{hours}} 小时内无人确认，仍在等待",

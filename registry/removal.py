@@ -19,6 +19,7 @@ actions moved to `lift_requested`); split by way out, each part would import tha
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -78,14 +79,23 @@ class RemovalRefused(JointcreditError):
 
 
 def check_removal_form(approved: Iterable[int], refused: Iterable[int]) -> None:
-    """A form that both approves and refuses one listing is refused whole, before any of its
-    decisions — each its own transaction — changes anything."""
+    """A form that both approves and refuses one listing, or names a listing twice, is refused
+    whole, before any of its decisions — each its own transaction — changes anything (two
+    refusals of one listing would otherwise keep only the last reason)."""
+    approved, refused = list(approved), list(refused)
     both = sorted(set(approved) & set(refused))
     if both:
         raise RemovalRefused(
             f"名单 {'、'.join(map(str, both))} 既被同意移出又被不予移出，请只保留一项"
             "（a listing is both approved and refused）",
             listing_ids=both,
+        )
+    twice = sorted(i for i, n in Counter([*approved, *refused]).items() if n > 1)
+    if twice:
+        raise RemovalRefused(
+            f"名单 {'、'.join(map(str, twice))} 填写了两次，请只保留一条"
+            "（a listing entered twice）",
+            listing_ids=twice,
         )
 
 

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from memoranda.loader import Catalogue
+from registry.db import in_list_chunks
 from registry.models import DepartmentAction, Listing, Notice
 from registry.models import ListingState as S
 from registry.service_of_notices import ServiceState
@@ -55,12 +56,15 @@ class FormRequests:
     requested: list[int] = field(default_factory=list)
     already_open: list[int] = field(default_factory=list)
     deployment_missing: bool = False
+    cancelled: list[int] = field(default_factory=list)
+    """Batches decided elsewhere (`jointcredit confirm`) whose suspended form was withdrawn."""
 
     def as_dict(self) -> dict[str, object]:
         return {
             "requested": list(self.requested),
             "already_open": list(self.already_open),
             "deployment_missing": self.deployment_missing,
+            "cancelled": list(self.cancelled),
         }
 
 
@@ -116,6 +120,24 @@ def due_batches(
         .limit(limit)
     )
     return [int(batch_id) for batch_id in rows.scalars()]
+
+
+def still_awaiting_operator(session: Session, batch_ids: Collection[int]) -> set[int]:
+    """Those of `batch_ids` with a listing awaiting the operator's decision."""
+    waiting: set[int] = set()
+    for chunk in in_list_chunks(sorted(batch_ids)):
+        waiting.update(
+            int(batch_id)
+            for batch_id in session.execute(
+                sa.select(col(Listing.batch_id))
+                .where(
+                    col(Listing.state) == S.AWAITING_CONFIRMATION.value,
+                    col(Listing.batch_id).in_(chunk),
+                )
+                .distinct()
+            ).scalars()
+        )
+    return waiting
 
 
 def batches_awaiting_operator(session: Session, *, limit: int) -> list[int]:

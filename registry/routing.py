@@ -17,7 +17,7 @@ owes — and their shared request and result shapes; cut apart they would import
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -178,6 +178,24 @@ class Decision:
 
 class DecisionError(JointcreditError):
     """The decision names listings that are not in the batch or not awaiting a decision."""
+
+
+def reasons_by_listing(rejections: Iterable[tuple[int, str]]) -> dict[int, str]:
+    """The reason for each rejected listing; a listing given twice is refused, not merged — a
+    dict would keep the last reason and drop the first without a word."""
+    reasons: dict[int, str] = {}
+    twice: list[int] = []
+    for listing_id, reason in rejections:
+        if listing_id in reasons:
+            twice.append(listing_id)
+        reasons[listing_id] = reason
+    if twice:
+        raise DecisionError(
+            f"名单 {'、'.join(map(str, sorted(set(twice))))} 填写了两次，请只保留一条"
+            "（a listing entered twice）",
+            listing_ids=sorted(set(twice)),
+        )
+    return reasons
 
 
 class AlreadyDecided(DecisionError):

@@ -42,17 +42,19 @@ class _Rehearsed(Exception):
 
 @task(name="apply-removal-decisions")
 def apply_removal_decisions(
-    reviewer: str, approve: list[int], refusals: dict[int, str]
+    reviewer: str, approve: list[int], refused: list[tuple[int, str]]
 ) -> list[StepResult] | AnswerRefused:
     """The form's decisions, all or nothing: rehearsed together in one transaction that is
     rolled back, so a refusal the rules make (a listing not in removal review, a refusal
     without a reason) leaves every listing as it was and is returned — the form asks again —
     instead of failing the run half applied. Then each decision is its own transaction, as
-    `jointcredit removal decide` makes it (the crash suite's boundaries are per decision)."""
+    `jointcredit removal decide` makes it (the crash suite's boundaries are per decision).
+    `refused` is the form's (listing, reason) pairs as given: one listing twice is refused."""
     try:
-        check_removal_form(approve, refusals)
-    except RemovalRefused as both:
-        return AnswerRefused.of(both)
+        check_removal_form(approve, [listing_id for listing_id, _ in refused])
+    except RemovalRefused as wrong:
+        return AnswerRefused.of(wrong)
+    refusals = dict(refused)
     decisions = [removal_decision(approve, approve=True, reviewer=reviewer, reason=None)]
     decisions = decisions if approve else []
     decisions += [

@@ -14,6 +14,7 @@ from notifications.artifacts import review_markdown
 from registry.errors import JointcreditError, TransitionRefused
 from registry.faults import boundary_hook
 from registry.free_text import clean_single_line
+from registry.prior_decision import prior_decision
 from registry.routing import (
     AlreadyDecided,
     BatchPosition,
@@ -140,6 +141,14 @@ def decision_line(reference: str, batch_id: int, decision: Decision, result: Ste
         f"确认列入 {len(moved) - len(rejected)} 条，不予列入 {len(rejected)} 条"
         + (f"（{why}）" if why else "")
     )
+
+
+@task(name="decision-that-stands")
+def decision_that_stands(batch_id: int) -> str:
+    """Who decided the batch, when and what (`PriorDecision.summary_zh`), for a log line."""
+    with opened_runtime() as runtime:
+        prior = run_query(runtime, lambda session: prior_decision(session, batch_id))
+    return prior.summary_zh()
 
 
 @task(name="listings-awaiting-decision")

@@ -93,3 +93,40 @@ async def test_a_refused_removal_answer_is_answered_in_the_form(
     result = await asyncio.wait_for(running, timeout=120)
     assert (result["pending"], result["decided"]) == (0, 2)
     assert states(database, legacy) == {"removed": 2}
+
+
+async def test_a_listing_refused_twice_is_answered_in_the_form(
+    prefect_server: None,
+    database: sa.Engine,
+    catalogue: Catalogue,
+    routing: Routing,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two refusals of one listing kept only the last reason (a dict): refused in the form."""
+    _b, legacy = in_force(
+        database,
+        catalogue,
+        clock,
+        routing,
+        published=date(2025, 11, 3),
+        rule_set="saws-2017-sanction",
+        units=2,
+    )
+    clock_at(clock, date(2026, 11, 27))
+    monkeypatch.setenv("JOINTCREDIT_NOW", clock.now().isoformat())
+
+    running = asyncio.create_task(review_removals(decision_poll_seconds=1))
+    paused = await paused_run("review-removals")
+    twice = [
+        {"listing_id": legacy[0], "reason": "第一条理由：仍有未履行的行政处罚"},
+        {"listing_id": legacy[0], "reason": "第二条理由"},
+    ]
+    await aresume_flow_run(paused.id, run_input={"reviewer": REVIEWER, "refusals": twice})
+    again = await form_description(paused.id, "removals-2")
+    assert f"名单 {legacy[0]} 填写了两次，请只保留一条" in again
+    assert states(database, legacy) == {"removal_review": 2}
+
+    await aresume_flow_run(paused.id, run_input={"reviewer": REVIEWER, "approve": legacy})
+    result = await asyncio.wait_for(running, timeout=120)
+    assert (result["pending"], result["decided"]) == (0, 2)

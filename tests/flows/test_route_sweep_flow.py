@@ -64,7 +64,12 @@ async def test_due_batches_are_routed_and_each_waiting_batch_gets_one_form(
     second = await route_due_batches(limit=10)
 
     assert second["due"] == []  # nothing moved: the window is open, the form is up
-    assert second["forms"] == {"requested": [], "already_open": [red], "deployment_missing": False}
+    assert second["forms"] == {
+        "requested": [],
+        "already_open": [red],
+        "deployment_missing": False,
+        "cancelled": [],
+    }
     async with get_client() as client:
         runs = await client.read_flow_runs(
             deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[route_batch_deployment]))

@@ -72,7 +72,7 @@ COUNTED = (
     "objection",
     "removal_application",
 )
-MINIMUM_CASES = {"import": 235, "responses": 65, "forms": 60, "cli": 65}
+MINIMUM_CASES = {"import": 235, "responses": 65, "forms": 63, "cli": 65}
 """Today's sizes: removing a case means lowering its floor here, on purpose, in review."""
 MINIMUM_TOTAL = 200
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -578,12 +578,13 @@ def apply_form(
     from registry.errors import TransitionRefused
     from registry.removal import check_removal_form, decide_removal
     from registry.responses import record_responses, response_request
+    from registry.routing import reasons_by_listing
 
     if name == "confirmation":  # route-batch → apply_decision → record_decision
         decision = Decision(
             form.reviewer,
             "",  # numbered by the system: the form asks no decision number
-            {r.listing_id: r.reason for r in form.rejections},
+            reasons_by_listing((r.listing_id, r.reason) for r in form.rejections),
             form.approve_others,
         )
         with session_scope(engine) as session:
