@@ -64,12 +64,11 @@ def form_with(form: type[Form], description: str, **defaults: Any) -> type[Form]
         original = form.model_fields[name]
         if value in ("", None) and original.is_required():
             continue
-        if original.default_factory is not None:
-            info = FieldInfo.merge_field_infos(
-                original, default_factory=lambda value=value: copy.deepcopy(value)
-            )
-        else:
-            info = FieldInfo.merge_field_infos(original, default=value)
+        # A default, never a factory: only a default appears in the schema the UI fills the
+        # form from (pydantic copies a mutable default for each instance).
+        info = FieldInfo.merge_field_infos(
+            original, default=copy.deepcopy(value), default_factory=None
+        )
         fields[name] = (original.annotation, info)
     model: type[Form] = pydantic.create_model(form.__name__, __base__=form, **fields)
     model._description = description  # what Prefect shows above the form
@@ -328,6 +327,16 @@ async def unapplied_answer(key: str) -> tuple[dict[str, Any], int] | None:
 STALE_ANSWER = "此前提交的答复已不符合当前表单（例如所选名单已不再等待决定），请重新填写"
 
 
+def prefilled(form: type[Form], answer: RunInput) -> type[Form]:
+    """`form` filled in with a refused `answer`, so the operator corrects it instead of typing
+    every rejection again. The values become defaults of the form's schema, which Prefect
+    stores: resident ID numbers typed in them are masked first."""
+    values = _masked(answer.model_dump(mode="json"))
+    known = {name: value for name, value in values.items() if name in form.model_fields}
+    description = getattr(form, "_description", None)
+    return form_with(form, description if isinstance(description, str) else "", **known)
+
+
 async def ask_until_accepted(
     make_form: Callable[[Sequence[str]], type[Form]],
     apply: Callable[[Form], Outcome | AnswerRefused],
@@ -342,7 +351,8 @@ async def ask_until_accepted(
     answered in time, or after `MAX_ATTEMPTS` refused answers.
 
     `apply` records the answer, all or nothing, or returns `AnswerRefused` having recorded
-    nothing; the form is then shown again with the reasons above it (`with_errors`). Attempt n
+    nothing; the form is then shown again with the reasons above it (`with_errors`), filled in
+    with the refused answer (`prefilled`). Attempt n
     waits under key `key` (first), then `key-2`, `key-3` …: a suspended run re-run from the top
     gets its earlier answers back in order, and each refusal is stored beside its answer, so a
     replay neither applies a refused answer twice nor depends on what changed since. A refused
@@ -350,11 +360,13 @@ async def ask_until_accepted(
     the last attempt is marked settled (`unapplied_answer` then finds nothing).
     """
     errors: Sequence[str] = ()
+    refused: Form | None = None  # shown filled in the next form
     for attempt in range(1, MAX_ATTEMPTS + 1):
         attempt_key = key if attempt == 1 else f"{key}-{attempt}"
+        form = make_form(errors)
         try:
             answer = await ask_operator(
-                make_form(errors),
+                form if refused is None else prefilled(form, refused),
                 key=attempt_key,
                 timeout_hours=timeout_hours,
                 poll_seconds=poll_seconds,
@@ -362,20 +374,21 @@ async def ask_until_accepted(
                 waiting=waiting,
             )
         except pydantic.ValidationError:
-            errors = [STALE_ANSWER]
+            errors, refused = [STALE_ANSWER], None
             continue
         if answer is None:
             return None
         refused_key = f"{attempt_key}-refused"
         replayed = await aread_flow_run_input(refused_key)
         if replayed is not None:
-            errors = [str(message) for message in replayed]
+            errors, refused = [str(message) for message in replayed], answer
             continue
         outcome = apply(answer)
         if not isinstance(outcome, AnswerRefused):
             await settle_answers(key, attempt)
             return outcome
         errors = [mask_resident_ids(message) for message in outcome.messages]
+        refused = answer
         await acreate_flow_run_input(key=refused_key, value=errors)
         # Superseded: only its refusal is replayed, so its ID numbers can go now.
         await mask_stored_answer(attempt_key)

@@ -26,6 +26,19 @@ async def paused_run(name: str = "route-batch") -> Any:
     raise AssertionError("route-batch never paused for the operator")
 
 
+async def form_defaults(flow_run_id: Any, key: str) -> dict[str, Any]:
+    """The defaults of each field of the form a paused run shows under pause key `key`: what
+    the form shows filled in."""
+    async with get_client() as client:
+        shown = await client.filter_flow_run_input(
+            flow_run_id=flow_run_id, key_prefix=f"paused-{key}-", limit=10, exclude_keys=set()
+        )
+    schema = next(json.loads(k.value) for k in shown if k.key == f"paused-{key}-schema")
+    return {
+        name: field["default"] for name, field in schema["properties"].items() if "default" in field
+    }
+
+
 async def form_description(flow_run_id: Any, key: str) -> str:
     """The Markdown above the form a paused run shows under pause key `key`, waited for up to
     60 s (a refused answer is followed by the same form under the next key)."""

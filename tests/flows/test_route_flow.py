@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 import re
 from collections import Counter
 from datetime import timedelta
@@ -29,7 +30,8 @@ from registry.routing import Decision
 from service.runtime import opened_runtime
 from service.steps import record_decision
 from tasks.routing import InjectedFault
-from tests.factories.flow_runs import form_description, paused_run
+from tests.factories.flow_runs import form_defaults, form_description, paused_run
+from tests.factories.identities import leaks, new_resident_id
 from tests.factories.import_files import good_rows, write_csv
 from tests.factories.listings import PROPOSER, REVIEWER, proposed_batch, serve_prior_notices
 from tests.integration.cli_runner import run
@@ -316,7 +318,14 @@ async def test_a_refused_answer_is_answered_in_the_form_and_the_run_waits_again(
     first = await form_description(paused.id, f"confirm-batch-{batch}")
     assert "表单有误" not in first
     assert "系统逐条自动编号" in first
-    await aresume_flow_run(paused.id, run_input={"reviewer": PROPOSER})
+    typed_id = new_resident_id(random.Random(15))
+    await aresume_flow_run(
+        paused.id,
+        run_input={
+            "reviewer": PROPOSER,
+            "rejections": [{"listing_id": ids[1], "reason": f"材料不全，负责人 {typed_id}"}],
+        },
+    )
 
     again = await form_description(paused.id, f"confirm-batch-{batch}-2")
     assert again.startswith("### 表单有误，请修改后重新提交\n\n- ")
@@ -324,6 +333,12 @@ async def test_a_refused_answer_is_answered_in_the_form_and_the_run_waits_again(
     assert "待确认名单" in again
     assert _states(database, batch) == {"awaiting_confirmation": 2}  # nothing recorded
     assert not running.done()
+    # The form comes back filled in with what was refused, to be corrected, not retyped.
+    filled = await form_defaults(paused.id, f"confirm-batch-{batch}-2")
+    assert filled["reviewer"] == PROPOSER
+    assert [r["listing_id"] for r in filled["rejections"]] == [ids[1]]
+    assert filled["rejections"][0]["reason"].startswith("材料不全，负责人 ")
+    assert leaks(json.dumps(filled, ensure_ascii=False), [typed_id]) == []  # stored masked
 
     await aresume_flow_run(
         paused.id,
