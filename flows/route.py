@@ -57,7 +57,8 @@ async def route_batch(
             ge=1,
             json_schema_extra={
                 "title": "批次编号",
-                "description": "要推进的批次编号（jointcredit batch list 或导入结果中的编号）",
+                "description": "要推进的批次编号（见导入结果、操作员待办或"
+                " jointcredit batch show）",
             },
         ),
     ],

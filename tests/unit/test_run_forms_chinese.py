@@ -105,3 +105,31 @@ def test_above_the_limit_the_listing_number_is_a_plain_number() -> None:
     listing = schema["$defs"]["Rejection"]["properties"]["listing_id"]
     assert "enum" not in listing
     assert listing["minimum"] == 1
+
+
+def test_no_form_or_parameter_help_names_a_raw_field_or_a_missing_command() -> None:
+    """The new operator read 'jointcredit batch list' (no such command) in the route-batch
+    parameter help and 'measures_not_applicable' (a field key) in the response form."""
+    import typer
+
+    from deployments.cli import app
+    from deployments.serve import load_flow
+    from flows.responses import FORM_DESCRIPTION
+
+    texts = [FORM_DESCRIPTION]
+    for item in DEFINITIONS:
+        schema = parameter_schema(load_flow(item).fn).model_dump()
+        texts += [str(p.get("description", "")) for p in schema["properties"].values()]
+    commands: set[str] = set()
+
+    def walk(command: Any, path: str) -> None:
+        commands.add(path)
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(typer.main.get_command(app), "jointcredit")
+    for text in texts:
+        for named in re.findall(r"jointcredit(?: [a-z-]+)+", text):
+            assert any(named.startswith(c) for c in commands if c != "jointcredit"), named
+            assert named in commands or any(c.startswith(named) for c in commands), named
+        assert not re.search(r"\b[a-z]+_[a-z_]+\b", text), text
