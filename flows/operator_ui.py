@@ -65,9 +65,10 @@ def form_with(form: type[Form], description: str, **defaults: Any) -> type[Form]
         if value in ("", None) and original.is_required():
             continue
         # A default, never a factory: only a default appears in the schema the UI fills the
-        # form from (pydantic copies a mutable default for each instance).
+        # form from (pydantic copies a mutable default for each instance). Validated, so an
+        # answer that leaves a prefilled list out gets its items as models, not dicts.
         info = FieldInfo.merge_field_infos(
-            original, default=copy.deepcopy(value), default_factory=None
+            original, default=copy.deepcopy(value), default_factory=None, validate_default=True
         )
         fields[name] = (original.annotation, info)
     model: type[Form] = pydantic.create_model(form.__name__, __base__=form, **fields)

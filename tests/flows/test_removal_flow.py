@@ -89,7 +89,10 @@ async def test_a_refused_removal_answer_is_answered_in_the_form(
     assert states(database, legacy) == {"removal_review": 2}  # the approval was not recorded
     assert not running.done()
 
-    await aresume_flow_run(paused.id, run_input={"reviewer": REVIEWER, "approve": legacy})
+    # The re-shown form is filled in with the refused answer: the correction empties the list.
+    await aresume_flow_run(
+        paused.id, run_input={"reviewer": REVIEWER, "approve": legacy, "refusals": []}
+    )
     result = await asyncio.wait_for(running, timeout=120)
     assert (result["pending"], result["decided"]) == (0, 2)
     assert states(database, legacy) == {"removed": 2}
@@ -127,6 +130,9 @@ async def test_a_listing_refused_twice_is_answered_in_the_form(
     assert f"名单 {legacy[0]} 填写了两次，请只保留一条" in again
     assert states(database, legacy) == {"removal_review": 2}
 
-    await aresume_flow_run(paused.id, run_input={"reviewer": REVIEWER, "approve": legacy})
+    # The re-shown form is filled in with the refused answer: the correction empties the list.
+    await aresume_flow_run(
+        paused.id, run_input={"reviewer": REVIEWER, "approve": legacy, "refusals": []}
+    )
     result = await asyncio.wait_for(running, timeout=120)
     assert (result["pending"], result["decided"]) == (0, 2)
