@@ -87,8 +87,10 @@ def wait_for_state(
     return run
 
 
-def latest_artifact(key: str, seconds: float = 30.0) -> Any:
-    """The newest artifact with `key`; an AssertionError naming the key if none appears."""
+def latest_artifact(key: str, seconds: float = 30.0, containing: str = "") -> Any:
+    """The newest artifact with `key` (whose text holds `containing`, waited for: a sweep may
+    write the inbox between a run's own refresh and its suspension, before the next tick lists
+    it); an AssertionError naming the key if none appears."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
     from prefect.client.schemas.sorting import ArtifactSort
@@ -101,7 +103,7 @@ def latest_artifact(key: str, seconds: float = 30.0) -> Any:
                 sort=ArtifactSort.CREATED_DESC,
                 limit=1,
             )
-        if found:
+        if found and containing in str(found[0].data):
             return found[0]
         if time.monotonic() > deadline:
             raise AssertionError(f"没有键为 {key} 的工件（no artifact with key {key!r}）")

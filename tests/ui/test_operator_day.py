@@ -195,7 +195,7 @@ def test_an_operators_day_in_the_prefect_ui(
         with checks.check(f"运行名为 {run_name}（the run is named after its batch）"):
             assert flow_run(run.id).name == run_name
         with checks.check("待办工件列出等待的表单并链接到它（the inbox links the waiting form）"):
-            ui.open_artifact(latest_artifact("operator-inbox").id)
+            ui.open_artifact(latest_artifact("operator-inbox", 150.0, run_name).id)
             expect(page.get_by_text("待填写的表单").first).to_be_visible()
             ui.screenshot("inbox", full_page=True)
             # The inbox's own link (absolute), not the page's header link to the run that wrote it.
