@@ -30,49 +30,62 @@ def inbox_markdown(inbox: OperatorInbox) -> str:
     """The whole inbox; each section's heading carries its count, an empty one says 无."""
     lines = ["## 操作员待办", "", f"截至 {inbox.today.isoformat()}（北京时间）", ""]
     if inbox.forms is None:
-        lines += ["### 待填写的表单", "", markdown_cell(NO_PREFECT)]
+        lines += ["### 待填写的表单", "", markdown_cell(NO_PREFECT), ""]
     else:
-        lines += [f"### 待填写的表单（{inbox.forms_total}）", ""]
-        lines += [
-            f"- [{markdown_cell(f.run_name)}]({f.url})：{markdown_cell(f.waits_for)}，"
-            f"已等待 {f.hours} 小时"
-            for f in inbox.forms
-        ] or ["无"]
-        lines += _more(inbox.forms_total, len(inbox.forms))
-    lines += ["", f"### 搁置的通知（{inbox.parked_total}）", ""]
-    lines += [
-        f"- 通知 {p.notice_id} {markdown_cell(p.kind)} → {markdown_cell(p.recipient)}："
-        f"{markdown_cell(p.state)}；{markdown_cell(p.reason)}"
-        for p in inbox.parked
-    ] or ["无"]
-    lines += _more(inbox.parked_total, len(inbox.parked))
-    if inbox.parked:
-        lines += [
-            "",
-            "邮箱无误、只需再试的：`jointcredit outbox retry-failed --id <编号>`；"
-            "邮箱有误的，先更正联系方式（下一节），被搁置的通知随之重新投递。",
-        ]
-    lines += ["", f"### 需更正的联系方式（{inbox.contacts_total}）", ""]
-    lines += [
-        f"- {markdown_cell(c.address)}（{markdown_cell('、'.join(c.holders))}）："
-        f"{markdown_cell(c.problem)}<br>更正：{markdown_cell(c.fix)}"
-        for c in inbox.contacts
-    ] or ["无"]
-    lines += _more(inbox.contacts_total, len(inbox.contacts))
-    lines += ["", f"### 逾期未处理的异议与移出申请（{inbox.overdue_total}）", ""]
-    lines += [
-        f"- {o.kind} {o.case_id}（名单 {o.listing_id}）：{o.filed_on.isoformat()} 提出，"
-        f"应于 {o.due.isoformat()} 前办结，{o.level}"
-        for o in inbox.overdue
-    ] or ["无"]
-    lines += _more(inbox.overdue_total, len(inbox.overdue))
-    if inbox.overdue:
-        lines += [
-            "",
-            "异议用 `jointcredit objection decide`，移出申请在 review-removals 的表单中"
-            "或用 `jointcredit removal decide` 办理。",
-        ]
-    return "\n".join(lines) + "\n"
+        lines += _section(
+            "待填写的表单",
+            inbox.forms_total,
+            [
+                f"[{markdown_cell(f.run_name)}]({f.url})：{markdown_cell(f.waits_for)}，"
+                f"已等待 {f.hours} 小时"
+                for f in inbox.forms
+            ],
+        )
+    lines += _section(
+        "搁置的通知",
+        inbox.parked_total,
+        [
+            f"通知 {p.notice_id} {markdown_cell(p.kind)} → {markdown_cell(p.recipient)}："
+            f"{markdown_cell(p.state)}；{markdown_cell(p.reason)}"
+            for p in inbox.parked
+        ],
+        "邮箱无误、只需再试的：`jointcredit outbox retry-failed --id <编号>`；"
+        "邮箱有误的，先更正联系方式（下一节），被搁置的通知随之重新投递。",
+    )
+    lines += _section(
+        "需更正的联系方式",
+        inbox.contacts_total,
+        [
+            f"{markdown_cell(c.address)}（{markdown_cell('、'.join(c.holders))}）："
+            f"{markdown_cell(c.problem)}<br>更正：{markdown_cell(c.fix)}"
+            for c in inbox.contacts
+        ],
+    )
+    lines += _section(
+        "逾期未处理的异议与移出申请",
+        inbox.overdue_total,
+        [
+            f"{markdown_cell(o.kind)} {o.case_id}（名单 {o.listing_id}）："
+            f"{o.filed_on.isoformat()} 提出，应于 {o.due.isoformat()} 前办结，"
+            f"{markdown_cell(o.level)}"
+            for o in inbox.overdue
+        ],
+        "异议用 `jointcredit objection decide`，移出申请在 review-removals 的表单中"
+        "或用 `jointcredit removal decide` 办理。",
+    )
+    return "\n".join(lines).strip("\n") + "\n"
+
+
+def _section(title: str, total: int, items: list[str], advice: str = "") -> list[str]:
+    """A section: its heading with the total, its items (or 无), the more-line when capped,
+    and `advice` when it lists anything."""
+    lines = [f"### {title}（{total}）", "", *(f"- {i}" for i in items)]
+    if not items:
+        lines.append("无")
+    lines += _more(total, len(items))
+    if items and advice:
+        lines += ["", advice]
+    return [*lines, ""]
 
 
 def _more(total: int, shown: int) -> list[str]:

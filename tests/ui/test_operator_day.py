@@ -96,7 +96,7 @@ def _red_file(folder: Path, serial: int) -> Path:
     """Three red-list units as a province reports them; `serial` keeps each file's codes new
     (the same unit cannot be listed twice on the same ground)."""
     rows = [
-        (SCRIPT_NAME, _valid(f"91440300MA5FXXX{serial:02d}"), "440300", "机械制造", "是"),
+        (SCRIPT_NAME, _valid(f"91440300MA5FKKK{serial:02d}"), "440300", "机械制造", "是"),
         (PILOT_NAME, _pilot_era(f"91350100M000{serial:02d}TGQ"), "350100", "非煤矿山", "否"),
         (MARKUP_NAME, _valid(f"91330100MA2P4L{serial:02d}D"), "330100", "机械制造", "是"),
     ]
