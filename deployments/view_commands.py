@@ -81,14 +81,15 @@ def _read(query: Callable[[Session, Settings], T]) -> T:
         engine.dispose()
 
 
+BatchArg = Annotated[
+    str,
+    typer.Argument(help="批次编号或批次号，如 12 或 IMP-20261127-A1B2C3（batch id or reference）"),
+]
+
+
 @batch_app.command("show")
 def batch_show(
-    batch: Annotated[
-        str,
-        typer.Argument(
-            help="批次编号或批次号，如 12 或 IMP-20261127-A1B2C3（batch id or reference）"
-        ),
-    ],
+    batch: BatchArg,
     as_json: JsonFlag = False,
 ) -> None:
     """查看批次：各状态数量、部门响应、通知、当前在等什么（show a batch）。"""
@@ -102,12 +103,7 @@ def batch_show(
 
 @batch_app.command("quarantine")
 def batch_quarantine_show(
-    batch: Annotated[
-        str,
-        typer.Argument(
-            help="批次编号或批次号，如 12 或 IMP-20261127-A1B2C3（batch id or reference）"
-        ),
-    ],
+    batch: BatchArg,
     as_json: JsonFlag = False,
 ) -> None:
     """查看导入时被隔离的全部问题行：行号、列、值、原因（every quarantined row of a batch）。"""

@@ -60,20 +60,9 @@ def record_department_responses(
     answered_on: str | None = None,
 ) -> ResponseResult:
     """响应 / 反馈 / 解除确认 for the listings (or the whole batch) of one department."""
-    response = response_request(
-        department=department,
-        kind=kind,
-        listings=listings,
-        batch_id=batch_id,
-        feedback=feedback,
-        not_applicable=not_applicable,
-        answered_on=answered_on,
+    return _recorded(
+        department, kind, listings, batch_id, feedback, not_applicable, recorded_by, answered_on
     )
-    with opened_runtime() as runtime:
-        result = record_response(runtime, response, recorded_by=recorded_by, source=SOURCE)
-    emit_response_events(result)
-    get_run_logger().info("%s", response_line(department, kind, result))
-    return result
 
 
 @task(name="record-form-response")
@@ -91,21 +80,51 @@ def record_form_response(
     department, a lift never requested, a malformed id) records none of it and is returned —
     the form asks again with the reasons — instead of failing the run half recorded."""
     try:
-        response = response_request(
-            department=department,
-            kind=kind,
-            listings=listings,
-            batch_id=batch_id,
-            feedback=feedback,
-            not_applicable=not_applicable,
-            answered_on=answered_on,
+        return _recorded(
+            department,
+            kind,
+            listings,
+            batch_id,
+            feedback,
+            not_applicable,
+            recorded_by,
+            answered_on,
+            all_or_nothing=True,
         )
-        with opened_runtime() as runtime:
-            result = record_response(
-                runtime, response, recorded_by=recorded_by, source=SOURCE, all_or_nothing=True
-            )
     except (ResponseRequestError, ResponseRefused) as refused:
         return AnswerRefused.of(refused)
+
+
+def _recorded(
+    department: str,
+    kind: str,
+    listings: Sequence[str],
+    batch_id: int | None,
+    feedback: str,
+    not_applicable: bool,
+    recorded_by: str,
+    answered_on: str | None,
+    *,
+    all_or_nothing: bool = False,
+) -> ResponseResult:
+    """Record one department's answer through the core, then its events and its log line."""
+    response = response_request(
+        department=department,
+        kind=kind,
+        listings=listings,
+        batch_id=batch_id,
+        feedback=feedback,
+        not_applicable=not_applicable,
+        answered_on=answered_on,
+    )
+    with opened_runtime() as runtime:
+        result = record_response(
+            runtime,
+            response,
+            recorded_by=recorded_by,
+            source=SOURCE,
+            all_or_nothing=all_or_nothing,
+        )
     emit_response_events(result)
     get_run_logger().info("%s", response_line(department, kind, result))
     return result
