@@ -61,17 +61,7 @@ async def test_a_refused_removal_answer_is_answered_in_the_form(
 ) -> None:
     """Issue 15: an approval beside a refusal without a reason records neither; the form comes
     back with the reason above it and the run stays paused until a good answer."""
-    _b, legacy = in_force(
-        database,
-        catalogue,
-        clock,
-        routing,
-        published=date(2025, 11, 3),
-        rule_set="saws-2017-sanction",
-        units=2,
-    )
-    clock_at(clock, date(2026, 11, 27))
-    monkeypatch.setenv("JOINTCREDIT_NOW", clock.now().isoformat())
+    legacy = _two_legacy_listings_past_their_term(database, catalogue, routing, clock, monkeypatch)
 
     running = asyncio.create_task(review_removals(decision_poll_seconds=1))
     paused = await paused_run("review-removals")
@@ -107,17 +97,7 @@ async def test_a_listing_refused_twice_is_answered_in_the_form(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Two refusals of one listing kept only the last reason (a dict): refused in the form."""
-    _b, legacy = in_force(
-        database,
-        catalogue,
-        clock,
-        routing,
-        published=date(2025, 11, 3),
-        rule_set="saws-2017-sanction",
-        units=2,
-    )
-    clock_at(clock, date(2026, 11, 27))
-    monkeypatch.setenv("JOINTCREDIT_NOW", clock.now().isoformat())
+    legacy = _two_legacy_listings_past_their_term(database, catalogue, routing, clock, monkeypatch)
 
     running = asyncio.create_task(review_removals(decision_poll_seconds=1))
     paused = await paused_run("review-removals")
@@ -136,3 +116,26 @@ async def test_a_listing_refused_twice_is_answered_in_the_form(
     )
     result = await asyncio.wait_for(running, timeout=120)
     assert (result["pending"], result["decided"]) == (0, 2)
+
+
+def _two_legacy_listings_past_their_term(
+    database: sa.Engine,
+    catalogue: Catalogue,
+    routing: Routing,
+    clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[int]:
+    """Two legacy-rule listings published a year ago, the clock moved past their term: the
+    review puts both before the operator."""
+    _b, legacy = in_force(
+        database,
+        catalogue,
+        clock,
+        routing,
+        published=date(2025, 11, 3),
+        rule_set="saws-2017-sanction",
+        units=2,
+    )
+    clock_at(clock, date(2026, 11, 27))
+    monkeypatch.setenv("JOINTCREDIT_NOW", clock.now().isoformat())
+    return legacy
