@@ -20,6 +20,7 @@ Playwright auto-wait, an `expect`, or a poll of the Prefect API with a deadline.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+
+from tests.ui.conftest import CHROMIUM
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "var" / "screenshots"
@@ -38,6 +41,22 @@ Version = Literal["v1", "v2"]
 VERSIONS: tuple[Version, ...] = ("v1", "v2")
 POLL_SECONDS = 1.0
 FIRST_LINE_PX = 16
+
+
+BROWSER_MARKS = [
+    pytest.mark.ui,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason=f"未找到 Chromium（{CHROMIUM}），跳过浏览器测试；apt-get install chromium "
+        f"fonts-noto-cjk（Chromium not found at {CHROMIUM}: browser tests skipped）",
+    ),
+    pytest.mark.skipif(
+        importlib.util.find_spec("playwright") is None,
+        reason="未安装 playwright，跳过浏览器测试；pip install playwright，无需下载浏览器"
+        "（the playwright package is missing: browser tests skipped）",
+    ),
+]
+"""A browser test's marks: `ui`, and skipped, saying why, without Chromium or Playwright."""
 
 
 # --- the Prefect API ------------------------------------------------------------------------

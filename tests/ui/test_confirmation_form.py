@@ -10,7 +10,6 @@ every department of the memorandum gets its action. Ctrl-C then stops everything
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import socket
 import time
@@ -26,21 +25,10 @@ from registry.clock import FrozenClock
 from registry.db import session_scope
 from registry.models import DepartmentAction, Listing
 from tests.factories.listings import REVIEWER, proposed_batch
-from tests.ui.conftest import CHROMIUM, LocalSystem
+from tests.ui.conftest import LocalSystem
+from tests.ui.prefect_ui import BROWSER_MARKS, run_deployment, wait_for_state
 
-pytestmark = [
-    pytest.mark.ui,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"未找到 Chromium（{CHROMIUM}），跳过浏览器测试；apt-get install chromium "
-        f"fonts-noto-cjk（Chromium not found at {CHROMIUM}: browser tests skipped）",
-    ),
-    pytest.mark.skipif(
-        importlib.util.find_spec("playwright") is None,
-        reason="未安装 playwright，跳过浏览器测试；pip install playwright，无需下载浏览器"
-        "（the playwright package is missing: browser tests skipped）",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 RULE_SET = "saws-2017-incentive"
 DECISION_NUMBER = re.compile(
@@ -49,37 +37,6 @@ DECISION_NUMBER = re.compile(
 FIELD_TITLES = ("审核人（不得为提出人）", "其余名单全部确认", "不予列入的名单")
 SUSPEND_SECONDS = 180.0
 ROUTED_SECONDS = 180.0
-
-
-def _flow_run(run_id: Any) -> Any:
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        return client.read_flow_run(run_id)
-
-
-def _run_deployment(name: str, parameters: dict[str, Any]) -> Any:
-    """`run_deployment(..., timeout=0)` with the synchronous client: Playwright's sync API keeps
-    an event loop in this thread, where `run_deployment` would return a coroutine."""
-    from prefect.client.orchestration import get_client
-
-    with get_client(sync_client=True) as client:
-        deployment = client.read_deployment_by_name(name)
-        return client.create_flow_run_from_deployment(deployment.id, parameters=parameters)
-
-
-def _wait_for_state(run_id: Any, name: str, seconds: float, system: LocalSystem) -> Any:
-    deadline = time.monotonic() + seconds
-    run = _flow_run(run_id)
-    while run.state is None or run.state.name != name:
-        if run.state is not None and run.state.is_final():
-            pytest.fail(f"运行结束于 {run.state.name}，而非 {name}\n{system.logs()}")
-        if time.monotonic() > deadline:
-            state = run.state.name if run.state else None
-            pytest.fail(f"{seconds:.0f} 秒内未到 {name}（still {state}）\n{system.logs()}")
-        time.sleep(1.0)
-        run = _flow_run(run_id)
-    return run
 
 
 def _states(system: LocalSystem, batch: int) -> Counter[str]:
@@ -96,8 +53,8 @@ def test_the_operator_confirms_a_batch_in_the_browser(
     batch, ids = proposed_batch(
         local_system.engine, catalogue, frozen_clock, rule_set=RULE_SET, units=2, persons=0
     )
-    run = _run_deployment("route-batch/route-batch", {"batch_id": batch})
-    _wait_for_state(run.id, "Suspended", SUSPEND_SECONDS, local_system)
+    run = run_deployment("route-batch/route-batch", {"batch_id": batch})
+    wait_for_state(run.id, "Suspended", SUSPEND_SECONDS, local_system.logs)
     assert _states(local_system, batch) == {"awaiting_confirmation": 2}
 
     page.goto(f"{local_system.ui_url}/v2/runs/flow-run/{run.id}")
@@ -125,7 +82,7 @@ def test_the_operator_confirms_a_batch_in_the_browser(
                 f"{local_system.logs()}"
             )
         time.sleep(1.0)
-    finished = _wait_for_state(run.id, "Completed", 60.0, local_system)
+    finished = wait_for_state(run.id, "Completed", 60.0, local_system.logs)
     assert finished.state.is_completed()
 
     memoranda = catalogue.memoranda_for(RULE_SET)

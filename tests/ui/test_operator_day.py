@@ -22,7 +22,6 @@ Checks of what the UI shows are collected (`Checks`), so one run names every bro
 from __future__ import annotations
 
 import csv
-import importlib.util
 import re
 from collections import Counter
 from pathlib import Path
@@ -39,8 +38,9 @@ from registry.db import session_scope
 from registry.intake import import_batch
 from registry.models import Listing
 from tests.factories.listings import PROPOSER, REVIEWER
-from tests.ui.conftest import CHROMIUM, LocalSystem
+from tests.ui.conftest import LocalSystem
 from tests.ui.prefect_ui import (
+    BROWSER_MARKS,
     VERSIONS,
     Checks,
     PrefectUI,
@@ -52,19 +52,7 @@ from tests.ui.prefect_ui import (
     wait_for_state,
 )
 
-pytestmark = [
-    pytest.mark.ui,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason=f"未找到 Chromium（{CHROMIUM}），跳过浏览器测试；apt-get install chromium "
-        f"fonts-noto-cjk（Chromium not found at {CHROMIUM}: browser tests skipped）",
-    ),
-    pytest.mark.skipif(
-        importlib.util.find_spec("playwright") is None,
-        reason="未安装 playwright，跳过浏览器测试；pip install playwright，无需下载浏览器"
-        "（the playwright package is missing: browser tests skipped）",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 SCRIPT_NAME = "<script>alert(1)</script>深圳示例机械有限公司"
 MARKUP_NAME = "杭州*钱塘*精密_机械_有限|公司"
